@@ -1,0 +1,108 @@
+"""`audit-kit init | validate | run | sample`: exit 0 ok, 1 a module failed, 2 bad input or config."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import AuditKitError
+
+
+def _print_ledger(summary: dict) -> None:
+    rows = [("table", "read", "used", "fixed", "rejected", "reasons")]
+    for name, t in summary["tables"].items():
+        reasons = ", ".join(f"{k}: {v}" for k, v in t["reasons"].items())
+        rows.append((name, str(t["read"]), str(t["used"]), str(t["fixed"]), str(t["rejected"]), reasons))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i]) for i in range(5)) + "  " + r[5])
+
+
+def cmd_init(args) -> int:
+    from .request import init_client
+
+    for path in init_client(Path(args.folder), args.client):
+        print(f"wrote {path}")
+    print(f"next: send {Path(args.folder) / 'data_request.xlsx'} to the clinic, put the exports in "
+          f"{Path(args.folder) / 'data'}, list them in audit.yaml, then: audit-kit validate {Path(args.folder) / 'audit.yaml'}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .config import load_config
+    from .ingest import ingest
+
+    result = ingest(load_config(args.config))
+    if args.json:
+        print(json.dumps(result.ledger.summary(), ensure_ascii=False, indent=2))
+    else:
+        _print_ledger(result.ledger.summary())
+        totals = result.ledger.totals()
+        print(f"total: {totals['read']} rows read, {totals['used']} used ({totals['fixed']} fixed), "
+              f"{totals['rejected']} rejected")
+    if not any(t.used for t in result.ledger.tables.values()):
+        print("error: no usable rows in any table; nothing to audit", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import run_audit
+
+    result = run_audit(args.config, out=args.out, modules=args.modules, progress=lambda s: print(s, flush=True))
+    print(f"report folder: {result.run_dir}")
+    for kind in ("html", "pdf", "xlsx"):
+        if kind in result.outputs:
+            print(f"  {kind}: {result.outputs[kind]}")
+    failed = [m.name for m in result.modules if m.status == "failed"]
+    if failed:
+        print(f"modules failed: {', '.join(failed)} (see notebooks/ in the report folder)", file=sys.stderr)
+    print(f"done in {result.timings['total']} s")
+    return result.exit_code
+
+
+def cmd_sample(args) -> int:
+    from .sample import generate
+
+    config = generate(Path(args.folder))
+    print(f"wrote the demo clinic to {config.parent}; run: audit-kit run {config}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audit-kit", description="Audit a private clinic from its raw exports.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("init", help="create a client folder with audit.yaml and a data-request workbook")
+    p.add_argument("folder")
+    p.add_argument("--client", help="clinic name for the report cover (default: the folder name)")
+    p.set_defaults(func=cmd_init)
+    p = sub.add_parser("validate", help="ingest only: print the row ledger; exit 2 when the data cannot be audited")
+    p.add_argument("config", help="path to audit.yaml (or its folder)")
+    p.add_argument("--json", action="store_true", help="print the ledger as JSON")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("run", help="the whole audit: ingest, modules, report")
+    p.add_argument("config", help="path to audit.yaml (or its folder)")
+    p.add_argument("--out", help="report folder (default: <client>/reports/<run-id>)")
+    p.add_argument("--modules", nargs="+", help="run only these modules")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("sample", help="write the synthetic demo clinic (raw exports + audit.yaml)")
+    p.add_argument("folder", nargs="?", default="demo_clinic")
+    p.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AuditKitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

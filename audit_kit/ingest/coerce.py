@@ -1,0 +1,139 @@
+"""Vectorised parsing of raw cells into canonical types.
+
+Each parser returns the parsed series and a boolean mask of cells that were present but
+could not be parsed (so the caller can reject or blank them and say why).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .schema import BOOKING_STATUSES, FALSE_VALUES, TRUE_VALUES
+
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIAL_RANGE = (20000, 80000)   # 1954..2119: numbers outside are not taken for dates
+DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d.%m.%y %H:%M", "%d.%m.%y",
+                "%d/%m/%Y %H:%M", "%d/%m/%Y")
+MONTHS = {
+    "январь": 1, "января": 1, "янв": 1, "january": 1, "jan": 1,
+    "февраль": 2, "февраля": 2, "фев": 2, "february": 2, "feb": 2,
+    "март": 3, "марта": 3, "мар": 3, "march": 3, "mar": 3,
+    "апрель": 4, "апреля": 4, "апр": 4, "april": 4, "apr": 4,
+    "май": 5, "мая": 5, "may": 5,
+    "июнь": 6, "июня": 6, "июн": 6, "june": 6, "jun": 6,
+    "июль": 7, "июля": 7, "июл": 7, "july": 7, "jul": 7,
+    "август": 8, "августа": 8, "авг": 8, "august": 8, "aug": 8,
+    "сентябрь": 9, "сентября": 9, "сен": 9, "сент": 9, "september": 9, "sep": 9, "sept": 9,
+    "октябрь": 10, "октября": 10, "окт": 10, "october": 10, "oct": 10,
+    "ноябрь": 11, "ноября": 11, "ноя": 11, "november": 11, "nov": 11,
+    "декабрь": 12, "декабря": 12, "дек": 12, "december": 12, "dec": 12,
+}
+
+
+def normalise_text(s: pd.Series) -> pd.Series:
+    """Lower-case, ё→е, punctuation and runs of spaces folded: how headers and codes are compared."""
+    return (s.astype("string").str.lower().str.replace("ё", "е", regex=False)
+            .str.replace(r"[^\w%]+", " ", regex=True).str.strip())
+
+
+def normalise_header(name: str) -> str:
+    return normalise_text(pd.Series([name])).iloc[0]
+
+
+def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
+    """Cells as stripped strings; empty cells become NA. Excel numbers 123.0 become '123'."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        txt = raw.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+    else:
+        txt = raw.astype("string").str.strip()
+        if from_excel:
+            txt = txt.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
+    return txt.mask(txt.isin(["", "nan", "NaN", "NaT", "None", "<NA>"]))
+
+
+def parse_datetime(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy and Excel serial numbers -> datetime64[ns]."""
+    out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_localize(None)
+    out = out.astype("datetime64[ns]")
+    for fmt in DATE_FORMATS:
+        todo = out.isna() & txt.notna()
+        if not todo.any():
+            break
+        out = out.where(~todo, pd.to_datetime(txt.where(todo), format=fmt, errors="coerce"))
+    todo = out.isna() & txt.notna()
+    if todo.any():
+        serial = pd.to_numeric(txt.where(todo).str.replace(",", ".", regex=False), errors="coerce")
+        serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
+        out = out.where(~todo, EXCEL_EPOCH + pd.to_timedelta((serial * 86400).round(), unit="s"))
+    return out, out.isna() & txt.notna()
+
+
+def parse_month(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A month as its first day: '2024-10', '10.2024', 'Октябрь 2024', a date or an Excel serial."""
+    low = normalise_text(txt)
+    ym = low.str.extract(r"^(\d{4}) (\d{1,2})$")
+    my = low.str.extract(r"^(\d{1,2}) (\d{4})$")
+    named = low.str.extract(r"^([^\W\d]+) (\d{4})$")
+    year = ym[0].fillna(my[1]).fillna(named[1])
+    month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("string"))
+    built = pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
+    dates, _ = parse_datetime(txt.where(built.isna()))
+    out = built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp()
+    return out, out.isna() & txt.notna()
+
+
+_NUMBER_JUNK = re.compile(r"[\s\u00a0\u202f'₽$€]|руб\.?|р\.|rub", re.IGNORECASE)
+
+
+def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers and money: '3 900,50 ₽', '3900.5', '1,234.50', '-1 200' -> float."""
+    s = txt.str.replace(_NUMBER_JUNK, "", regex=True)
+    both = s.str.contains(",", regex=False) & s.str.contains(".", regex=False)
+    comma_last = s.str.rfind(",") > s.str.rfind(".")
+    s = s.mask(both & comma_last, s.str.replace(".", "", regex=False))
+    s = s.mask(both & ~comma_last, s.str.replace(",", "", regex=False))
+    s = s.str.replace(",", ".", regex=False)
+    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    return out, out.isna() & txt.notna()
+
+
+def _lookup(txt: pd.Series, table: dict[str, object]) -> tuple[pd.Series, pd.Series]:
+    key = normalise_text(txt)
+    out = key.map(table)
+    return out, out.isna() & txt.notna()
+
+
+def parse_bool(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """да/нет, yes/no, 1/0, true/false and call statuses (принят/пропущен) -> bool."""
+    table = {v: True for v in TRUE_VALUES} | {v: False for v in FALSE_VALUES} | {"1 0": True, "0 0": False}
+    out, bad = _lookup(txt, {normalise_header(k): v for k, v in table.items()})
+    return out.astype("boolean"), bad
+
+
+def parse_status(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Booking statuses in Russian or English -> completed | no_show | cancelled | rescheduled."""
+    table = {normalise_header(raw): canon for canon, raws in BOOKING_STATUSES.items() for raw in raws}
+    out, bad = _lookup(txt, table)
+    return out.astype("string"), bad
+
+
+def map_channel(txt: pd.Series, mapping: dict[str, str]) -> pd.Series:
+    """Raw channel/utm values -> canonical channel via the config map (exact, then normalised match)."""
+    if not mapping:
+        return txt
+    exact = txt.map(mapping)
+    norm = {normalise_header(k): v for k, v in mapping.items()}
+    by_norm = normalise_text(txt).map(norm)
+    return exact.fillna(by_norm).fillna(txt).astype("string")
+
+
+def is_blank_row(frame: pd.DataFrame) -> pd.Series:
+    return frame.isna().all(axis=1) if len(frame.columns) else pd.Series(True, index=frame.index)
+
+
+__all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "parse_month", "parse_number",
+           "parse_bool", "parse_status", "map_channel", "is_blank_row", "np"]

@@ -1,0 +1,215 @@
+"""Ingest: read → map columns → coerce types → validate → pseudonymise → canonical table + ledger.
+
+`ingest(config)` does it for every table the config names; `save_tables` / `load_tables`
+keep the canonical tables as parquet in the run folder.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import AuditConfig, TableSource
+from ..errors import InputError
+from . import coerce
+from .ledger import Ledger, TableLedger
+from .pii import load_salt, pseudonymise
+from .readers import RawTable, read_grid, to_raw_table
+from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, PII, STATUS, TABLES, TEXT,
+                     Table)
+
+UNKNOWN_CHANNEL = {"ru": "(не указан)", "en": "(not given)"}
+PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: coerce.parse_number,
+           NUMBER: coerce.parse_number, BOOL: coerce.parse_bool, STATUS: coerce.parse_status}
+REASON_PREFIX = {DATETIME: "invalid_date", MONTH: "invalid_month", MONEY: "invalid_number",
+                 NUMBER: "invalid_number", BOOL: "invalid_yes_no", STATUS: "unknown_status"}
+
+
+@dataclass
+class IngestResult:
+    tables: dict[str, pd.DataFrame]
+    ledger: Ledger
+
+
+def _alias_index(table: Table, extra: dict[str, str]) -> dict[str, str]:
+    """Normalised raw header -> canonical column; config mapping first, then names, then aliases."""
+    index: dict[str, str] = {}
+    for raw, canon in extra.items():
+        index.setdefault(coerce.normalise_header(raw), canon)
+    for col in table.columns:
+        index.setdefault(coerce.normalise_header(col.name), col.name)
+    for alt_for, alt in table.alternatives.items():
+        index.setdefault(coerce.normalise_header(alt), alt)
+    for col in table.columns:
+        for alias in col.aliases:
+            index.setdefault(coerce.normalise_header(alias), col.name)
+    return index
+
+
+def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[str, str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for header in raw.frame.columns:
+        canon = index.get(coerce.normalise_header(header))
+        if canon and canon not in taken:
+            mapping[header] = canon
+            taken.add(canon)
+    for alt_for, alt in table.alternatives.items():
+        if alt in taken and alt_for not in taken:
+            for header, canon in mapping.items():
+                if canon == alt:
+                    mapping[header] = alt_for
+            taken.add(alt_for)
+    missing = [c for c in table.required if c not in taken]
+    if missing:
+        headers = ", ".join(f"'{h}'" for h in raw.frame.columns)
+        col = missing[0]
+        raise InputError(
+            f"{raw.file} (table '{table.name}'): required column '{col}' not found"
+            f"{' (also missing: ' + ', '.join(missing[1:]) + ')' if len(missing) > 1 else ''}. "
+            f"Headers in the file: {headers}. Add the mapping in audit.yaml under "
+            f"data.{table.name}.columns, e.g. \"<header in the file>\": {col}")
+    return mapping
+
+
+def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[pd.DataFrame, TableLedger]:
+    """One raw export -> canonical DataFrame and its ledger entry."""
+    table = TABLES[source.table]
+    index = _alias_index(table, source.columns)
+    grid, _, from_excel = read_grid(source.path, set(index), sheet=source.sheet, encoding=source.encoding,
+                                    delimiter=source.delimiter)
+    if grid.empty:
+        raise InputError(f"{source.path}: the file is empty; expected a header row and at least one data row")
+    raw = to_raw_table(grid, source.path, from_excel)
+    mapping = _map_columns(raw, table, source, index)
+    ledger = TableLedger(table.name, source.path.name, read=len(raw.frame), columns=dict(mapping),
+                         ignored_columns=[h for h in raw.frame.columns if h not in mapping])
+    rows = raw.row_numbers
+    cells = raw.frame[list(mapping)].rename(columns=mapping)
+    text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
+                        index=cells.index)
+    reject = pd.Series(False, index=text.index)
+
+    blank = text.isna().all(axis=1)
+    ledger.note("reasons", "empty_row", blank, rows)
+    reject |= blank
+
+    out = pd.DataFrame(index=text.index)
+    fixed = pd.Series(False, index=text.index)
+    for col in table.columns:
+        if col.name not in text:
+            continue
+        values = text[col.name]
+        if col.kind in PARSERS:
+            parsed, bad = PARSERS[col.kind](values)
+            if col.required:
+                ledger.note("reasons", f"{REASON_PREFIX[col.kind]}:{col.name}", bad & ~reject, rows)
+                reject |= bad
+            else:
+                ledger.note("fixes", f"{REASON_PREFIX[col.kind]}:{col.name} (blanked)", bad & ~reject, rows)
+                fixed |= bad
+            values = parsed
+        elif col.kind == CHANNEL:
+            values = coerce.map_channel(values, config.channels)
+            if col.required:
+                empty = values.isna()
+                ledger.note("fixes", f"empty:{col.name} (set to {UNKNOWN_CHANNEL[config.language]})", empty & ~reject, rows)
+                fixed |= empty
+                values = values.fillna(UNKNOWN_CHANNEL[config.language])
+        elif col.kind == PII:
+            values = pseudonymise(values, col.name, salt)
+        if col.required and col.kind != CHANNEL:
+            missing = values.isna() & text[col.name].isna() & ~blank
+            ledger.note("reasons", f"missing:{col.name}", missing & ~reject, rows)
+            reject |= missing
+        out[col.name] = values
+
+    # Exact duplicates: the same raw cells in every mapped column; the first is kept.
+    dup = text.duplicated(keep="first") & ~reject
+    ledger.note("reasons", "duplicate_row", dup, rows)
+    reject |= dup
+    if table.key and table.key in out:
+        dup_key = out[table.key].where(~reject).duplicated(keep="first") & ~reject
+        ledger.note("reasons", f"duplicate_id:{table.key}", dup_key, rows)
+        reject |= dup_key
+    out = _fix_table(table.name, out, ledger, rows, reject)
+    fixed |= out.pop("_fixed")
+
+    ledger.rejected = int(reject.sum())
+    ledger.used = ledger.read - ledger.rejected
+    ledger.fixed = int((fixed & ~reject).sum())
+    result = out.loc[~reject.to_numpy()].reset_index(drop=True)
+    result["_source_row"] = rows[~reject.to_numpy()].to_numpy()
+    return _finalise_dtypes(result, table), ledger
+
+
+def _fix_table(name: str, out: pd.DataFrame, ledger: TableLedger, rows: pd.Series, reject: pd.Series) -> pd.DataFrame:
+    """Table-specific consistency fixes (end before start -> end blanked)."""
+    fixed = pd.Series(False, index=out.index)
+    for start, end in (("slot_start", "slot_end"), ("started_at", "ended_at"), ("shift_start", "shift_end")):
+        if start in out and end in out:
+            bad = out[end].notna() & out[start].notna() & (out[end] <= out[start])
+            if name == "schedule":
+                # A shift that ends "before" it starts crosses midnight: end on the next day.
+                ledger.note("fixes", f"{end} before {start} (moved to next day)", bad & ~reject, rows)
+                out.loc[bad, end] = out.loc[bad, end] + pd.Timedelta(days=1)
+            else:
+                ledger.note("fixes", f"{end} before {start} (blanked)", bad & ~reject, rows)
+                out.loc[bad, end] = pd.NaT
+            fixed |= bad
+    out["_fixed"] = fixed
+    return out
+
+
+def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
+    for col in table.columns:
+        if col.name not in df:
+            continue
+        if col.kind in (ID, TEXT, CHANNEL, PII, STATUS):
+            df[col.name] = df[col.name].astype("string")
+        elif col.kind in (DATETIME, MONTH):
+            df[col.name] = pd.to_datetime(df[col.name]).astype("datetime64[ns]")
+        elif col.kind in (MONEY, NUMBER):
+            df[col.name] = df[col.name].astype("float64")
+        elif col.kind == BOOL:
+            df[col.name] = df[col.name].astype("boolean")
+    # Optional columns the file lacks are added empty, so metrics can rely on the full contract.
+    for col in table.columns:
+        if col.name not in df:
+            df[col.name] = pd.Series(pd.NA, index=df.index, dtype={
+                DATETIME: "datetime64[ns]", MONTH: "datetime64[ns]", MONEY: "float64", NUMBER: "float64",
+                BOOL: "boolean"}.get(col.kind, "string"))
+    order = [c.name for c in table.columns] + ["_source_row"]
+    return df[order]
+
+
+def ingest(config: AuditConfig) -> IngestResult:
+    """Every table the config names -> canonical tables and the ledger. Raises InputError."""
+    salt = load_salt(config.salt_file)
+    tables, ledger = {}, Ledger()
+    for name, source in config.sources.items():
+        tables[name], ledger.tables[name] = ingest_table(source, config, salt)
+    return IngestResult(tables, ledger)
+
+
+def save_tables(result: IngestResult, run_dir: Path) -> None:
+    """Canonical tables as parquet plus ledger.json in the run folder."""
+    folder = Path(run_dir) / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in result.tables.items():
+        df.to_parquet(folder / f"{name}.parquet", index=False)
+    (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
+                                               encoding="utf-8")
+
+
+def load_tables(run_dir: Path) -> IngestResult:
+    """Read back what `save_tables` wrote."""
+    folder = Path(run_dir) / "tables"
+    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+    ledger = Ledger.from_dict(json.loads((Path(run_dir) / "ledger.json").read_text(encoding="utf-8")))
+    return IngestResult(tables, ledger)

@@ -1,0 +1,161 @@
+"""The canonical data contract (DESIGN §3): tables, columns, types and header aliases.
+
+Every raw export is mapped onto these names; nothing downstream of ingest sees a raw header.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Column kinds understood by the coercion step.
+ID, TEXT, DATETIME, MONTH, MONEY, NUMBER, BOOL, STATUS, CHANNEL, PII = (
+    "id", "text", "datetime", "month", "money", "number", "bool", "status", "channel", "pii",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title_ru: str
+    columns: tuple[Column, ...]
+    key: str | None = None            # unique id column, if any
+    alternatives: dict[str, str] = field(default_factory=dict)  # required column -> accepted substitute
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _c(name, kind, required=False, *aliases):
+    return Column(name, kind, required, tuple(aliases))
+
+
+# Aliases are matched after normalisation (lower case, ё→е, spaces/punctuation collapsed);
+# the canonical name itself always matches.
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table("leads", "Обращения", (
+            _c("lead_id", ID, True, "id обращения", "id заявки", "номер заявки", "id сделки", "id лида", "номер обращения", "id", "lead id"),
+            _c("created_at", DATETIME, True, "дата обращения", "дата создания", "создано", "дата заявки", "created", "date"),
+            _c("channel", CHANNEL, True, "канал", "источник", "канал привлечения", "source", "источник обращения"),
+            _c("patient_id", ID, False, "id пациента", "пациент id", "код пациента", "номер карты", "patient id"),
+            _c("call_id", ID, False, "id звонка", "call id"),
+            _c("utm_source", TEXT, False, "utm source", "utm-source"),
+            _c("utm_medium", TEXT, False, "utm medium", "utm-medium"),
+            _c("utm_campaign", TEXT, False, "utm campaign", "utm-campaign", "кампания"),
+            _c("service", TEXT, False, "услуга", "направление"),
+            _c("status", TEXT, False, "статус", "этап", "этап сделки", "статус заявки"),
+            _c("lost_reason", TEXT, False, "причина отказа", "причина потери", "причина закрытия"),
+            _c("first_response_at", DATETIME, False, "первый ответ", "дата первого ответа", "время первого ответа", "first response"),
+            _c("branch_id", ID, False, "филиал", "id филиала", "branch"),
+        ), key="lead_id"),
+        Table("calls", "Звонки", (
+            _c("call_id", ID, True, "id звонка", "идентификатор звонка", "id", "call id"),
+            _c("started_at", DATETIME, True, "дата звонка", "время звонка", "дата и время", "начало звонка", "date"),
+            _c("answered", BOOL, True, "отвечен", "принят", "статус звонка", "статус", "answered"),
+            _c("wait_seconds", NUMBER, False, "ожидание", "ожидание сек", "время ожидания", "время ожидания сек"),
+            _c("duration_seconds", NUMBER, False, "длительность", "длительность сек", "продолжительность", "duration"),
+            _c("channel", CHANNEL, False, "канал", "источник", "source"),
+            _c("caller_phone", PII, False, "номер абонента", "телефон", "номер телефона", "номер звонящего", "phone"),
+            _c("called_back_at", DATETIME, False, "перезвонили", "время перезвона", "дата перезвона", "callback"),
+        ), key="call_id"),
+        Table("bookings", "Записи", (
+            _c("booking_id", ID, True, "id записи", "номер записи", "id", "booking id"),
+            _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты", "пациент id", "patient id"),
+            _c("doctor_id", ID, True, "id врача", "код врача", "врач id", "doctor id"),
+            _c("slot_start", DATETIME, True, "дата приема", "начало приема", "время приема", "дата и время приема", "начало", "slot"),
+            _c("status", STATUS, True, "статус", "статус записи", "состояние"),
+            _c("lead_id", ID, False, "id обращения", "id заявки", "id сделки", "номер заявки"),
+            _c("created_at", DATETIME, False, "дата записи", "дата создания", "создана", "created"),
+            _c("slot_minutes", NUMBER, False, "длительность", "длительность мин", "длительность приема", "минут", "duration"),
+            _c("slot_end", DATETIME, False, "окончание приема", "конец приема", "окончание"),
+            _c("service", TEXT, False, "услуга"),
+            _c("branch_id", ID, False, "филиал", "id филиала"),
+            _c("cancelled_at", DATETIME, False, "дата отмены", "отменена в"),
+        ), key="booking_id"),
+        Table("visits", "Явки", (
+            _c("visit_id", ID, True, "id визита", "id приема", "номер визита", "id"),
+            _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты"),
+            _c("checked_in_at", DATETIME, True, "время прихода", "отметка о приходе", "пришел", "регистрация", "check in"),
+            _c("booking_id", ID, False, "id записи", "номер записи"),
+            _c("doctor_id", ID, False, "id врача", "код врача"),
+            _c("started_at", DATETIME, False, "начало приема", "начало", "начало визита"),
+            _c("ended_at", DATETIME, False, "окончание приема", "окончание", "конец приема", "конец визита"),
+        ), key="visit_id"),
+        Table("invoices", "Оплаты", (
+            _c("invoice_id", ID, True, "номер документа", "номер чека", "id оплаты", "номер оплаты", "документ", "id"),
+            _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты", "контрагент id"),
+            _c("paid_at", DATETIME, True, "дата оплаты", "дата", "дата документа", "период"),
+            _c("amount", MONEY, True, "сумма", "сумма оплаты", "сумма руб", "итого"),
+            _c("visit_id", ID, False, "id визита", "id приема"),
+            _c("service", TEXT, False, "услуга", "номенклатура"),
+            _c("service_category", TEXT, False, "категория", "категория услуги", "группа услуг", "вид услуги"),
+        ), key="invoice_id"),
+        Table("schedule", "Расписание", (
+            _c("doctor_id", ID, True, "id врача", "код врача", "врач id"),
+            _c("shift_start", DATETIME, True, "начало смены", "начало", "смена с"),
+            _c("shift_end", DATETIME, True, "конец смены", "окончание смены", "окончание", "смена по"),
+            _c("branch_id", ID, False, "филиал", "id филиала"),
+            _c("room", TEXT, False, "кабинет"),
+        )),
+        Table("doctors", "Врачи", (
+            _c("doctor_id", ID, True, "id врача", "код врача", "id"),
+            _c("specialty", TEXT, True, "специальность", "специализация", "профиль"),
+            _c("doctor_name", TEXT, False, "врач", "фио врача", "имя врача", "доктор"),
+        ), key="doctor_id"),
+        Table("marketing_spend", "Расходы на рекламу", (
+            _c("month", MONTH, True, "месяц", "период"),
+            _c("channel", CHANNEL, True, "канал", "источник"),
+            _c("spend", MONEY, True, "расход", "расходы", "бюджет", "сумма", "затраты"),
+        ), alternatives={"month": "date"}),
+        Table("site_traffic", "Трафик сайта", (
+            _c("month", MONTH, True, "месяц", "период"),
+            _c("channel", CHANNEL, True, "канал", "источник"),
+            _c("sessions", NUMBER, True, "визиты", "сеансы", "сессии", "визитов"),
+        ), alternatives={"month": "date"}),
+        Table("patients", "Пациенты", (
+            _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты", "id"),
+            _c("first_channel", CHANNEL, False, "первый источник", "источник", "канал привлечения", "откуда узнал"),
+            _c("created_at", DATETIME, False, "дата регистрации", "дата создания", "создан"),
+            _c("birth_year", NUMBER, False, "год рождения"),
+            _c("sex", TEXT, False, "пол"),
+            _c("district", TEXT, False, "район"),
+            _c("full_name", PII, False, "фио", "фио пациента", "пациент", "имя"),
+            _c("phone", PII, False, "телефон", "мобильный телефон", "номер телефона"),
+            _c("email", PII, False, "e-mail", "электронная почта", "почта", "емейл"),
+        ), key="patient_id"),
+        Table("surveys", "Опросы", (
+            _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты"),
+            _c("answered_at", DATETIME, True, "дата ответа", "дата опроса", "дата"),
+            _c("nps", NUMBER, False, "nps", "оценка nps", "готовность рекомендовать"),
+            _c("csat", NUMBER, False, "csat", "удовлетворенность", "оценка"),
+            _c("visit_id", ID, False, "id визита"),
+            _c("doctor_id", ID, False, "id врача"),
+        )),
+    ]
+}
+
+# Booking statuses: canonical value -> accepted raw spellings (normalised like headers).
+BOOKING_STATUSES: dict[str, tuple[str, ...]] = {
+    "completed": ("completed", "done", "visited", "пришел", "пришла", "прием состоялся", "состоялся", "завершен", "завершена", "выполнен", "оказано"),
+    "no_show": ("no_show", "no show", "noshow", "не пришел", "не пришла", "неявка", "не явился", "не явилась"),
+    "cancelled": ("cancelled", "canceled", "отменена", "отменен", "отмена", "отменено"),
+    "rescheduled": ("rescheduled", "перенесена", "перенесен", "перенос", "перенесено"),
+}
+
+# Booleans (e.g. calls.answered): raw spelling -> value.
+TRUE_VALUES = ("да", "yes", "y", "true", "1", "отвечен", "принят", "answered", "успешный", "состоялся", "входящий принятый")
+FALSE_VALUES = ("нет", "no", "n", "false", "0", "пропущен", "пропущенный", "не отвечен", "missed", "unanswered", "не принят", "неотвеченный", "входящий пропущенный")
+
+PII_COLUMNS = tuple(c.name for t in TABLES.values() for c in t.columns if c.kind == PII)

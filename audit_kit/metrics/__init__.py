@@ -1,0 +1,1 @@
+"""Audit metrics: one module per audit area; pure, vectorised pandas, no I/O."""

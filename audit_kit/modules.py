@@ -1,0 +1,52 @@
+"""The audit modules: which notebook each one is, and which tables it needs to run.
+
+A module whose tables are missing is skipped with a sentence naming the data that would
+enable it (catalog key `modules.<name>.needs`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import audit_kit
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    name: str                      # short id used in --modules, findings and metrics keys
+    notebook: str                  # file in notebooks/
+    needs: tuple[str, ...]         # all of these tables are required
+    needs_any: tuple[str, ...] = ()  # at least one of these (when given)
+
+    @property
+    def number(self) -> str:
+        return self.notebook[:2]
+
+    def missing(self, tables: set[str]) -> list[str]:
+        """Tables whose absence stops this module (empty list: it can run)."""
+        gone = [t for t in self.needs if t not in tables]
+        if self.needs_any and not any(t in tables for t in self.needs_any):
+            gone.append(" | ".join(self.needs_any))
+        return gone
+
+
+MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
+    ModuleSpec("quality", "01_data_quality.ipynb", (), ("leads", "calls", "bookings", "visits", "invoices",
+                                                          "schedule", "doctors", "marketing_spend",
+                                                          "site_traffic", "patients", "surveys")),
+    ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",)),
+    ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule")),
+]}
+SUMMARY = ModuleSpec("summary", "00_summary.ipynb", ())
+
+
+def resource_dir(name: str) -> Path:
+    """`notebooks` or `templates`: inside the installed package (wheel), else the source checkout."""
+    packaged = Path(audit_kit.__file__).parent / name
+    if packaged.is_dir():
+        return packaged
+    return Path(audit_kit.__file__).parent.parent / name
+
+
+def notebook_path(spec: ModuleSpec) -> Path:
+    return resource_dir("notebooks") / spec.notebook

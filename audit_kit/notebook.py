@@ -1,0 +1,203 @@
+"""What a module notebook uses: load the run's tables, show text/tables/charts, emit results.
+
+    m = open_module("funnel", run_dir, config_path)
+    m.heading("funnel.title")
+    m.show_table("stages", stages, formats={"leads": "count", "lead_to_booking": "rate"})
+    m.metric("funnel.leads", "count", {"base": 418, "current": 564})
+    m.finding("unbooked", "high", 310000, "funnel.finding.unbooked", share=m.fmt.pct(0.44))
+    m.finish()
+
+Everything shown is HTML built here, with every value from the data escaped. Results go to
+`<run_dir>/modules/<name>/` (metrics.json, findings.json, tables/*.parquet + tables.json).
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .config import AuditConfig, load_config
+from .findings import Finding
+from .ingest import Ledger, ingest, load_tables, save_tables
+from .report.fmt import Formatter
+from .report.i18n import Translator
+
+SCRATCH = "_notebook"
+
+
+def demo_config_path() -> Path:
+    """The bundled demo clinic: the checkout's sample_data, else generated once into ~/.cache."""
+    checkout = Path(__file__).resolve().parent.parent / "sample_data" / "demo_clinic" / "audit.yaml"
+    if checkout.is_file():
+        return checkout
+    from .sample import generate
+
+    cache = Path.home() / ".cache" / "audit-kit" / "demo_clinic"
+    return cache / "audit.yaml" if (cache / "audit.yaml").is_file() else generate(cache)
+
+
+def prepare_run(config: AuditConfig, run_dir: Path) -> None:
+    """Ingest the config's exports into run_dir (canonical parquet + ledger)."""
+    save_tables(ingest(config), run_dir)
+
+
+def jsonable(x: Any) -> Any:
+    """A value for metrics.json: NaN, ±inf and NA become null; numpy scalars become Python numbers."""
+    if x is None or x is pd.NA or x is pd.NaT:
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.date().isoformat()
+    if hasattr(x, "item"):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+class Module:
+    """One module's view of a run: data in, HTML and results out."""
+
+    def __init__(self, name: str, run_dir: Path, config: AuditConfig):
+        self.name = name
+        self.run_dir = Path(run_dir)
+        self.config = config
+        loaded = load_tables(self.run_dir)
+        self.data: dict[str, pd.DataFrame] = loaded.tables
+        self.ledger: Ledger = loaded.ledger
+        self.t = Translator(config.language)
+        self.fmt = Formatter(config.language, config.currency)
+        self.out_dir = self.run_dir / "modules" / name
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.findings: list[Finding] = []
+        self.tables: dict[str, dict[str, Any]] = {}
+
+    # -- data ---------------------------------------------------------------------------
+    @property
+    def periods(self) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+        """Period name -> [start, end) timestamps (end exclusive), base first."""
+        return {name: self.config.period_bounds(name) for name in self.config.periods}
+
+    def has(self, *tables: str) -> bool:
+        return all(t in self.data for t in tables)
+
+    def option(self, key: str) -> Any:
+        return self.config.options[key]
+
+    # -- showing ------------------------------------------------------------------------
+    def _display(self, markup: str) -> None:
+        try:
+            from IPython.display import HTML, display
+        except ImportError:  # plain Python (tests): nothing to show
+            return
+        display(HTML(markup))
+
+    def text(self, key: str, **values: Any) -> str:
+        """Catalog sentence with values HTML-escaped (for showing)."""
+        return self.t(key, **{k: html.escape(str(v)) for k, v in values.items()})
+
+    def heading(self, key: str, level: int = 2, **values: Any) -> None:
+        anchor = f"{self.name}-{key.replace('.', '-')}"
+        self._display(f'<h{level} id="{anchor}" class="audit-h{level}">{self.text(key, **values)}</h{level}>')
+
+    def say(self, key: str, css: str = "audit-text", **values: Any) -> None:
+        """A paragraph from the catalog; css 'audit-note' for a boxed formula or caveat."""
+        self._display(f'<p class="{css}">{self.text(key, **values)}</p>')
+
+    def show_table(self, name: str, df: pd.DataFrame, *, formats: dict[str, str] | None = None,
+                   title_key: str | None = None, export: bool = True, max_rows: int = 25,
+                   **title_values: Any) -> None:
+        """Show a table (escaped, formatted, headers from `columns.*` in the catalog) and keep it for Excel.
+
+        formats: column -> count | money | rate | minutes | hours | number | date | month | pp | change | text.
+        """
+        formats = formats or {}
+        if export:
+            self.tables[name] = {"title": self.t(title_key, **title_values) if title_key else name,
+                                 "formats": formats, "df": df}
+        shown = df.head(max_rows).copy()
+        for col in shown.columns:
+            kind = formats.get(col)
+            if kind is None and pd.api.types.is_numeric_dtype(shown[col]):
+                kind = "number"
+            if kind is None and pd.api.types.is_datetime64_any_dtype(shown[col]):
+                kind = "date"
+            shown[col] = self.fmt.column(shown[col], kind or "text")
+        shown.columns = [self.column_label(c) for c in shown.columns]
+        caption = f"<caption>{self.text(title_key, **title_values)}</caption>" if title_key else ""
+        body = shown.to_html(index=False, escape=True, border=0, classes="audit-table", na_rep="—")
+        body = body.replace('<table border="0" class="dataframe audit-table">', f'<table class="audit-table">{caption}', 1)
+        more = ""
+        if len(df) > max_rows:
+            more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'
+        self._display(f'<div class="audit-table-wrap">{body}{more}</div>')
+
+    def column_label(self, column: str) -> str:
+        """Header text: `<module>.columns.<col>`, else the shared `columns.<col>`, else the name itself."""
+        return (self.t.get(f"{self.name}.columns.{column}") or self.t.get(f"columns.{column}")
+                or str(column))
+
+    def show_figure(self, fig, caption_key: str | None = None, **values: Any) -> None:
+        """Show a matplotlib figure as an inline PNG (self-contained) and close it."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+        plt.close(fig)
+        data = base64.b64encode(buf.getvalue()).decode("ascii")
+        caption = f"<figcaption>{self.text(caption_key, **values)}</figcaption>" if caption_key else ""
+        self._display(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
+
+    def show_findings(self) -> None:
+        """This module's findings so far, as cards."""
+        from .report.html import findings_html
+
+        if self.findings:
+            self._display(findings_html(self.findings, self.t, self.fmt))
+
+    # -- results ------------------------------------------------------------------------
+    def metric(self, key: str, unit: str, values: dict[str, Any]) -> None:
+        """A headline number per period for metrics.json: unit count | rate | money | minutes | hours | days."""
+        self.metrics[key] = {"unit": unit, **{p: jsonable(values.get(p)) for p in self.config.periods}}
+
+    def finding(self, id: str, severity: str, money_at_stake_per_month: float | None, key: str,
+                **values: Any) -> Finding:
+        """A finding whose title/evidence/recommendation come from `<key>.title|evidence|recommendation`."""
+        f = Finding(self.name, id, self.t(f"{key}.title", **values), severity, jsonable(money_at_stake_per_month),
+                    self.t(f"{key}.evidence", **values), self.t(f"{key}.recommendation", **values))
+        self.findings.append(f)
+        return f
+
+    def finish(self) -> Path:
+        """Write metrics.json, findings.json and the tables for the workbook; return the module folder."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+        (self.out_dir / "findings.json").write_text(
+            json.dumps([f.to_dict() for f in self.findings], ensure_ascii=False, indent=2), encoding="utf-8")
+        tables_dir = self.out_dir / "tables"
+        tables_dir.mkdir(exist_ok=True)
+        manifest = {}
+        for name, item in self.tables.items():
+            df = item["df"].copy()
+            df.columns = [str(c) for c in df.columns]
+            df.to_parquet(tables_dir / f"{name}.parquet", index=False)
+            manifest[name] = {"title": item["title"], "formats": item["formats"]}
+        (self.out_dir / "tables.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        return self.out_dir
+
+
+def open_module(name: str, run_dir: str | Path = "", config_path: str | Path = "") -> Module:
+    """Open a module on a run folder; with no run folder, ingest the config into a scratch one.
+
+    Empty config_path means the bundled demo clinic, so every notebook runs as it stands.
+    """
+    config = load_config(config_path or demo_config_path())
+    if not run_dir:
+        run_dir = config.client_dir / "reports" / SCRATCH
+        prepare_run(config, Path(run_dir))
+    return Module(name, Path(run_dir), config)

@@ -1,0 +1,81 @@
+"""One chart style for the whole report; every function returns the figure it made.
+
+Colours are colour-blind safe; axes are always labelled with units (labels come from the caller,
+who takes them from the language catalog).
+"""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+PALETTE = ["#1f5f8b", "#e07b39", "#3a9d5d", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+FIGSIZE = (8.0, 3.6)
+
+
+def apply_theme() -> None:
+    """Seaborn whitegrid, DejaVu Sans (has Cyrillic), the kit's palette."""
+    sns.set_theme(style="whitegrid", palette=PALETTE, font="DejaVu Sans",
+                  rc={"axes.titlesize": 11, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
+                      "legend.fontsize": 8, "figure.dpi": 100, "axes.spines.top": False, "axes.spines.right": False})
+
+
+apply_theme()
+
+
+def _ax(ax=None, figsize=FIGSIZE):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def bar(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, xlabel: str = "", ylabel: str = "",
+        title: str = "", horizontal: bool = False, ax=None, value_fmt=None, **bar_kws):
+    """Bars of y by x (optionally by hue); value_fmt(v) -> label printed on each bar."""
+    fig, ax = _ax(ax)
+    if horizontal:
+        sns.barplot(data=data, y=x, x=y, hue=hue, ax=ax, orient="h", errorbar=None, **bar_kws)
+    else:
+        sns.barplot(data=data, x=x, y=y, hue=hue, ax=ax, errorbar=None, **bar_kws)
+    if value_fmt is not None:
+        for container in ax.containers:
+            ax.bar_label(container, labels=[value_fmt(v) for v in container.datavalues], fontsize=7, padding=2)
+    ax.set(xlabel=ylabel if horizontal else xlabel, ylabel=xlabel if horizontal else ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def line(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, xlabel: str = "", ylabel: str = "",
+         title: str = "", ax=None, **line_kws):
+    fig, ax = _ax(ax)
+    sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", ax=ax, **line_kws)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(matrix: pd.DataFrame, *, xlabel: str = "", ylabel: str = "", title: str = "", fmt: str = ".0f",
+            cmap: str = "Reds", ax=None, figsize=(8.0, 3.2), **heatmap_kws):
+    """A matrix (e.g. weekday × hour) with values annotated."""
+    fig, ax = _ax(ax, figsize)
+    sns.heatmap(matrix, annot=True, fmt=fmt, cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
+                annot_kws={"fontsize": 7}, **heatmap_kws)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def funnel(stages: pd.Series, *, title: str = "", xlabel: str = "", value_fmt=str, ax=None):
+    """Horizontal funnel: one bar per stage (index = stage label), widest first."""
+    fig, ax = _ax(ax, (8.0, 0.45 * len(stages) + 1.0))
+    ax.barh(list(stages.index)[::-1], list(stages.values)[::-1], color=PALETTE[0])
+    for i, v in enumerate(list(stages.values)[::-1]):
+        ax.text(v, i, f" {value_fmt(v)}", va="center", fontsize=8)
+    ax.set(title=title, xlabel=xlabel)
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,132 @@
+"""The client report as one self-contained HTML page, rendered by nbconvert from templates/.
+
+The executed module notebooks are merged in order (summary first); only their HTML and image
+outputs are kept — no code, no prompts, no stderr. Skipped and failed modules get a sentence.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import nbformat
+
+from ..findings import Finding
+from ..modules import resource_dir
+from .fmt import Formatter
+from .i18n import Translator
+
+KEEP_MIME = ("text/html", "image/png", "image/svg+xml")
+HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output"}
+
+
+def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Formatter) -> str:
+    """Findings as cards: title, money at stake per month, severity, evidence, recommendation (escaped)."""
+    cards = []
+    for f in findings:
+        f = f if isinstance(f, Finding) else Finding(**f)
+        money = (t("common.money_per_month", money=fmt.money(f.money_at_stake_per_month))
+                 if f.money_at_stake_per_month is not None else t("common.not_priced"))
+        cards.append(
+            f'<div class="audit-finding sev-{f.severity}">'
+            f'<div class="audit-finding-head"><span class="audit-finding-title">{html.escape(f.title)}</span>'
+            f'<span class="audit-finding-money">{html.escape(money)}</span></div>'
+            f'<p><b>{html.escape(t("common.finding_labels.severity"))}:</b> {html.escape(t("common.severity." + f.severity))}. '
+            f'<b>{html.escape(t("common.finding_labels.evidence"))}:</b> {html.escape(f.evidence)}</p>'
+            f'<p><b>{html.escape(t("common.finding_labels.recommendation"))}:</b> {html.escape(f.recommendation)}</p>'
+            f'</div>')
+    return '<div class="audit-findings">' + "".join(cards) + "</div>"
+
+
+def _html_cell(markup: str) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": markup})]
+    return cell
+
+
+def _report_cells(nb_path: Path) -> list[nbformat.NotebookNode]:
+    """The display outputs of an executed notebook, as code cells without source."""
+    nb = nbformat.read(nb_path, as_version=4)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or HIDE_TAGS & set(cell.metadata.get("tags", [])):
+            continue
+        outputs = [o for o in cell.get("outputs", [])
+                   if o.output_type in ("display_data", "execute_result") and any(m in o.data for m in KEEP_MIME)]
+        for o in outputs:
+            o.data = {m: v for m, v in o.data.items() if m in KEEP_MIME}
+            o.metadata = {}
+            if o.output_type == "execute_result":
+                o.output_type = "display_data"
+                o.pop("execution_count", None)
+        if outputs:
+            new = nbformat.v4.new_code_cell("")
+            new.outputs = outputs
+            cells.append(new)
+    return cells
+
+
+def module_title(t: Translator, name: str) -> str:
+    return t.get(f"modules.{name}.title", default=name)
+
+
+def status_note(t: Translator, status: Any) -> str:
+    title = module_title(t, status.name)
+    if status.status == "skipped":
+        needs = t.get(f"modules.{status.name}.needs", default="")
+        text = t("common.skipped", module=title, tables=", ".join(status.missing_tables), needs=needs)
+    else:
+        text = t("common.failed", module=title, error=status.error.splitlines()[0] if status.error else "")
+    return (f'<h2 id="module-{html.escape(status.name)}" class="audit-h2">{html.escape(title)}</h2>'
+            f'<p class="audit-note audit-{status.status}">{html.escape(text)}</p>')
+
+
+def cover_html(config, t: Translator, fmt: Formatter, kit_version: str) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(t('common.periods.' + name))}</th><td>{html.escape(fmt.period(a, b))}</td></tr>"
+        for name, (a, b) in config.periods.items())
+    today = fmt.date(dt.date.today())
+    return (f'<section class="audit-cover"><p class="audit-cover-kicker">{html.escape(t("common.report_title"))}</p>'
+            f'<h1 class="audit-cover-client">{html.escape(config.client)}</h1>'
+            f'<table class="audit-cover-meta">{rows}'
+            f'<tr><th>{html.escape(t("common.report_date"))}</th><td>{html.escape(today)}</td></tr>'
+            f'<tr><th>{html.escape(t("common.kit_version"))}</th><td>audit-kit {html.escape(kit_version)}</td></tr>'
+            f'</table></section>')
+
+
+def assemble(run_dir: Path, config, statuses: list, kit_version: str) -> nbformat.NotebookNode:
+    """One notebook for the report: cover, then each module's outputs or its skip/fail note."""
+    t, fmt = Translator(config.language), Formatter(config.language, config.currency)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["title"] = f"{t('common.report_title')} — {config.client}"
+    nb.cells.append(_html_cell(cover_html(config, t, fmt, kit_version)))
+    nb.cells.append(_html_cell('<nav class="audit-toc"><!--TOC--></nav>'))
+    for st in statuses:
+        executed = run_dir / "notebooks" / st.notebook
+        if st.status == "ok" and executed.is_file():
+            nb.cells.append(_html_cell(f'<section class="audit-module" id="section-{html.escape(st.name)}"></section>'))
+            nb.cells.extend(_report_cells(executed))
+        else:
+            nb.cells.append(_html_cell(status_note(t, st)))
+    return nb
+
+
+def _toc(body: str, t: Translator) -> str:
+    items = re.findall(r'<h2 id="([^"]+)" class="audit-h2">(.*?)</h2>', body)
+    links = "".join(f'<li><a href="#{i}">{text}</a></li>' for i, text in items)
+    return f'<h2 class="audit-toc-title">{html.escape(t("common.contents"))}</h2><ol>{links}</ol>'
+
+
+def render_html(nb: nbformat.NotebookNode, config, out_path: Path) -> Path:
+    """nbconvert with templates/audit_report: no input, no prompts; the table of contents filled in."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="audit_report", extra_template_basedirs=[str(resource_dir("templates"))],
+                            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True,
+                            exclude_markdown=True, exclude_raw=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"language_code": config.language})
+    body = body.replace("<!--TOC-->", _toc(body, Translator(config.language)), 1)
+    out_path.write_text(body, encoding="utf-8")
+    return out_path

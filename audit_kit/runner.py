@@ -1,0 +1,211 @@
+"""Papermill orchestration: ingest once, run the module notebooks (two at a time), then the report.
+
+A module whose tables are missing is skipped with a reason; a module that fails keeps its
+executed notebook (with the failing cell) and does not stop the others. `run.json` records
+versions, parameters, input file hashes, ledger totals and timings.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from .config import AuditConfig, load_config
+from .errors import ConfigError
+from .findings import rank
+from .ingest import ingest, save_tables
+from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
+
+OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+PACKAGES = ("audit-kit", "pandas", "numpy", "pyarrow", "papermill", "nbconvert", "matplotlib", "seaborn",
+            "openpyxl", "weasyprint")
+
+
+@dataclass
+class ModuleStatus:
+    name: str
+    notebook: str
+    status: str                     # ok | skipped | failed
+    seconds: float = 0.0
+    missing_tables: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    modules: list[ModuleStatus]
+    outputs: dict[str, str]          # kind -> path of each report file written
+    timings: dict[str, float]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(m.status == FAILED for m in self.modules) else 0
+
+
+def new_run_dir(config: AuditConfig, out: str | Path | None = None) -> Path:
+    """`--out DIR` as given, else `<client>/reports/<YYYYmmdd-HHMMSS>/`."""
+    if out:
+        return Path(out).resolve()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return config.client_dir / "reports" / stamp
+
+
+def select_modules(names: list[str] | None) -> list[ModuleSpec]:
+    if not names:
+        return list(MODULES.values())
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        raise ConfigError(f"--modules: unknown module '{unknown[0]}'; expected some of: {', '.join(MODULES)}")
+    return [MODULES[n] for n in MODULES if n in names]
+
+
+def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleStatus:
+    """Run one notebook with papermill into <run>/notebooks/; never raises for a notebook error."""
+    import papermill as pm
+
+    started = time.perf_counter()
+    out = Path(run_dir) / "notebooks" / spec.notebook
+    source = notebook_path(spec)
+    try:
+        pm.execute_notebook(str(source), str(out), parameters={"run_dir": run_dir, "config_path": config_path},
+                            kernel_name="python3", progress_bar=False, log_output=False, cwd=str(source.parent))
+        status = ModuleStatus(spec.name, spec.notebook, OK)
+    except pm.PapermillExecutionError as exc:
+        status = ModuleStatus(spec.name, spec.notebook, FAILED, error=f"{exc.ename}: {exc.evalue}"[:500])
+    except Exception as exc:  # kernel died, notebook missing: still a module failure, not a run failure
+        status = ModuleStatus(spec.name, spec.notebook, FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
+    status.seconds = round(time.perf_counter() - started, 2)
+    return status
+
+
+def _hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatus]) -> None:
+    """Module outputs -> the run's metrics.json and findings.json (ranked), DESIGN §5."""
+    metrics, findings = {}, []
+    for st in statuses:
+        folder = run_dir / "modules" / st.name
+        if st.status != OK or not folder.is_dir():
+            continue
+        if (folder / "metrics.json").is_file():
+            metrics.update(json.loads((folder / "metrics.json").read_text(encoding="utf-8")))
+        if (folder / "findings.json").is_file():
+            findings.extend(json.loads((folder / "findings.json").read_text(encoding="utf-8")))
+    periods = {k: [a.date().isoformat(), b.date().isoformat()] for k, (a, b) in config.periods.items()}
+    (run_dir / "metrics.json").write_text(json.dumps({"periods": periods, "metrics": metrics}, ensure_ascii=False,
+                                                     indent=2, allow_nan=False), encoding="utf-8")
+    (run_dir / "findings.json").write_text(json.dumps([f.to_dict() for f in rank(findings)], ensure_ascii=False,
+                                                      indent=2, allow_nan=False), encoding="utf-8")
+
+
+def write_modules_status(run_dir: Path, statuses: list[ModuleStatus]) -> None:
+    (run_dir / "modules.json").write_text(json.dumps([asdict(s) for s in statuses], ensure_ascii=False, indent=2),
+                                          encoding="utf-8")
+
+
+def run_audit(config_path: str | Path, out: str | Path | None = None, modules: list[str] | None = None,
+              progress: Callable[[str], None] = print, workers: int | None = None) -> RunResult:
+    """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs."""
+    from .report import build_report
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    config = load_config(config_path)
+    selected = select_modules(modules)
+    run_dir = new_run_dir(config, out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
+    started = time.perf_counter()
+    result = ingest(config)
+    save_tables(result, run_dir)
+    timings["ingest"] = round(time.perf_counter() - started, 2)
+    totals = result.ledger.totals()
+    progress(f"ingest: {totals['read']} rows read, {totals['used']} used, {totals['rejected']} rejected "
+             f"({timings['ingest']} s)")
+
+    present = set(result.tables)
+    statuses: dict[str, ModuleStatus] = {}
+    runnable = []
+    for spec in selected:
+        missing = spec.missing(present)
+        if missing:
+            statuses[spec.name] = ModuleStatus(spec.name, spec.notebook, SKIPPED, missing_tables=missing)
+        else:
+            runnable.append(spec)
+    total = len(runnable)
+    started = time.perf_counter()
+    workers = workers or max(1, min(2, os.cpu_count() or 1, total))
+    done = 0
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec for spec in runnable}
+        progress(f"modules: running {total} ({', '.join(s.name for s in runnable)}) on {workers} workers")
+        for future in as_completed(futures):
+            st = future.result()
+            statuses[st.name] = st
+            done += 1
+            mark = "ok" if st.status == OK else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
+            progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
+    timings["modules"] = round(time.perf_counter() - started, 2)
+    for st in statuses.values():
+        if st.status == SKIPPED:
+            progress(f"  skipped {st.notebook}: no {', '.join(st.missing_tables)}")
+    ordered = [statuses[s.name] for s in selected]
+    write_modules_status(run_dir, ordered)
+    merge_results(run_dir, config, ordered)
+
+    if notebook_path(SUMMARY).is_file():
+        started = time.perf_counter()
+        summary = execute_module(SUMMARY, str(run_dir), str(config.path))
+        timings["summary"] = round(time.perf_counter() - started, 2)
+        progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
+                 + (f" — {summary.error}" if summary.error else ""))
+        ordered = [summary] + ordered
+        write_modules_status(run_dir, ordered)
+
+    started = time.perf_counter()
+    outputs = build_report(run_dir, config, ordered, timings)
+    timings["report"] = round(time.perf_counter() - started, 2)
+    timings["total"] = round(time.perf_counter() - t0, 2)
+    outputs["metrics"] = str(run_dir / "metrics.json")
+    outputs["findings"] = str(run_dir / "findings.json")
+    outputs["run"] = str(run_dir / "run.json")
+    run_info = {
+        "kit_version": _versions().get("audit-kit", "dev"),
+        "started_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "parameters": {"config": str(config.path), "out": str(run_dir),
+                       "modules": [s.name for s in selected], **config.to_dict()},
+        "inputs": {name: {"file": str(src.path), "sha256": _hash(src.path)} for name, src in config.sources.items()},
+        "ledger": {"totals": totals, "tables": result.ledger.summary()["tables"]},
+        "modules": [asdict(s) for s in ordered],
+        "timings_seconds": timings,
+        "outputs": {k: str(Path(v).relative_to(run_dir)) for k, v in outputs.items()},
+    }
+    (run_dir / "run.json").write_text(json.dumps(run_info, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    return RunResult(run_dir, ordered, outputs, timings)
