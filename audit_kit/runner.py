@@ -73,18 +73,27 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
     import papermill as pm
 
     started = time.perf_counter()
-    out = Path(run_dir) / "notebooks" / spec.notebook
+    out = Path(run_dir) / "notebooks" / Path(spec.notebook).name
     source = notebook_path(spec)
+    _redirect_stderr(Path(run_dir) / "logs" / f"{spec.name}.log")
     try:
         pm.execute_notebook(str(source), str(out), parameters={"run_dir": run_dir, "config_path": config_path},
                             kernel_name="python3", progress_bar=False, log_output=False, cwd=str(source.parent))
-        status = ModuleStatus(spec.name, spec.notebook, OK)
+        status = ModuleStatus(spec.name, out.name, OK)
     except pm.PapermillExecutionError as exc:
-        status = ModuleStatus(spec.name, spec.notebook, FAILED, error=f"{exc.ename}: {exc.evalue}"[:500])
+        status = ModuleStatus(spec.name, out.name, FAILED, error=f"{exc.ename}: {exc.evalue}"[:500])
     except Exception as exc:  # kernel died, notebook missing: still a module failure, not a run failure
-        status = ModuleStatus(spec.name, spec.notebook, FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
+        status = ModuleStatus(spec.name, out.name, FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
     status.seconds = round(time.perf_counter() - started, 2)
     return status
+
+
+def _redirect_stderr(log: Path) -> None:
+    """Kernel chatter (ZMQ warnings, library warnings) goes to the module's log, not the console."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _hash(path: Path) -> str:
@@ -155,7 +164,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     for spec in selected:
         missing = spec.missing(present)
         if missing:
-            statuses[spec.name] = ModuleStatus(spec.name, spec.notebook, SKIPPED, missing_tables=missing)
+            statuses[spec.name] = ModuleStatus(spec.name, Path(spec.notebook).name, SKIPPED, missing_tables=missing)
         else:
             runnable.append(spec)
     total = len(runnable)
@@ -181,7 +190,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
 
     if notebook_path(SUMMARY).is_file():
         started = time.perf_counter()
-        summary = execute_module(SUMMARY, str(run_dir), str(config.path))
+        with ProcessPoolExecutor(max_workers=1) as pool:   # own process: its stderr goes to the log
+            summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path)).result()
         timings["summary"] = round(time.perf_counter() - started, 2)
         progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
                  + (f" — {summary.error}" if summary.error else ""))

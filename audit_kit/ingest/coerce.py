@@ -79,7 +79,7 @@ def parse_month(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     my = low.str.extract(r"^(\d{1,2}) (\d{4})$")
     named = low.str.extract(r"^([^\W\d]+) (\d{4})$")
     year = ym[0].fillna(my[1]).fillna(named[1])
-    month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("string"))
+    month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("Int64").astype("string"))
     built = pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
     dates, _ = parse_datetime(txt.where(built.isna()))
     out = built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp()

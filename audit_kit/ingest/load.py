@@ -179,11 +179,12 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
         elif col.kind == BOOL:
             df[col.name] = df[col.name].astype("boolean")
     # Optional columns the file lacks are added empty, so metrics can rely on the full contract.
+    empty = {DATETIME: (pd.NaT, "datetime64[ns]"), MONTH: (pd.NaT, "datetime64[ns]"), MONEY: (float("nan"), "float64"),
+             NUMBER: (float("nan"), "float64"), BOOL: (pd.NA, "boolean")}
     for col in table.columns:
         if col.name not in df:
-            df[col.name] = pd.Series(pd.NA, index=df.index, dtype={
-                DATETIME: "datetime64[ns]", MONTH: "datetime64[ns]", MONEY: "float64", NUMBER: "float64",
-                BOOL: "boolean"}.get(col.kind, "string"))
+            value, dtype = empty.get(col.kind, (pd.NA, "string"))
+            df[col.name] = pd.Series(value, index=df.index, dtype=dtype)
     order = [c.name for c in table.columns] + ["_source_row"]
     return df[order]
 
