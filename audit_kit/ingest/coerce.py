@@ -53,17 +53,27 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     return txt.mask(txt.isin(["", "nan", "NaN", "NaT", "None", "<NA>"]))
 
 
+def _formats_by_fit(txt: pd.Series) -> list[str]:
+    """Candidate formats, those that parse most of a sample first (an export uses one or two)."""
+    sample = txt.dropna().head(200)
+    formats = ["ISO8601", *DATE_FORMATS]
+    if sample.empty:
+        return formats
+    fit = {f: int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f in formats}
+    return sorted(formats, key=lambda f: -fit[f])
+
+
 def parse_datetime(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy and Excel serial numbers -> datetime64[ns]."""
-    out = pd.to_datetime(txt, format="ISO8601", errors="coerce")
-    if getattr(out.dt, "tz", None) is not None:
-        out = out.dt.tz_localize(None)
-    out = out.astype("datetime64[ns]")
-    for fmt in DATE_FORMATS:
+    out = pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]")
+    for fmt in _formats_by_fit(txt):
         todo = out.isna() & txt.notna()
         if not todo.any():
             break
-        out = out.where(~todo, pd.to_datetime(txt.where(todo), format=fmt, errors="coerce"))
+        parsed = pd.to_datetime(txt.where(todo), format=fmt, errors="coerce")
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        out = out.where(~todo, parsed.astype("datetime64[ns]"))
     todo = out.isna() & txt.notna()
     if todo.any():
         serial = pd.to_numeric(txt.where(todo).str.replace(",", ".", regex=False), errors="coerce")
@@ -93,9 +103,10 @@ def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers and money: '3 900,50 ₽', '3900.5', '1,234.50', '-1 200' -> float."""
     s = txt.str.replace(_NUMBER_JUNK, "", regex=True)
     both = s.str.contains(",", regex=False) & s.str.contains(".", regex=False)
-    comma_last = s.str.rfind(",") > s.str.rfind(".")
-    s = s.mask(both & comma_last, s.str.replace(".", "", regex=False))
-    s = s.mask(both & ~comma_last, s.str.replace(",", "", regex=False))
+    if both.any():
+        dot_first = s.str.contains(r"\.[^,]*,", regex=True)        # 1.234,50: dots group thousands
+        s = s.mask(both & dot_first, s.str.replace(".", "", regex=False))
+        s = s.mask(both & ~dot_first, s.str.replace(",", "", regex=False))
     s = s.str.replace(",", ".", regex=False)
     out = pd.to_numeric(s, errors="coerce").astype("float64")
     return out, out.isna() & txt.notna()

@@ -1,0 +1,103 @@
+"""The whole audit of the demo clinic, end to end: outputs, contracts, and no PII anywhere."""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from audit_kit.config import load_config
+from audit_kit.ingest.coerce import as_text
+from audit_kit.ingest.load import _alias_index, _map_columns
+from audit_kit.ingest.readers import read_grid, to_raw_table
+from audit_kit.ingest.schema import PII, TABLES
+
+from conftest import DEMO_CONFIG
+
+
+def _reject_constant(name):
+    raise ValueError(f"metrics.json must not contain {name}")
+
+
+def raw_pii_values(config_path: Path) -> set[str]:
+    """Every name, phone and e-mail in the raw exports (phones also as bare digits)."""
+    config = load_config(config_path)
+    values: set[str] = set()
+    for name, source in config.sources.items():
+        table = TABLES[name]
+        pii = [c.name for c in table.columns if c.kind == PII]
+        if not pii:
+            continue
+        index = _alias_index(table, source.columns)
+        grid, _, excel = read_grid(source.path, set(index), sheet=source.sheet)
+        raw = to_raw_table(grid, source.path, excel)
+        mapping = _map_columns(raw, table, source, index)
+        for header, canon in mapping.items():
+            if canon in pii:
+                col = as_text(raw.frame[header]).dropna()
+                values |= set(col)
+                if canon in ("phone", "caller_phone"):
+                    values |= set(col.str.replace(r"\D", "", regex=True).str[-10:])
+    return {v for v in values if len(v) >= 6}
+
+
+def test_run_succeeds(demo_run):
+    bad = [(m.name, m.error) for m in demo_run.modules if m.status != "ok"]
+    assert demo_run.exit_code == 0, bad
+    for kind in ("html", "metrics", "findings", "run"):
+        assert Path(demo_run.outputs[kind]).is_file()
+
+
+def test_metrics_json_contract(demo_run):
+    data = json.loads(Path(demo_run.outputs["metrics"]).read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    assert data["periods"] == {"base": ["2024-10-01", "2024-12-31"], "current": ["2025-01-01", "2025-03-31"]}
+    assert data["metrics"], "modules contributed no metrics"
+    for key, value in data["metrics"].items():
+        assert re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", key), key
+        assert value["unit"] in {"count", "rate", "money", "minutes", "hours", "days", "number"}, key
+        for period in ("base", "current"):
+            v = value[period]
+            assert v is None or isinstance(v, (int, float)), (key, v)
+            if value["unit"] == "rate" and v is not None:
+                assert 0 <= v <= 1, (key, v)
+
+
+def test_findings_ranked_by_money(demo_run):
+    findings = json.loads(Path(demo_run.outputs["findings"]).read_text(encoding="utf-8"))
+    assert len(findings) >= 5
+    assert set(findings[0]) == {"module", "id", "title", "severity", "money_at_stake_per_month", "evidence", "recommendation"}
+    money = [f["money_at_stake_per_month"] for f in findings if f["money_at_stake_per_month"] is not None]
+    assert money == sorted(money, reverse=True)
+    priced = [f["money_at_stake_per_month"] is not None for f in findings]
+    assert priced == sorted(priced, reverse=True)      # unpriced findings come last
+
+
+def test_report_has_no_code_and_is_self_contained(demo_run):
+    html = Path(demo_run.outputs["html"]).read_text(encoding="utf-8")
+    assert "open_module(" not in html and "jp-InputArea-editor" not in html and "In&nbsp;[" not in html
+    assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', html)
+    assert 'src="data:image/png;base64,' in html
+    assert "Клиника «Здоровье» (демо)" in html
+
+
+def test_no_pii_in_any_file_the_run_writes(demo_run):
+    secrets = raw_pii_values(DEMO_CONFIG)
+    assert len(secrets) > 100      # the demo clinic does carry names, phones and e-mails
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    for path in Path(demo_run.run_dir).rglob("*"):
+        if path.is_dir():
+            continue
+        if path.suffix == ".parquet":
+            text = pd.read_parquet(path).astype(str).to_csv()
+        elif path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                text = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+        elif path.suffix == ".pdf":
+            continue   # rendered from report.html, which is checked here
+        else:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        found = pattern.search(text)
+        assert found is None, f"{path.relative_to(demo_run.run_dir)} contains PII: {found.group(0)[:3]}…"

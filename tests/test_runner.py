@@ -1,0 +1,64 @@
+"""Runner: skipped modules name their data, a failing module does not stop the others, results merge."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import audit_kit.runner as runner
+from audit_kit.modules import MODULES, ModuleSpec
+
+from conftest import write_csv
+
+HERE = Path(__file__).parent / "notebooks"
+
+
+@pytest.fixture
+def fixture_modules(monkeypatch):
+    monkeypatch.setattr(runner, "MODULES", {
+        "ok": ModuleSpec("ok", str(HERE / "ok.ipynb"), ("invoices",)),
+        "broken": ModuleSpec("broken", str(HERE / "broken.ipynb"), ()),
+        "needs_leads": ModuleSpec("needs_leads", str(HERE / "ok.ipynb"), ("leads",)),
+    })
+    monkeypatch.setattr(runner, "SUMMARY", ModuleSpec("summary", str(HERE / "absent.ipynb"), ()))
+
+
+@pytest.fixture
+def invoices_config(clinic):
+    folder, config = clinic
+    write_csv(folder / "data" / "pay.csv", [["invoice_id", "patient_id", "paid_at", "amount"],
+                                            ["1", "P1", "2025-01-05", "100"], ["2", "P2", "2025-01-06", "<script>x</script>"]])
+    return config({"invoices": "data/pay.csv"})
+
+
+def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_path):
+    lines = []
+    result = runner.run_audit(invoices_config, out=tmp_path / "run", progress=lines.append)
+    status = {m.name: m for m in result.modules}
+    assert result.exit_code == 1
+    assert status["ok"].status == "ok"
+    assert status["broken"].status == "failed" and status["broken"].error == "ValueError: planted failure"
+    assert status["needs_leads"].status == "skipped" and status["needs_leads"].missing_tables == ["leads"]
+    run = tmp_path / "run"
+    # the failing notebook is kept with its error for the analyst
+    assert "planted failure" in (run / "notebooks" / "broken.ipynb").read_text(encoding="utf-8")
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics == {"periods": {"base": ["2024-10-01", "2024-12-31"], "current": ["2025-01-01", "2025-03-31"]},
+                       "metrics": {"ok.rows": {"unit": "count", "base": None, "current": 1}}}
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "planted failure" in html            # the failure is named in the report
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert "stderr noise" not in html            # stderr never reaches the report
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert info["ledger"]["totals"] == {"read": 2, "used": 1, "fixed": 0, "rejected": 1}
+    assert set(info["timings_seconds"]) >= {"ingest", "modules", "report", "total"}
+    assert len(info["inputs"]["invoices"]["sha256"]) == 64
+    assert any("broken.ipynb: FAILED" in line for line in lines)
+
+
+def test_registered_notebooks_exist():
+    from audit_kit.modules import notebook_path
+
+    for spec in MODULES.values():
+        assert notebook_path(spec).is_file(), spec.notebook
