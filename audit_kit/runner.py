@@ -75,6 +75,7 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
     started = time.perf_counter()
     out = Path(run_dir) / "notebooks" / Path(spec.notebook).name
     source = notebook_path(spec)
+    out.parent.mkdir(parents=True, exist_ok=True)
     _redirect_stderr(Path(run_dir) / "logs" / f"{spec.name}.log")
     try:
         pm.execute_notebook(str(source), str(out), parameters={"run_dir": run_dir, "config_path": config_path},
