@@ -198,6 +198,6 @@ def open_module(name: str, run_dir: str | Path = "", config_path: str | Path = "
     """
     config = load_config(config_path or demo_config_path())
     if not run_dir:
-        run_dir = config.client_dir / "reports" / SCRATCH
+        run_dir = config.client_dir / "reports" / SCRATCH / name   # one per module: notebooks may run at once
         prepare_run(config, Path(run_dir))
     return Module(name, Path(run_dir), config)
