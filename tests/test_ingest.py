@@ -240,3 +240,12 @@ class TestUnreadable:
         (folder / "data" / "pay.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
         with pytest.raises(InputError, match=r"pay\.xlsx: cannot read the file"):
             ingest(load_config(config({"invoices": "data/pay.xlsx"})))
+
+
+def test_save_tables_removes_tables_no_longer_in_the_config(clinic, tmp_path):
+    folder, config = clinic
+    write_csv(folder / "data" / "pay.csv", [INVOICE_HEADER, ["1", "P1", "2025-01-05", "100"]])
+    write_csv(folder / "data" / "l.csv", [["lead_id", "created_at", "channel"], ["1", "2025-01-05", "SEO"]])
+    save_tables(ingest(load_config(config({"invoices": "data/pay.csv", "leads": "data/l.csv"}))), tmp_path / "run")
+    save_tables(ingest(load_config(config({"invoices": "data/pay.csv"}))), tmp_path / "run")
+    assert set(load_tables(tmp_path / "run").tables) == {"invoices"}

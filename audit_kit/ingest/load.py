@@ -202,6 +202,8 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
     """Canonical tables as parquet plus ledger.json in the run folder."""
     folder = Path(run_dir) / "tables"
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.parquet"):      # a table dropped from the config must not linger
+        stale.unlink()
     for name, df in result.tables.items():
         df.to_parquet(folder / f"{name}.parquet", index=False)
     (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
