@@ -38,8 +38,12 @@ def normalise_text(s: pd.Series) -> pd.Series:
             .str.replace(r"[^\w%]+", " ", regex=True).str.strip())
 
 
+_NON_WORD = re.compile(r"[^\w%]+")
+
+
 def normalise_header(name: str) -> str:
-    return normalise_text(pd.Series([name])).iloc[0]
+    """`normalise_text` for one string (headers, aliases, codes)."""
+    return _NON_WORD.sub(" ", str(name).lower().replace("ё", "е")).strip()
 
 
 def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
