@@ -1,0 +1,518 @@
+"""Data quality and reconciliation (module 01, DESIGN §4): the row ledger, ID-chain integrity,
+counts that should agree across systems, duplicates, refunds and date coverage per table.
+
+Every function takes canonical tables (DESIGN §3) and plain parameters and returns a DataFrame,
+a Series or a number. Periods are half-open windows [start, end) of timestamps.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+# The date that places a row of each table in time (doctors have none).
+DATE_COLUMNS: dict[str, str] = {
+    "leads": "created_at", "calls": "started_at", "bookings": "slot_start", "visits": "checked_in_at",
+    "invoices": "paid_at", "schedule": "shift_start", "marketing_spend": "month", "site_traffic": "month",
+    "patients": "created_at", "surveys": "answered_at",
+}
+# Tables of events whose exports should cover every month of an audit period; patients.created_at
+# is a registration date that may lie years back, so it is shown but never judged.
+EVENT_TABLES = ("leads", "calls", "bookings", "visits", "invoices", "schedule", "marketing_spend",
+                "site_traffic", "surveys")
+
+# ID-chain checks (see `id_chain`) in the order of the patient path.
+CHECKS = ("bookings_lead_missing", "visits_without_booking", "invoices_without_visit", "paid_patients_not_in_crm",
+          "bookings_unknown_doctor")
+
+MISMATCH_TOLERANCE = 0.10      # months where the systems differ by more than this are flagged
+# Severity of a finding by its share: (high from, medium from); below medium it is low.
+SEVERITY = {
+    "rejected_rows": (0.05, 0.01),             # of rows read
+    "bookings_lead_missing": (0.05, 0.01),     # of bookings with a lead_id
+    "visits_without_booking": (0.10, 0.03),    # of visits (walk-ins are normal in small numbers)
+    "invoices_without_visit": (0.05, 0.01),    # of invoices
+    "paid_patients_not_in_crm": (0.10, 0.03),  # of paying patients
+    "bookings_unknown_doctor": (0.05, 0.01),   # of bookings
+    "duplicates": (0.01, 0.002),               # of rows read
+    "refunds": (0.05, 0.02),                   # of gross payments
+    "completed_not_paid": (0.10, 0.03),        # of completed bookings
+}
+SOURCES = ("completed_bookings", "visits", "paid_visits")
+
+# Reason codes of the ingest ledger (audit_kit/ingest/load.py) and the fixes' actions.
+REASON_CODES = ("missing", "invalid_date", "invalid_number", "invalid_yes_no", "unknown_status", "invalid_month",
+                "duplicate_row", "duplicate_id", "empty_row", "empty", "before")
+ACTION_CODES = ("blanked", "set_to", "next_day")
+_REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<column>\w+))?)"
+              r"(?: \((?P<action>.*)\))?$")
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.Series:
+    """Rows whose date lies in [start, end); a missing bound is open; a missing date is outside any bounded window."""
+    mask = pd.Series(True, index=dates.index)
+    if start is not None:
+        mask &= dates.ge(start).fillna(False).astype(bool)
+    if end is not None:
+        mask &= dates.lt(end).fillna(False).astype(bool)
+    return mask
+
+
+def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Length of [start, end) in average calendar months (365.25 / 12 days), e.g. Jan 1 – Apr 1 2025 ≈ 2.96."""
+    return (pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=365.25 / 12)
+
+
+def month_start(dates: pd.Series) -> pd.Series:
+    """First day of each date's calendar month (datetime64[ns]; NaT stays NaT)."""
+    return pd.Series(dates.to_numpy().astype("datetime64[M]").astype("datetime64[ns]"), index=dates.index)
+
+
+def severity_for(share: float, high: float, medium: float) -> str:
+    """'high' when share ≥ high, 'medium' when ≥ medium, else 'low' (NaN counts as low)."""
+    if pd.notna(share) and share >= high:
+        return "high"
+    if pd.notna(share) and share >= medium:
+        return "medium"
+    return "low"
+
+
+def _examples(ids: pd.Series, n: int) -> str:
+    """The first n distinct IDs (in data order), comma-separated; IDs only, never PII."""
+    return ", ".join(ids.dropna().drop_duplicates().head(n).astype(str).tolist())
+
+
+def _known(*columns: pd.Series | None) -> np.ndarray:
+    """Distinct non-missing values of the given ID columns as an object array (absent columns are skipped)."""
+    parts = [c.dropna().astype(object) for c in columns if c is not None]
+    if not parts:
+        return np.array([], dtype=object)
+    return pd.unique(pd.concat(parts, ignore_index=True))
+
+
+def _isin(ids: pd.Series, known: np.ndarray) -> pd.Series:
+    """ids.isin(known) as plain bool (missing -> False). Compared as Python objects: the arrow string
+    dtype's own isin loops in Python and is ~10x slower on millions of rows."""
+    return ids.astype(object).isin(known).astype(bool)
+
+
+# -- 1. row ledger ---------------------------------------------------------------------------------
+
+def ledger_overview(ledger: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """Per table: rows read, used, fixed, rejected, the reject rate and whether the ledger balances.
+
+    ledger is `Ledger.frame()` (table, file, read, used, fixed, rejected), reasons is
+    `Ledger.reasons_frame()`. reject_rate = rejected / read (NaN for a table with no rows read).
+    balanced: read = used + rejected and rejected = the sum of the table's rejection reasons.
+    """
+    out = ledger[["table", "file", "read", "used", "fixed", "rejected"]].copy()
+    by_reason = reasons.loc[reasons["kind"].eq("rejected")].groupby("table")["rows"].sum()
+    explained = out["table"].map(by_reason).fillna(0).astype("int64")
+    out["reject_rate"] = out["rejected"] / out["read"].where(out["read"] > 0)
+    out["balanced"] = out["read"].eq(out["used"] + out["rejected"]) & out["rejected"].eq(explained)
+    return out.reset_index(drop=True)
+
+
+def ledger_totals(overview: pd.DataFrame) -> dict[str, float]:
+    """Totals over tables: read, used, fixed, rejected (rows) and reject_rate = rejected / read (NaN if none read)."""
+    totals = {k: int(overview[k].sum()) for k in ("read", "used", "fixed", "rejected")}
+    totals["reject_rate"] = totals["rejected"] / totals["read"] if totals["read"] else float("nan")
+    return totals
+
+
+def parse_reasons(reasons: pd.Series) -> pd.DataFrame:
+    """Split ledger reason texts into code, column, other column, action and action value.
+
+    `missing:lead_id` -> (missing, lead_id); `duplicate_row` -> (duplicate_row, NA);
+    `invalid_date:paid_at (blanked)` -> (invalid_date, paid_at, action blanked);
+    `empty:channel (set to (не указан))` -> (empty, channel, action set_to, value "(не указан)");
+    `slot_end before slot_start (blanked)` -> (before, slot_end, other slot_start, action blanked);
+    `... (moved to next day)` -> action next_day. Text that fits no pattern gets code NA.
+    """
+    parts = reasons.astype("string").str.extract(_REASON_RE)
+    before = parts["end"].notna()
+    action_text = parts["action"]
+    set_to = action_text.str.startswith("set to ").fillna(False).astype(bool)
+    action = pd.Series(pd.NA, index=reasons.index, dtype="string")
+    action = action.mask(action_text.eq("blanked").fillna(False).astype(bool), "blanked")
+    action = action.mask(action_text.eq("moved to next day").fillna(False).astype(bool), "next_day")
+    action = action.mask(set_to, "set_to")
+    action = action.mask(action.isna() & action_text.notna(), "other")
+    return pd.DataFrame({
+        "code": parts["code"].mask(before, "before").astype("string"),
+        "column": parts["column"].mask(before, parts["end"]).astype("string"),
+        "other": parts["other"].astype("string"),
+        "action": action,
+        "action_value": action_text.str.slice(len("set to ")).where(set_to).astype("string"),
+    }, index=reasons.index)
+
+
+def reason_phrases(t: Callable[[str], str]) -> dict[str, str]:
+    """The catalog templates describe_reasons needs, read through a translator `t(key)`."""
+    phrases = {code: t(f"quality.reasons.{code}") for code in REASON_CODES}
+    phrases |= {f"action.{a}": t(f"quality.actions.{a}") for a in ACTION_CODES}
+    phrases["with_action"] = t("quality.reasons.with_action")
+    return phrases
+
+
+def describe_reasons(reasons: pd.Series, phrases: Mapping[str, str]) -> pd.Series:
+    """Ledger reasons in plain words: the code is translated, column names are kept as they are.
+
+    phrases maps each code of REASON_CODES to a template with {column} / {other}, `action.<a>` to
+    a template with {value}, and `with_action` to '{reason} ... {action}'. A reason whose code is
+    unknown is shown as it is. The ledger has one row per distinct reason (tens of rows, not
+    growing with the clinic), so the per-row formatting below is cheap.
+    """
+    parts = parse_reasons(reasons)
+    out = []
+    for raw, code, column, other, action, value in zip(reasons, parts["code"], parts["column"], parts["other"],
+                                                      parts["action"], parts["action_value"]):
+        if pd.isna(code) or code not in phrases or (pd.notna(action) and f"action.{action}" not in phrases):
+            out.append(str(raw))
+            continue
+        text = phrases[code].format(column="" if pd.isna(column) else column, other="" if pd.isna(other) else other)
+        if pd.notna(action):
+            done = phrases[f"action.{action}"].format(value="" if pd.isna(value) else value)
+            text = phrases["with_action"].format(reason=text, action=done)
+        out.append(text)
+    return pd.Series(out, index=reasons.index, dtype="string")
+
+
+def ledger_rejections(reasons: pd.DataFrame) -> pd.DataFrame:
+    """Rejected rows other than duplicates (empty, missing or unreadable values), per table and
+    reason, most rows first. Duplicates are reported by `ledger_duplicates`."""
+    rejected = reasons.loc[reasons["kind"].eq("rejected")
+                           & ~reasons["reason"].astype("string").str.startswith("duplicate_").fillna(False)]
+    return rejected.sort_values("rows", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def ledger_duplicates(reasons: pd.DataFrame) -> pd.DataFrame:
+    """Rows the ingest rejected as duplicates, per table and kind (duplicate_row: every mapped cell
+    equal to an earlier row; duplicate_id: the table's ID repeats), with example source row numbers."""
+    codes = reasons["reason"].astype("string").str.extract(r"^(duplicate_row|duplicate_id)")[0]
+    picked = reasons.loc[reasons["kind"].eq("rejected") & codes.notna()]
+    return pd.DataFrame({"table": picked["table"], "kind": codes[picked.index], "rows": picked["rows"],
+                         "example_rows": picked["example_rows"]}).reset_index(drop=True)
+
+
+# -- 2. ID-chain integrity -------------------------------------------------------------------------
+
+def bookings_lead_missing(bookings: pd.DataFrame, leads: pd.DataFrame) -> pd.Series:
+    """Bookings whose lead_id is given but is not a lead_id of the leads table (bool per booking).
+
+    A booking with no lead_id (walk-in, repeat patient) is not counted here.
+    """
+    given = bookings["lead_id"].notna()
+    return (given & ~_isin(bookings["lead_id"], _known(leads["lead_id"]))).astype(bool)
+
+
+def visits_without_booking(visits: pd.DataFrame, bookings: pd.DataFrame) -> pd.Series:
+    """Visits whose booking_id is empty or not a booking_id of the bookings table (bool per visit)."""
+    return (visits["booking_id"].isna() | ~_isin(visits["booking_id"], _known(bookings["booking_id"]))).astype(bool)
+
+
+def invoices_without_visit(invoices: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
+    """Invoices whose visit_id is empty or not a visit_id of the visits table (bool per invoice)."""
+    return (invoices["visit_id"].isna() | ~_isin(invoices["visit_id"], _known(visits["visit_id"]))).astype(bool)
+
+
+def bookings_unknown_doctor(bookings: pd.DataFrame, doctors: pd.DataFrame) -> pd.Series:
+    """Bookings whose doctor_id is not in the doctors table (bool per booking)."""
+    return (~_isin(bookings["doctor_id"], _known(doctors["doctor_id"]))).astype(bool)
+
+
+def paid_patients_not_in_crm(invoices: pd.DataFrame, leads: pd.DataFrame | None = None,
+                             patients: pd.DataFrame | None = None) -> pd.Series:
+    """Paying patients unknown to the CRM: distinct patient_id with at least one invoice of a positive
+    amount that appears neither in leads.patient_id nor in patients.patient_id (whichever are given).
+
+    Returns the missing patient IDs (a Series of distinct IDs, in data order).
+    """
+    crm = _known(None if leads is None else leads["patient_id"], None if patients is None else patients["patient_id"])
+    paying = invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().drop_duplicates()
+    return paying[~_isin(paying, crm)].reset_index(drop=True)
+
+
+def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None = None,
+             end: pd.Timestamp | None = None, examples: int = 5) -> pd.DataFrame:
+    """Integrity of the ID chain lead → booking → visit → invoice (and patients, doctors).
+
+    One row per check whose tables are present (CHECKS): `checked` rows of the checked table in
+    [start, end) by its date (bookings.slot_start, visits.checked_in_at, invoices.paid_at) — for
+    bookings_lead_missing only bookings with a lead_id count, for paid_patients_not_in_crm the unit
+    is distinct paying patients; `broken` of them fail the check; share = broken / checked (NaN
+    when nothing was checked); `amount` is the net invoice amount of the broken invoices
+    (invoices_without_visit only, else NaN); `examples` a few IDs of broken rows. The referenced
+    table is searched whole, whatever the dates.
+    """
+    def window(name: str) -> pd.DataFrame:
+        df = tables[name]
+        return df.loc[in_window(df[DATE_COLUMNS[name]], start, end)]
+
+    rows = []
+
+    def add(check: str, checked: int, broken: pd.Series | None, ids: pd.Series, amount: float = np.nan):
+        n = int(broken.sum()) if broken is not None else len(ids)
+        rows.append({"check": check, "checked": checked, "broken": n, "share": n / checked if checked else np.nan,
+                     "amount": amount, "examples": _examples(ids if broken is None else ids[broken], examples)})
+
+    if "bookings" in tables and "leads" in tables:
+        b = window("bookings")
+        add("bookings_lead_missing", int(b["lead_id"].notna().sum()), bookings_lead_missing(b, tables["leads"]),
+            b["booking_id"])
+    if "visits" in tables and "bookings" in tables:
+        v = window("visits")
+        add("visits_without_booking", len(v), visits_without_booking(v, tables["bookings"]), v["visit_id"])
+    if "invoices" in tables and "visits" in tables:
+        inv = window("invoices")
+        bad = invoices_without_visit(inv, tables["visits"])
+        add("invoices_without_visit", len(inv), bad, inv["invoice_id"], float(inv.loc[bad, "amount"].sum()))
+    if "invoices" in tables and ("leads" in tables or "patients" in tables):
+        inv = window("invoices")
+        paying = inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().nunique()
+        missing = paid_patients_not_in_crm(inv, tables.get("leads"), tables.get("patients"))
+        add("paid_patients_not_in_crm", int(paying), None, missing)
+    if "bookings" in tables and "doctors" in tables:
+        b = window("bookings")
+        add("bookings_unknown_doctor", len(b), bookings_unknown_doctor(b, tables["doctors"]), b["booking_id"])
+    return pd.DataFrame(rows, columns=["check", "checked", "broken", "share", "amount", "examples"])
+
+
+# -- 3. counts that should agree across systems ----------------------------------------------------
+
+def paid_visits(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Paid visits from invoices: one row per visit key with its first payment time and net amount.
+
+    A visit key is the invoice's visit_id; invoices without one are grouped by patient_id and the
+    calendar day of paid_at (patient-day). Amounts (refunds negative) are netted per key; only keys
+    with a positive net amount are paid visits. Columns: visit_id, patient_id, day (the latter two
+    set only for patient-day keys), paid_at (earliest payment of the key), amount (net).
+    """
+    no_visit = invoices["visit_id"].isna()
+    keys = pd.DataFrame({
+        "visit_id": invoices["visit_id"],
+        "patient_id": invoices["patient_id"].where(no_visit),
+        "day": invoices["paid_at"].dt.normalize().where(no_visit),
+        "paid_at": invoices["paid_at"],
+        "amount": invoices["amount"],
+    })
+    grouped = (keys.groupby(["visit_id", "patient_id", "day"], dropna=False, sort=False)
+               .agg(paid_at=("paid_at", "min"), amount=("amount", "sum")).reset_index())
+    return grouped.loc[grouped["amount"] > 0].reset_index(drop=True)
+
+
+def monthly_counts(bookings: pd.DataFrame | None = None, visits: pd.DataFrame | None = None,
+                   invoices: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Counts per calendar month that should agree across systems.
+
+    completed_bookings: bookings with status 'completed' by month of slot_start (CRM);
+    visits: visits by month of checked_in_at (MIS); paid_visits: paid visits (see `paid_visits`)
+    by month of their first payment (accounting). Months run over the span all given tables share
+    (latest first month to earliest last month), so an export that starts later is a coverage
+    question, not a mismatch; inside it a month without rows counts 0. An absent table gives an
+    all-NA column. Index: month (first day), named 'month'.
+    """
+    series = {}
+    if bookings is not None:
+        done = bookings.loc[bookings["status"].eq("completed").fillna(False).astype(bool), "slot_start"]
+        series["completed_bookings"] = month_start(done.dropna())
+    if visits is not None:
+        series["visits"] = month_start(visits["checked_in_at"].dropna())
+    if invoices is not None:
+        series["paid_visits"] = month_start(paid_visits(invoices)["paid_at"].dropna())
+    present = {k: v for k, v in series.items() if len(v)}
+    if not present:
+        return pd.DataFrame(columns=list(SOURCES), index=pd.DatetimeIndex([], name="month"), dtype="float64")
+    first = max(v.min() for v in present.values())
+    last = min(v.max() for v in present.values())
+    months = pd.date_range(first, last, freq="MS", name="month") if first <= last else pd.DatetimeIndex([], name="month")
+    out = pd.DataFrame(index=months)
+    for name in SOURCES:
+        if name in series:
+            out[name] = series[name].value_counts().reindex(months, fill_value=0).astype("float64")
+        else:
+            out[name] = np.nan
+    return out
+
+
+def reconcile_months(counts: pd.DataFrame, tolerance: float = MISMATCH_TOLERANCE) -> pd.DataFrame:
+    """Flag months where the systems disagree.
+
+    gap = (largest − smallest) / largest of the sources present in the month (140 vs 120 ->
+    20 / 140 = 14.3 %); NaN when fewer than two sources are given or all are 0. mismatch = gap >
+    tolerance. Returns the counts with columns gap and mismatch added and month as a column.
+    """
+    values = counts[list(SOURCES)]
+    present = values.notna().sum(axis=1)
+    top, bottom = values.max(axis=1), values.min(axis=1)
+    gap = ((top - bottom) / top.where(top > 0)).where(present >= 2)
+    out = counts.copy()
+    out["gap"] = gap
+    out["mismatch"] = gap.gt(tolerance).fillna(False).astype(bool)
+    return out.reset_index()
+
+
+def months_mismatched(reconciled: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> int | None:
+    """Number of flagged months whose first day lies in [start, end); None when no two systems can be compared."""
+    if reconciled.empty or reconciled["gap"].isna().all():
+        return None
+    inside = in_window(reconciled["month"], start, end)
+    return int((reconciled["mismatch"] & inside).sum())
+
+
+def unpaid_completed(reconciled: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Completed bookings not matched by a paid visit: Σ over months in [start, end) of
+    max(completed_bookings − paid_visits, 0) (count; NaN when either source is absent)."""
+    inside = reconciled.loc[in_window(reconciled["month"], start, end)]
+    if inside.empty or inside["completed_bookings"].isna().all() or inside["paid_visits"].isna().all():
+        return float("nan")
+    return float((inside["completed_bookings"] - inside["paid_visits"]).clip(lower=0).sum())
+
+
+def average_check(invoices: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> float:
+    """Net invoice amount in [start, end) (refunds netted) / paid visits first paid in it (money; NaN if none)."""
+    inv = invoices.loc[in_window(invoices["paid_at"], start, end)]
+    visits = paid_visits(inv)
+    return float(inv["amount"].sum() / len(visits)) if len(visits) else float("nan")
+
+
+# -- 4. duplicates and refunds ---------------------------------------------------------------------
+
+def near_duplicates(df: pd.DataFrame, subset: list[str], among: pd.Series | None = None) -> pd.Series:
+    """Rows that repeat an earlier row on every column of subset (the first of a group is not
+    counted; rows with a missing value in subset are never duplicates). Only rows where `among`
+    is True take part (default: all). Bool per row."""
+    eligible = df[subset].notna().all(axis=1)
+    if among is not None:
+        eligible &= among.fillna(False).astype(bool)
+    dup = df.loc[eligible, subset].duplicated(keep="first")
+    return dup.reindex(df.index, fill_value=False).astype(bool)
+
+
+def active_bookings(bookings: pd.DataFrame) -> pd.Series:
+    """Bookings that hold their slot: status completed or no_show (or unknown). A cancelled or
+    rescheduled booking freed its slot, so rebooking the same slot is not a duplicate."""
+    return ~bookings["status"].isin(["cancelled", "rescheduled"]).fillna(False).astype(bool)
+
+
+NEAR_DUPLICATE_KEYS = {"bookings": (["patient_id", "doctor_id", "slot_start"], "booking_id"),
+                       "invoices": (["patient_id", "paid_at", "amount"], "invoice_id")}
+
+
+def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None = None, *,
+               examples: int = 5) -> pd.DataFrame:
+    """Duplicates rejected at ingest (from the ledger) and near-duplicates still in the data.
+
+    kind duplicate_row / duplicate_id: rows the ingest rejected (exact copies, repeated IDs);
+    kind near_duplicate: rows kept in the data that repeat an earlier row's patient + doctor +
+    slot_start (bookings holding their slot, see `active_bookings`) or patient + paid_at + amount
+    (invoices) under another ID. rows = count of
+    extra rows; amount = their net invoice amount (near-duplicate invoices only, else NaN).
+    example_rows are source row numbers, example_ids the extra rows' IDs.
+    """
+    parts = []
+    if reasons is not None and len(reasons):
+        led = ledger_duplicates(reasons)
+        led["amount"] = np.nan
+        led["example_ids"] = ""
+        parts.append(led)
+    near = []
+    for name, (subset, key) in NEAR_DUPLICATE_KEYS.items():
+        if name not in tables:
+            continue
+        df = tables[name]
+        dup = near_duplicates(df, subset, active_bookings(df) if name == "bookings" else None)
+        source = df["_source_row"] if "_source_row" in df else pd.Series(pd.NA, index=df.index)
+        near.append({"table": name, "kind": "near_duplicate", "rows": int(dup.sum()),
+                     "example_rows": _examples(source[dup], examples),
+                     "amount": float(df.loc[dup, "amount"].sum()) if name == "invoices" else np.nan,
+                     "example_ids": _examples(df.loc[dup, key], examples)})
+    if near:
+        parts.append(pd.DataFrame(near))
+    columns = ["table", "kind", "rows", "amount", "example_rows", "example_ids"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def near_duplicate_amount(invoices: pd.DataFrame, start: pd.Timestamp | None = None,
+                          end: pd.Timestamp | None = None) -> float:
+    """Net amount of near-duplicate invoices (see `duplicates`) paid in [start, end) (money; 0 if none)."""
+    subset, _ = NEAR_DUPLICATE_KEYS["invoices"]
+    extra = near_duplicates(invoices, subset) & in_window(invoices["paid_at"], start, end)
+    return float(invoices.loc[extra, "amount"].sum())
+
+
+def refunds(invoices: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> dict[str, float]:
+    """Refunds in [start, end) by paid_at: invoices with a negative amount (netted in every revenue figure).
+
+    refunds: count; refund_amount: their total as a positive number; gross: total of positive
+    invoices; refund_share = refund_amount / gross (NaN when gross is 0); orphan_refunds: refunds
+    of patients with no positive invoice anywhere in the data (a refund of what?).
+    """
+    inv = invoices.loc[in_window(invoices["paid_at"], start, end)]
+    negative = inv["amount"].lt(0).fillna(False).astype(bool)
+    refund_amount = float(-inv.loc[negative, "amount"].sum())
+    gross = float(inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "amount"].sum())
+    payers = _known(invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"])
+    orphan = int((negative & ~_isin(inv["patient_id"], payers)).sum())
+    return {"refunds": int(negative.sum()), "refund_amount": refund_amount, "gross": gross,
+            "refund_share": refund_amount / gross if gross else float("nan"), "orphan_refunds": orphan}
+
+
+# -- 5. date coverage ------------------------------------------------------------------------------
+
+def date_coverage(tables: Mapping[str, pd.DataFrame],
+                  periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame:
+    """Per table with a date (DATE_COLUMNS): what time its rows cover.
+
+    rows; dated_rows (date given); first, last (earliest / latest date); months_covered (calendar
+    months with ≥ 1 row); months_in_span (months from the first to the last); empty_months
+    (months inside the span with no row) and missing_months ('YYYY-MM, ...'); rows_outside
+    (dated rows in none of the periods [start, end)); and for each period p, `<p>_coverage` =
+    share of the calendar months touching the period that have ≥ 1 row (1.0 = covered).
+    """
+    rows = []
+    for name, column in DATE_COLUMNS.items():
+        if name not in tables:
+            continue
+        dates = tables[name][column]
+        dated = dates.dropna()
+        months = pd.DatetimeIndex(np.unique(dated.to_numpy().astype("datetime64[M]")).astype("datetime64[ns]"))
+        row = {"table": name, "date_column": column, "rows": len(dates), "dated_rows": len(dated),
+               "first": dated.min() if len(dated) else pd.NaT, "last": dated.max() if len(dated) else pd.NaT,
+               "months_covered": len(months)}
+        if len(months):
+            span = pd.date_range(months.min(), months.max(), freq="MS")
+            missing = span.difference(months)
+        else:
+            span = missing = pd.DatetimeIndex([])
+        row |= {"months_in_span": len(span), "empty_months": len(missing),
+                "missing_months": ", ".join(missing.strftime("%Y-%m"))}
+        inside = pd.Series(False, index=dated.index)
+        for p, (start, end) in periods.items():
+            inside |= in_window(dated, start, end)
+            wanted = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(),
+                                   pd.Timestamp(end) - pd.Timedelta(nanoseconds=1), freq="MS")
+            row[f"{p}_coverage"] = wanted.isin(months).mean() if len(wanted) else np.nan
+        row["rows_outside"] = int((~inside).sum()) if periods else 0
+        rows.append(row)
+    columns = ["table", "date_column", "rows", "dated_rows", "first", "last", "months_covered", "months_in_span",
+               "empty_months", "missing_months", "rows_outside"] + [f"{p}_coverage" for p in periods]
+    out = pd.DataFrame(rows, columns=columns)
+    out["first"] = pd.to_datetime(out["first"]).astype("datetime64[ns]")
+    out["last"] = pd.to_datetime(out["last"]).astype("datetime64[ns]")
+    return out
+
+
+def coverage_gaps(coverage: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
+    """Event tables (EVENT_TABLES) that miss part of an audit period or have empty months inside
+    their span: the coverage rows where some `<p>_coverage` < 1 or empty_months > 0."""
+    event = coverage["table"].isin(EVENT_TABLES) & coverage["dated_rows"].gt(0)
+    short = pd.Series(False, index=coverage.index)
+    for p in periods:
+        short |= coverage[f"{p}_coverage"].lt(1).fillna(False).astype(bool)
+    return coverage.loc[event & (short | coverage["empty_months"].gt(0))].reset_index(drop=True)
