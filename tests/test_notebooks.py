@@ -27,8 +27,12 @@ def test_parameters_cell_first_and_plain(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell must be tagged parameters"
     lines = [ln for ln in code[0].source.splitlines() if ln.strip() and not ln.startswith("#")]
-    assert lines == ['run_dir: str = ""  # run folder with the canonical tables; empty = ingest config_path into a scratch folder',
-                     'config_path: str = ""  # the client\'s audit.yaml; empty = the bundled demo clinic']
+    assert lines == ['run_dir: str = ""  # run folder with the canonical tables (empty: ingest config_path into a scratch folder)',
+                     'config_path: str = ""  # path to the client audit.yaml (empty: the bundled demo clinic)']
+    # papermill reads the same cell for --help-notebook and to inject values
+    from papermill.translators import PythonTranslator
+
+    assert [p.name for p in PythonTranslator.inspect(code[0])] == ["run_dir", "config_path"]
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 

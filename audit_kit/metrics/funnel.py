@@ -1,0 +1,961 @@
+"""Lead loss (DESIGN §4, module 02): the patient funnel from site visit to paid treatment,
+and where it leaks — in patients and in money.
+
+Pure, vectorised functions over the canonical tables; no I/O. Periods are ``[start, end)``
+timestamps (end exclusive), as ``Module.periods`` gives them.
+
+Shared conventions
+------------------
+- The funnel follows leads: a lead belongs to a period by ``leads.created_at``; its downstream
+  stages (booked, shown, paid, treatment) follow that same lead whenever they happen.
+- A stage whose data is missing is left out (its column is absent), never reported as zero.
+- IDs are matched exactly as given (``00123`` is not ``123``); they are unique within their table
+  (ingest rejects duplicate IDs), and a duplicate would match its first row.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
+# name, from stage, to stage: conversion = to / from, for adjacent stages only.
+CONVERSIONS = (
+    ("session_to_lead", "sessions", "leads"),
+    ("lead_to_booking", "leads", "booked_leads"),
+    ("booking_to_show", "booked_leads", "shown_leads"),
+    ("show_to_paid", "shown_leads", "paid_leads"),
+    ("paid_to_treatment", "paid_leads", "treated_leads"),
+)
+# Speed-to-lead buckets: code, lower bound (minutes, inclusive); "never" = no response recorded.
+RESPONSE_BUCKETS = (("under_5m", 0), ("5_30m", 5), ("30_120m", 30), ("2_24h", 120), ("over_24h", 1440))
+NEVER = "never"
+KINDS = ("call", "written")   # a lead with a call_id is a call; without one, a form, chat or aggregator request
+BUCKET_ORDER = tuple(code for code, _ in RESPONSE_BUCKETS) + (NEVER,)
+# Leaks (catalog labels `funnel.leak.<name>`): the funnel steps, disjoint sets of leads, then the rest.
+STEP_LEAKS = ("lead_to_booking", "booking_to_show", "show_to_paid")
+LEAKS = STEP_LEAKS + ("missed_calls", "slow_response")
+AVG_MONTH_DAYS = 365.25 / 12
+
+Period = tuple[pd.Timestamp, pd.Timestamp]
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Length of ``[start, end)`` in months: whole calendar months when both bounds are the
+    first of a month (a quarter is exactly 3), else days ÷ 30.44."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    if start == start.normalize() and end == end.normalize() and start.day == 1 and end.day == 1:
+        return float((end.year - start.year) * 12 + end.month - start.month)
+    return (end - start) / pd.Timedelta(days=1) / AVG_MONTH_DAYS
+
+
+def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    return ((times >= start) & (times < end)).fillna(False).to_numpy(dtype=bool)
+
+
+def _month_start(times: pd.Series) -> pd.Series:
+    values = times.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.Series(values, index=times.index)
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else np.nan
+
+
+def _has_values(df: pd.DataFrame | None, column: str) -> bool:
+    return df is not None and column in df and bool(df[column].notna().any())
+
+
+def _arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """IDs as one Arrow large_string array (zero-copy for the Arrow-backed "string" dtype)."""
+    if isinstance(ids, pd.Series):
+        ids = ids.astype("string").array.__arrow_array__()   # no copy for the canonical dtype
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
+
+
+def _positions(values, keys) -> np.ndarray:
+    """Position of each ID of ``values`` in ``keys`` (first occurrence); -1 when absent or NA.
+
+    Arrow's hash lookup on the string buffers: IDs are matched as given (``00123`` ≠ ``123``)."""
+    found = pc.index_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _member(values, keys) -> np.ndarray:
+    """Whether each ID of ``values`` is among ``keys`` (NA: never)."""
+    found = pc.is_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
+    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+# -- the lead journey ---------------------------------------------------------------------------
+def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
+                 visits: pd.DataFrame | None = None, invoices: pd.DataFrame | None = None, *,
+                 treatment_horizon_days: int = 90,
+                 treatment_categories: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per lead with the funnel stages it reached (booleans) and when.
+
+    - ``booked``: at least one booking whose ``bookings.lead_id`` is this lead (bookings without
+      a lead are not part of the lead funnel). Needs bookings with ``lead_id``.
+    - ``shown``: one of those bookings is ``completed`` or has a visit (``visits.booking_id``).
+      ``shown_at`` = the earliest such slot start or check-in; its booking's patient is the
+      lead's patient for payment.
+    - ``paid``: that patient has an invoice with a positive amount paid on or after the day of
+      ``shown_at`` (calendar days, so a same-day invoice stamped 00:00 counts). Needs invoices.
+      ``first_paid_at`` = the day of the first such invoice; ``first_check`` = the patient's net
+      amount that day (refunds, i.e. negative amounts, netted), in the config currency.
+    - ``treated``: a paid lead with a second paid day later than ``first_paid_at`` and at most
+      ``treatment_horizon_days`` after it, or an invoice (positive, on or after the show day,
+      within the horizon) whose ``service_category`` is one of ``treatment_categories``.
+      Recent leads may not have had the whole horizon yet.
+    - ``response_minutes``: ``first_response_at − created_at`` in minutes (a response stamped
+      before creation counts as 0; NaN = no response). Present only when some lead has
+      ``first_response_at``.
+    - ``kind``: ``call`` when the lead has a ``call_id``, else ``written`` (form, chat, aggregator).
+      Present only when some lead has a ``call_id``.
+
+    Stages whose data is missing (no bookings table or no ``lead_id`` in it; no invoices) are
+    absent columns, not False. Also carried: ``lead_id``, ``created_at``, ``month`` (first day),
+    ``channel``, ``call_id``, ``lost_reason``.
+    """
+    out = leads[["lead_id", "created_at", "channel"]].reset_index(drop=True)
+    out["created_at"] = out["created_at"].astype("datetime64[ns]")
+    out["month"] = _month_start(out["created_at"])
+    for col in ("call_id", "lost_reason"):
+        out[col] = (leads[col].astype("string").reset_index(drop=True) if col in leads
+                    else pd.Series(pd.NA, index=out.index, dtype="string"))
+    if _has_values(leads, "call_id"):
+        written = out["call_id"].isna().to_numpy(bool)
+        out["kind"] = pd.Categorical.from_codes(written.astype(np.int8), categories=list(KINDS))
+    if _has_values(leads, "first_response_at"):
+        delay = (leads["first_response_at"] - leads["created_at"]).dt.total_seconds().to_numpy() / 60.0
+        out["response_minutes"] = np.clip(delay, 0.0, None)
+    if not _has_values(bookings, "lead_id"):
+        return out
+
+    n = len(out)
+    lead_pos = _positions(bookings["lead_id"], out["lead_id"])
+    linked = lead_pos >= 0
+    booked = np.zeros(n, dtype=bool)
+    booked[lead_pos[linked]] = True
+    out["booked"] = booked
+
+    completed = bookings["status"].eq("completed").fillna(False).to_numpy(bool)
+    b = pd.DataFrame({
+        "lead_pos": lead_pos[linked],
+        "patient_id": bookings["patient_id"].loc[linked].reset_index(drop=True),
+        "show_at": np.where(completed, bookings["slot_start"].to_numpy(dtype="datetime64[ns]"),
+                            np.datetime64("NaT"))[linked],
+    })
+    if _has_values(visits, "booking_id"):
+        booking_pos = _positions(visits["booking_id"], bookings["booking_id"].loc[linked])
+        hit = booking_pos >= 0
+        first_visit = (pd.Series(visits["checked_in_at"].to_numpy(dtype="datetime64[ns]")[hit])
+                       .groupby(booking_pos[hit]).min())
+        visit_at = np.full(len(b), np.datetime64("NaT"), dtype="datetime64[ns]")
+        visit_at[first_visit.index.to_numpy()] = first_visit.to_numpy()
+        b["show_at"] = np.fmin(b["show_at"].to_numpy(), visit_at)  # fmin skips NaT
+    shows = (b.dropna(subset=["show_at"]).sort_values("show_at", kind="stable")
+             .drop_duplicates("lead_pos", keep="first"))
+    shown = np.zeros(n, dtype=bool)
+    shown[shows["lead_pos"].to_numpy()] = True
+    out["shown"] = shown
+    shown_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    shown_at[shows["lead_pos"].to_numpy()] = shows["show_at"].to_numpy()
+    out["shown_at"] = shown_at
+    if invoices is None:
+        return out
+
+    paid = _payments(shows, invoices, treatment_horizon_days, treatment_categories)
+    for col, empty in (("paid", False), ("treated", False), ("first_paid_at", np.datetime64("NaT")),
+                       ("first_check", np.nan)):
+        values = np.full(n, empty, dtype=paid[col].dtype)
+        values[paid["lead_pos"].to_numpy()] = paid[col].to_numpy()
+        out[col] = values
+    return out
+
+
+def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
+              categories: Iterable[str]) -> pd.DataFrame:
+    """Per shown lead: paid, first_paid_at, first_check, treated (see ``lead_journey``)."""
+    patients = pc.unique(_arrow(shows["patient_id"]))
+    code = _positions(invoices["patient_id"], patients)
+    mine = code >= 0
+    inv = pd.DataFrame({
+        "patient": code[mine],
+        "day": invoices["paid_at"].to_numpy(dtype="datetime64[ns]")[mine].astype("datetime64[D]").astype("datetime64[ns]"),
+        "amount": invoices["amount"].to_numpy(dtype="float64")[mine],
+    })
+    if "service_category" in invoices and categories:
+        inv["treatment"] = _member(invoices["service_category"], pa.array(list(categories), pa.large_string()))[mine]
+    else:
+        inv["treatment"] = False
+    inv = inv.dropna(subset=["day"])
+    positive = inv.loc[inv["amount"] > 0].sort_values("day", kind="stable")
+    net_by_day = inv.groupby(["patient", "day"], sort=False)["amount"].sum().rename("first_check")
+
+    left = pd.DataFrame({
+        "lead_pos": shows["lead_pos"].to_numpy(),
+        "patient": _positions(shows["patient_id"], patients),
+        "show_day": shows["show_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("datetime64[ns]"),
+    }).sort_values("show_day", kind="stable")
+    pay_days = positive[["patient", "day"]].rename(columns={"day": "first_paid_at"})
+    res = pd.merge_asof(left, pay_days, left_on="show_day", right_on="first_paid_at", by="patient",
+                        direction="forward")
+    res["paid"] = res["first_paid_at"].notna()
+    res = res.join(net_by_day, on=["patient", "first_paid_at"])
+    horizon_end = res["first_paid_at"] + pd.Timedelta(days=int(horizon_days))
+
+    # Second paid day: the first positive invoice on a later day than the first paid day.
+    res["after_first"] = res["first_paid_at"] + pd.Timedelta(days=1)
+    later = res.loc[res["paid"]].sort_values("after_first", kind="stable")
+    later = pd.merge_asof(later, positive[["patient", "day"]].rename(columns={"day": "second_paid_at"}),
+                          left_on="after_first", right_on="second_paid_at", by="patient", direction="forward")
+    res = res.merge(later[["lead_pos", "second_paid_at"]], on="lead_pos", how="left")
+    treated = (res["second_paid_at"] <= horizon_end).fillna(False).to_numpy(bool)
+
+    cat = positive.loc[positive["treatment"], ["patient", "day"]].rename(columns={"day": "treatment_at"})
+    if len(cat):
+        by_cat = pd.merge_asof(res.sort_values("show_day", kind="stable"), cat, left_on="show_day",
+                               right_on="treatment_at", by="patient", direction="forward")
+        by_cat = res[["lead_pos"]].merge(by_cat[["lead_pos", "treatment_at"]], on="lead_pos", how="left")
+        treated = treated | (by_cat["treatment_at"] <= horizon_end).fillna(False).to_numpy(bool)
+    res["treated"] = treated & res["paid"].to_numpy(bool)
+    res["first_check"] = res["first_check"].where(res["paid"])
+    return res[["lead_pos", "paid", "treated", "first_paid_at", "first_check"]]
+
+
+# -- stage counts and conversions ----------------------------------------------------------------
+def stage_counts(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
+                 site_traffic: pd.DataFrame | None = None, by: Iterable[str] = ()) -> pd.DataFrame:
+    """Leads created in ``[start, end)`` and how many of them reached each later stage.
+
+    Columns: ``by`` (``channel`` and/or ``month``), then the stages present among ``sessions``
+    (site_traffic rows whose ``month`` lies in the period, summed; a monthly table counts a month
+    when its first day is in the period), ``leads``, ``booked_leads``, ``shown_leads``,
+    ``paid_leads``, ``treated_leads``; counts. A stage whose data is missing is not a column.
+    By channel, sessions are matched on the channel name: a channel with traffic but no leads
+    gets 0 leads; a channel with leads but no traffic rows gets NaN sessions.
+    """
+    by = list(by)
+    flags = {"leads": None, "booked_leads": "booked", "shown_leads": "shown", "paid_leads": "paid",
+             "treated_leads": "treated"}
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    cols = {stage: (part[flag] if flag else pd.Series(True, index=part.index)).astype("int64")
+            for stage, flag in flags.items() if flag is None or flag in part}
+    counts = pd.DataFrame(cols, index=part.index)
+    if by:
+        counts = pd.concat([part[by], counts], axis=1).groupby(by, observed=True, sort=True).sum()
+    else:
+        counts = counts.sum().to_frame().T
+    if site_traffic is not None:
+        traffic = site_traffic.loc[_in(site_traffic["month"], start, end)]
+        if by:
+            traffic = traffic.assign(month=_month_start(traffic["month"]), channel=traffic["channel"].astype("string"))
+            sessions = traffic.groupby(by, observed=True, sort=True)["sessions"].sum()
+            counts = counts.join(sessions, how="outer")
+            lead_cols = [c for c in counts.columns if c != "sessions"]
+            counts[lead_cols] = counts[lead_cols].fillna(0).astype("int64")
+        else:
+            counts.insert(0, "sessions", float(traffic["sessions"].sum()))
+        counts = counts[["sessions"] + [c for c in counts.columns if c != "sessions"]]
+    return counts.reset_index() if by else counts.reset_index(drop=True)
+
+
+def add_conversions(counts: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` with the conversion between every pair of adjacent stages present:
+    ``session_to_lead`` = leads ÷ sessions, ``lead_to_booking`` = booked ÷ leads,
+    ``booking_to_show`` = shown ÷ booked, ``show_to_paid`` = paid ÷ shown,
+    ``paid_to_treatment`` = treated ÷ paid. Fractions; NaN where the denominator is 0 or unknown.
+    """
+    out = counts.copy()
+    for name, low, high in CONVERSIONS:
+        if low in out and high in out:
+            den = out[low].astype("float64")
+            out[name] = out[high].astype("float64") / den.where(den > 0)
+    return out
+
+
+# -- money --------------------------------------------------------------------------------------
+def avg_check(invoices: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Average check: net paid amount ÷ number of paid invoices, invoices by ``paid_at`` in the period.
+
+    Refunds (negative amounts) are netted into the amount but are not counted as invoices: the
+    denominator counts invoices with a positive amount. Zero-amount rows count in neither.
+    Money in the config currency; NaN when the period has no positive invoice.
+    """
+    amount = invoices["amount"].to_numpy(dtype="float64")[_in(invoices["paid_at"], start, end)]
+    return _ratio(np.nansum(amount), int((amount > 0).sum()))
+
+
+def treatment_open_days(invoices: pd.DataFrame, end: pd.Timestamp, horizon_days: int) -> int:
+    """How many days of the treatment horizon of the period's last leads lie beyond the payments
+    data (its latest ``paid_at``): 0 when the treatment stage is complete; otherwise it is
+    understated for the leads of the period's last weeks (right-censoring), in days."""
+    if not len(invoices) or invoices["paid_at"].isna().all():
+        return int(horizon_days)
+    last = invoices["paid_at"].max().normalize() + pd.Timedelta(days=1)
+    return int(max(0, (pd.Timestamp(end) + pd.Timedelta(days=int(horizon_days)) - last).days))
+
+
+def paid_amount(invoices: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Net amount paid in the period (refunds netted), by ``paid_at``; money."""
+    return float(np.nansum(invoices["amount"].to_numpy(dtype="float64")[_in(invoices["paid_at"], start, end)]))
+
+
+def avg_first_check(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Mean ``first_check`` (net amount of the first paid day) of the paid leads created in the
+    period; money. NaN when no lead paid or invoices are missing."""
+    if "first_check" not in journey:
+        return np.nan
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    return float(part.loc[part["paid"], "first_check"].mean()) if part["paid"].any() else np.nan
+
+
+# -- missed calls -------------------------------------------------------------------------------
+def _calls_in(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    part = calls.loc[_in(calls["started_at"], start, end)]
+    return part.loc[part["answered"].notna().to_numpy(bool)]
+
+
+def missed_call_rate(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Unanswered calls ÷ all calls started in the period (fraction). Calls whose ``answered``
+    is unknown count in neither; NaN when the period has no call."""
+    part = _calls_in(calls, start, end)
+    return _ratio(int((~part["answered"].to_numpy(bool)).sum()), len(part))
+
+
+def missed_by_weekday_hour(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Calls of the period by weekday (0 = Monday) × hour of ``started_at``: ``calls``, ``missed``
+    (unanswered) and ``missed_rate`` = missed ÷ calls. Only weekday-hours with calls appear."""
+    part = _calls_in(calls, start, end)
+    frame = pd.DataFrame({"weekday": part["started_at"].dt.day_of_week.to_numpy(),
+                          "hour": part["started_at"].dt.hour.to_numpy(),
+                          "missed": (~part["answered"].to_numpy(bool)).astype("int64")})
+    out = (frame.groupby(["weekday", "hour"], sort=True)
+           .agg(calls=("missed", "size"), missed=("missed", "sum")).reset_index())
+    out["missed_rate"] = out["missed"] / out["calls"]
+    return out
+
+
+def peak_hours(by_weekday_hour: pd.DataFrame, *, ratio: float = 1.5, min_calls: int = 20,
+               weekdays: Iterable[int] = range(5)) -> pd.DataFrame:
+    """Hours of the day (weekdays Monday–Friday pooled by default) and whether each is a peak.
+
+    Per hour: ``calls``, ``missed``, ``missed_rate``; ``is_peak`` when the hour has at least
+    ``min_calls`` calls and its missed rate is at least ``ratio`` × the pooled rate of those
+    weekdays. A peak is where the phone is left ringing more than usual, not just a busy hour.
+    """
+    part = by_weekday_hour.loc[by_weekday_hour["weekday"].isin(list(weekdays))]
+    out = part.groupby("hour", sort=True)[["calls", "missed"]].sum().reset_index()
+    overall = _ratio(out["missed"].sum(), out["calls"].sum())
+    out["missed_rate"] = out["missed"] / out["calls"].where(out["calls"] > 0)
+    out["is_peak"] = (out["calls"] >= min_calls) & (out["missed_rate"] >= ratio * overall) & (out["missed"] > 0)
+    return out
+
+
+def hour_ranges(hours: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive hours merged into ``(start, end)`` ranges: [9, 13, 14] -> [(9, 10), (13, 15)]."""
+    ranges: list[tuple[int, int]] = []
+    for h in sorted(set(int(h) for h in hours)):
+        if ranges and ranges[-1][1] == h:
+            ranges[-1] = (ranges[-1][0], h + 1)
+        else:
+            ranges.append((h, h + 1))
+    return ranges
+
+
+def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
+                     lead_call_ids: pd.Series | None = None, recovery_hours: float = 24.0) -> dict[str, float]:
+    """What happened to the period's missed (unanswered) calls.
+
+    - ``calls``, ``missed``; ``missed_rate`` = missed ÷ calls.
+    - With ``called_back_at`` recorded (some call has it): ``never_called_back`` = share of
+      missed calls with no callback; ``called_back_15m`` / ``called_back_2h`` = share called back
+      within 15 minutes / 2 hours of the call. Otherwise these are NaN (unknown, not zero).
+    - ``lost``: missed calls nobody recovered: no callback (when recorded), no answered call from
+      the same caller (``caller_phone``, when recorded) within ``recovery_hours`` after it, and
+      not linked to a lead (``lead_call_ids``, the leads' ``call_id``: such callers are followed
+      by the lead funnel instead). A count.
+    """
+    part = _calls_in(calls, start, end)
+    missed_mask = ~part["answered"].to_numpy(bool)
+    missed = part.loc[missed_mask]
+    out: dict[str, float] = {"calls": float(len(part)), "missed": float(len(missed)),
+                             "missed_rate": _ratio(len(missed), len(part)),
+                             "never_called_back": np.nan, "called_back_15m": np.nan, "called_back_2h": np.nan}
+    lost = np.ones(len(missed), dtype=bool)
+    if _has_values(calls, "called_back_at"):
+        delay = (missed["called_back_at"] - missed["started_at"]).to_numpy(dtype="timedelta64[ns]")
+        back = ~np.isnat(delay)
+        out["never_called_back"] = _ratio(int((~back).sum()), len(missed))
+        out["called_back_15m"] = _ratio(int((back & (delay <= np.timedelta64(15, "m"))).sum()), len(missed))
+        out["called_back_2h"] = _ratio(int((back & (delay <= np.timedelta64(120, "m"))).sum()), len(missed))
+        lost &= ~back
+    if _has_values(calls, "caller_phone") and len(missed):
+        window = _in(calls["started_at"], start, end + pd.Timedelta(hours=recovery_hours))
+        answered = calls.loc[window & calls["answered"].fillna(False).to_numpy(bool)
+                             & calls["caller_phone"].notna().to_numpy(bool)]
+        callers = pc.unique(_arrow(missed["caller_phone"]))
+        right = pd.DataFrame({"caller": _positions(answered["caller_phone"], callers),
+                              "through_at": answered["started_at"].to_numpy(dtype="datetime64[ns]")})
+        right = right.loc[right["caller"] >= 0].sort_values("through_at", kind="stable")
+        left = pd.DataFrame({"row": np.arange(len(missed)), "caller": _positions(missed["caller_phone"], callers),
+                             "at": missed["started_at"].to_numpy(dtype="datetime64[ns]")}).sort_values("at", kind="stable")
+        hit = pd.merge_asof(left, right, left_on="at", right_on="through_at", by="caller", direction="forward",
+                            allow_exact_matches=False, tolerance=pd.Timedelta(hours=recovery_hours))
+        through = np.zeros(len(missed), dtype=bool)
+        through[hit["row"].to_numpy()] = (hit["through_at"].notna() & (hit["caller"] >= 0)).to_numpy(bool)
+        lost &= ~through
+    if lead_call_ids is not None and lead_call_ids.notna().any():
+        lost &= ~_member(missed["call_id"], lead_call_ids)
+    out["lost"] = float(lost.sum())
+    return out
+
+
+# -- speed to lead ------------------------------------------------------------------------------
+def response_bucket(minutes: pd.Series) -> pd.Series:
+    """Response-time bucket code per lead: under_5m (<5 min), 5_30m, 30_120m, 2_24h, over_24h
+    (lower bounds inclusive), never (no response recorded). Ordered categorical."""
+    edges = [b for _, b in RESPONSE_BUCKETS] + [np.inf]
+    codes = pd.cut(minutes, edges, right=False, labels=[c for c, _ in RESPONSE_BUCKETS])
+    return pd.Categorical(codes.astype("object").where(codes.notna(), NEVER), categories=BUCKET_ORDER, ordered=True)
+
+
+def response_buckets(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                     by: Iterable[str] = ()) -> pd.DataFrame:
+    """Leads of the period by response-time bucket: ``leads``, ``booked_leads`` and
+    ``lead_to_booking`` = booked ÷ leads. Empty when no response times are recorded or bookings
+    are missing (the section is then left out)."""
+    if "response_minutes" not in journey or "booked" not in journey:
+        return pd.DataFrame(columns=[*by, "bucket", "leads", "booked_leads", "lead_to_booking"])
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    frame = part[list(by)].assign(bucket=response_bucket(part["response_minutes"]),
+                                  booked=part["booked"].astype("int64"))
+    out = (frame.groupby([*by, "bucket"], observed=False, sort=True)
+           .agg(leads=("booked", "size"), booked_leads=("booked", "sum")).reset_index())
+    out["lead_to_booking"] = out["booked_leads"] / out["leads"].where(out["leads"] > 0)
+    out["bucket"] = out["bucket"].astype("string")
+    return out
+
+
+def median_first_response_minutes(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Median minutes from lead creation to first response, over the period's leads that got a
+    response (leads never answered are excluded here and counted in the ``never`` bucket).
+    NaN when response times are not recorded."""
+    if "response_minutes" not in journey:
+        return np.nan
+    minutes = journey.loc[_in(journey["created_at"], start, end), "response_minutes"]
+    return float(minutes.median()) if minutes.notna().any() else np.nan
+
+
+def response_by(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                by: Iterable[str] = ("channel",)) -> pd.DataFrame:
+    """Speed to lead per group (``channel`` and/or ``kind``): ``leads``, ``no_response`` (share
+    never answered), ``median_response_minutes`` (over answered leads), ``within_5m`` (share of
+    all leads answered within 5 minutes) and ``lead_to_booking`` (when bookings are known).
+    Empty when response times (or the requested grouping) are not recorded."""
+    by = list(by)
+    if "response_minutes" not in journey or any(b not in journey for b in by):
+        return pd.DataFrame(columns=[*by, "leads", "no_response", "median_response_minutes", "within_5m"])
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    minutes = part["response_minutes"]
+    frame = part[by].assign(minutes=minutes, never=minutes.isna().astype("int64"), fast=(minutes < 5).astype("int64"))
+    aggs = {"leads": ("never", "size"), "no_response": ("never", "mean"),
+            "median_response_minutes": ("minutes", "median"), "within_5m": ("fast", "mean")}
+    if "booked" in part:
+        frame["booked"] = part["booked"].astype("int64")
+        aggs["lead_to_booking"] = ("booked", "mean")
+    out = frame.groupby(by, sort=True, observed=True).agg(**aggs).reset_index()
+    for col in by:
+        out[col] = out[col].astype("string")
+    return out
+
+
+def slow_response_units(buckets: pd.DataFrame, *, min_fast_leads: int = 10) -> float:
+    """Bookings lost to slow answers: Σ over the slower buckets (``never`` included) of
+    leads × (booking rate of leads answered under 5 minutes − the bucket's rate), counting only
+    buckets below the fast rate. NaN when fewer than ``min_fast_leads`` leads were answered under
+    5 minutes (the reference rate would be noise)."""
+    if buckets.empty:
+        return np.nan
+    fast = buckets.loc[buckets["bucket"] == "under_5m"]
+    if fast.empty or fast["leads"].iloc[0] < min_fast_leads:
+        return np.nan
+    ref = float(fast["lead_to_booking"].iloc[0])
+    slow = buckets.loc[(buckets["bucket"] != "under_5m") & (buckets["leads"] > 0)]
+    return float((slow["leads"] * (ref - slow["lead_to_booking"]).clip(lower=0)).sum())
+
+
+# -- unbooked leads and reasons -----------------------------------------------------------------
+def unbooked_without_reason(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
+                            by: Iterable[str] = ("channel",)) -> pd.DataFrame:
+    """Leads of the period never booked, and those of them with no ``lost_reason`` recorded:
+    ``leads``, ``unbooked``, ``no_reason`` (counts) and ``no_reason_share`` = no_reason ÷ unbooked.
+    Empty when bookings are missing."""
+    if "booked" not in journey:
+        return pd.DataFrame(columns=[*by, "leads", "unbooked", "no_reason", "no_reason_share"])
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    unbooked = ~part["booked"].to_numpy(bool)
+    frame = part[list(by)].assign(unbooked=unbooked.astype("int64"),
+                                  no_reason=(unbooked & part["lost_reason"].isna().to_numpy(bool)).astype("int64"))
+    out = (frame.groupby(list(by), sort=True).agg(leads=("unbooked", "size"), unbooked=("unbooked", "sum"),
+                                                 no_reason=("no_reason", "sum")).reset_index()
+           if by else frame[["unbooked", "no_reason"]].sum().to_frame().T.assign(leads=len(frame)))
+    out["no_reason_share"] = out["no_reason"] / out["unbooked"].where(out["unbooked"] > 0)
+    return out[[*by, "leads", "unbooked", "no_reason", "no_reason_share"]]
+
+
+def lost_reasons(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Recorded ``lost_reason`` of the period's unbooked leads, most frequent first: ``lost_reason``,
+    ``leads`` and ``share`` of unbooked leads with a reason. Ties by reason text."""
+    if "booked" not in journey:
+        return pd.DataFrame(columns=["lost_reason", "leads", "share"])
+    part = journey.loc[_in(journey["created_at"], start, end)]
+    reasons = part.loc[~part["booked"].to_numpy(bool), "lost_reason"].dropna()
+    out = reasons.value_counts().rename("leads").rename_axis("lost_reason").reset_index()
+    out = out.sort_values(["leads", "lost_reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out["share"] = out["leads"] / out["leads"].sum() if len(out) else pd.Series(dtype="float64")
+    return out
+
+
+# -- leaks and money at stake -------------------------------------------------------------------
+def leak_table(totals: Mapping[str, float], *, avg_first_check: float, months: float,
+               lost_calls: float | None = None, slow_response: float | None = None) -> pd.DataFrame:
+    """Money at stake per month for each leak = lost units × downstream conversion observed ×
+    average first paid check ÷ months in the period.
+
+    - ``lead_to_booking``: leads never booked × (paid ÷ booked).
+    - ``booking_to_show``: booked leads that never came × (paid ÷ shown).
+    - ``show_to_paid``: leads that came but never paid × 1.
+    - ``missed_calls``: missed calls nobody recovered (``callback_summary``'s ``lost``) × (paid ÷ leads).
+    - ``slow_response``: bookings lost to slow answers (``slow_response_units``) × (paid ÷ booked).
+
+    ``totals`` holds the period's stage counts. The three funnel steps concern disjoint leads and
+    missed calls exclude calls linked to leads, so they add up (``in_total``); slow response is
+    a part of the lead→booking leak and is not added. Rows whose inputs are missing are left out.
+    """
+    get = lambda k: float(totals[k]) if k in totals and pd.notna(totals[k]) else np.nan  # noqa: E731
+    leads, booked, shown, paid = get("leads"), get("booked_leads"), get("shown_leads"), get("paid_leads")
+    rows = [
+        ("lead_to_booking", leads - booked, _ratio(paid, booked), True),
+        ("booking_to_show", booked - shown, _ratio(paid, shown), True),
+        ("show_to_paid", shown - paid, 1.0 if shown == shown and paid == paid else np.nan, True),
+    ]
+    if lost_calls is not None and pd.notna(lost_calls):
+        rows.append(("missed_calls", float(lost_calls), _ratio(paid, leads), True))
+    if slow_response is not None and pd.notna(slow_response):
+        rows.append(("slow_response", float(slow_response), _ratio(paid, booked), False))
+    out = pd.DataFrame(rows, columns=["leak", "lost_units", "downstream_conversion", "in_total"])
+    out = out.loc[out["lost_units"].notna()].reset_index(drop=True)
+    out["avg_first_check"] = avg_first_check
+    out["months"] = months
+    out["money_per_month"] = out["lost_units"] * out["downstream_conversion"] * avg_first_check / months
+    return out
+
+
+# -- one period, headline metrics, findings ------------------------------------------------------
+def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
+                   site_traffic: pd.DataFrame | None = None, invoices: pd.DataFrame | None = None,
+                   calls: pd.DataFrame | None = None, treatment_horizon_days: int = 90) -> dict[str, Any]:
+    """Everything the report says about one period, computed once.
+
+    Keys: ``start``, ``end``, ``months``, ``totals`` (stage counts and conversions, a dict),
+    ``by_channel`` and ``by_month`` (stage counts with conversions), ``avg_check``,
+    ``revenue_per_month`` (net paid ÷ months), ``avg_first_check``, ``calls`` (``callback_summary``
+    or None), ``by_weekday_hour`` and ``peaks`` (or None), ``buckets``, ``response_by_channel``,
+    ``response_by_kind`` and ``response_by_channel_kind``,
+    ``median_first_response_minutes``, ``unbooked`` (by channel), ``reasons``, ``leaks``,
+    ``money_at_stake_per_month`` (sum of the leaks marked ``in_total``; NaN if none priced),
+    ``available`` (names of the stages and conversions computed, and of ``invoices``, ``calls``,
+    ``response`` when present), ``treatment_open_days`` (see ``treatment_open_days``).
+    """
+    months = period_months(start, end)
+    totals = add_conversions(stage_counts(journey, start, end, site_traffic=site_traffic)).iloc[0].to_dict()
+    out: dict[str, Any] = {
+        "start": start, "end": end, "months": months, "totals": totals,
+        "by_channel": add_conversions(stage_counts(journey, start, end, site_traffic=site_traffic, by=["channel"])),
+        "by_month": add_conversions(stage_counts(journey, start, end, site_traffic=site_traffic, by=["month"])),
+        "avg_check": avg_check(invoices, start, end) if invoices is not None else np.nan,
+        "revenue_per_month": paid_amount(invoices, start, end) / months if invoices is not None else np.nan,
+        "avg_first_check": avg_first_check(journey, start, end),
+        "calls": None, "by_weekday_hour": None, "peaks": None,
+        # what data this period had: the stages and conversions computed, plus tables and fields
+        "available": set(totals) | {name for name, present in (
+            ("invoices", invoices is not None), ("calls", calls is not None),
+            ("response", "response_minutes" in journey)) if present},
+    }
+    if calls is not None:
+        out["calls"] = callback_summary(calls, start, end, lead_call_ids=journey["call_id"])
+        out["by_weekday_hour"] = missed_by_weekday_hour(calls, start, end)
+        out["peaks"] = peak_hours(out["by_weekday_hour"])
+    out["treatment_open_days"] = (treatment_open_days(invoices, end, treatment_horizon_days)
+                                  if "treated" in journey else 0)
+    out["buckets"] = response_buckets(journey, start, end)
+    out["response_by_channel"] = response_by(journey, start, end, ["channel"])
+    out["response_by_kind"] = response_by(journey, start, end, ["kind"])
+    out["response_by_channel_kind"] = response_by(journey, start, end, ["channel", "kind"])
+    out["median_first_response_minutes"] = median_first_response_minutes(journey, start, end)
+    out["unbooked"] = unbooked_without_reason(journey, start, end)
+    out["reasons"] = lost_reasons(journey, start, end)
+    out["slow_response_units"] = slow_response_units(out["buckets"])
+    out["leaks"] = leak_table(totals, avg_first_check=out["avg_first_check"], months=months,
+                              lost_calls=out["calls"]["lost"] if out["calls"] else None,
+                              slow_response=out["slow_response_units"])
+    priced = out["leaks"].loc[out["leaks"]["in_total"], "money_per_month"].dropna()
+    out["money_at_stake_per_month"] = float(priced.sum()) if len(priced) else np.nan
+    return out
+
+
+def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Period], *,
+              treatment_horizon_days: int = 90, treatment_categories: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+    """The whole funnel computation: the lead journey once, then ``period_summary`` per period."""
+    journey = lead_journey(tables["leads"], tables.get("bookings"), tables.get("visits"), tables.get("invoices"),
+                           treatment_horizon_days=treatment_horizon_days,
+                           treatment_categories=treatment_categories or ())
+    return {name: period_summary(journey, start, end, site_traffic=tables.get("site_traffic"),
+                                 invoices=tables.get("invoices"), calls=tables.get("calls"),
+                                 treatment_horizon_days=treatment_horizon_days)
+            for name, (start, end) in periods.items()}
+
+
+# metrics.json key -> (unit, where it is in a period summary, what data it needs besides leads)
+HEADLINE: dict[str, tuple[str, Any, str | None]] = {
+    **{f"funnel.{stage}": ("count", stage, stage) for stage in STAGES},
+    **{f"funnel.{name}": ("rate", name, name) for name, _, _ in CONVERSIONS},
+    "funnel.avg_check": ("money", "avg_check", "invoices"),
+    "funnel.avg_first_check": ("money", "avg_first_check", "paid_leads"),
+    "funnel.missed_call_rate": ("rate", ("calls", "missed_rate"), "calls"),
+    "funnel.median_first_response_minutes": ("minutes", "median_first_response_minutes", "response"),
+    "funnel.money_at_stake_per_month": ("money", "money_at_stake_per_month", None),
+}
+
+
+def headline_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """metrics.json entries: key -> (unit, {period: value}).
+
+    A key whose data is missing in every period (its stage, the invoices, the calls, the response
+    times) is left out; a value that cannot be computed is None; counts are integers."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key, (unit, path, needs) in HEADLINE.items():
+        if needs and not any(needs in s["available"] for s in summaries.values()):
+            continue
+        values: dict[str, Any] = {}
+        for period, s in summaries.items():
+            if isinstance(path, tuple):
+                section = s.get(path[0])
+                value = section.get(path[1]) if section else None
+            else:
+                value = s["totals"][path] if path in s["totals"] else s.get(path)
+            if value is None or (isinstance(value, (float, np.floating)) and not np.isfinite(value)):
+                value = None
+            elif unit == "count" and float(value).is_integer():
+                value = int(value)
+            values[period] = value
+        out[key] = (unit, values)
+    return out
+
+
+def severity(money_per_month: float | None, revenue_per_month: float) -> str:
+    """high when the money at stake is at least 5% of the clinic's monthly revenue, medium from
+    1%, else low; medium when it cannot be priced."""
+    if money_per_month is None or not np.isfinite(money_per_month) or not np.isfinite(revenue_per_month) or revenue_per_month <= 0:
+        return "medium"
+    share = money_per_month / revenue_per_month
+    return "high" if share >= 0.05 else ("medium" if share >= 0.01 else "low")
+
+
+def _duration(fmt, minutes: float) -> str:
+    """Minutes up to two hours, hours (one decimal) beyond."""
+    if minutes is None or not np.isfinite(minutes) or minutes < 120:
+        return fmt.minutes(minutes)
+    return fmt.hours(minutes / 60, 1)
+
+
+def _largest_leak(summary: Mapping[str, Any] | None) -> str | None:
+    if not summary:
+        return None
+    leaks = summary["leaks"]
+    leaks = leaks.loc[leaks["in_total"] & leaks["money_per_month"].notna()]
+    return None if leaks.empty else str(leaks.loc[leaks["money_per_month"].idxmax(), "leak"])
+
+
+def _leak(summary: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
+    if not summary:
+        return None
+    rows = summary["leaks"].loc[summary["leaks"]["leak"] == name]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def build_findings(summaries: Mapping[str, Mapping[str, Any]], fmt, t, *, missed_call_target: float = 0.05,
+                   min_change: float = 0.005, min_growth: float = 0.05,
+                   no_reason_threshold: float = 0.2) -> list[dict[str, Any]]:
+    """Findings of the current period (compared with the base when there is one), most money first.
+
+    Returns dicts ``{id, severity, money, key, values}`` for ``Module.finding``; ``fmt`` formats
+    numbers (``report.fmt.Formatter``), ``t`` (``report.i18n.Translator``) fills the optional
+    sentences. Emitted when they apply:
+
+    - ``unbooked``, ``booked_no_show``, ``shown_unpaid``: a funnel step lost leads (priced as in
+      ``leak_table``); the evidence says when the step is the largest leak in either period.
+    - ``missed_calls``: the missed-call rate is above ``missed_call_target`` or peak hours exist.
+    - ``slow_response``: slower answers cost bookings (``slow_response_units`` > 0); names written
+      requests when they wait longer than calls, and the slowest channel (and kind).
+    - ``unbooked_no_reason``: at least ``no_reason_threshold`` of unbooked leads have no reason
+      (not priced: those leads are inside the lead→booking leak).
+    - ``lead_to_booking_up`` / ``lead_to_booking_down``: lead→booking moved by at least
+      ``min_change`` against the base; a rise is not priced (it is a gain), a fall is priced as
+      the bookings lost at the base rate.
+    - ``period_growth`` / ``period_decline``: the leads who came (else the furthest stage known)
+      changed by at least ``min_growth`` against the base; the evidence lists every stage,
+      conversion and the missed-call rate in both periods (treatment left out while its horizon
+      is still open for the current period's leads). Not priced.
+    """
+    cur = summaries["current"]
+    base = summaries.get("base")
+    revenue = cur["revenue_per_month"]
+    totals = cur["totals"]
+    found: list[dict[str, Any]] = []
+    largest = {"current": _largest_leak(cur), "base": _largest_leak(base)}
+
+    def largest_note(name: str) -> str:
+        where = [p for p in ("current", "base") if largest[p] == name]
+        if not where:
+            return ""
+        return " " + t(f"funnel.finding.largest_{'both' if len(where) == 2 else where[0]}")
+
+    def base_note(leak_name: str, low: str) -> str:
+        leak = _leak(base, leak_name)
+        if leak is None or not base["totals"].get(low):
+            return ""
+        return " " + t("funnel.finding.base_note", value=fmt.pct(leak["lost_units"] / base["totals"][low]))
+
+    def months_text(months: float) -> str:
+        return fmt.num(months, 0 if float(months).is_integer() else 1)
+
+    def add(id_: str, money: float | None, key: str, **values: Any) -> None:
+        money = None if money is None or not np.isfinite(money) else float(money)
+        found.append({"id": id_, "severity": severity(money, revenue), "money": money, "key": key,
+                      "values": {"money": fmt.money(money), **values}})
+
+    # Funnel steps.
+    steps = (("unbooked", "lead_to_booking", "leads", "booked_leads"),
+             ("booked_no_show", "booking_to_show", "booked_leads", "shown_leads"),
+             ("shown_unpaid", "show_to_paid", "shown_leads", "paid_leads"))
+    for id_, leak_name, low, high in steps:
+        leak = _leak(cur, leak_name)
+        if leak is None or leak["lost_units"] <= 0:
+            continue
+        priced = bool(np.isfinite(leak["money_per_month"]))
+        values = dict(lost=fmt.num(leak["lost_units"]), total=fmt.num(totals[low]),
+                      share=fmt.pct(leak["lost_units"] / totals[low]), base=base_note(leak_name, low),
+                      largest=largest_note(leak_name), formula=" " + t("funnel.finding.formula",
+                          lost=fmt.num(leak["lost_units"]), conversion=fmt.pct(leak["downstream_conversion"]),
+                          check=fmt.money(leak["avg_first_check"]), months=months_text(leak["months"]),
+                          money=fmt.money(leak["money_per_month"])) if priced else "")
+        if id_ == "unbooked":
+            ch = cur["by_channel"].assign(unbooked=lambda d: d["leads"] - d["booked_leads"])
+            ch = ch.loc[ch["leads"] > 0].sort_values(["unbooked", "channel"], ascending=[False, True])
+            if not ch.empty:
+                top = ch.iloc[0]
+                per_unit = leak["downstream_conversion"] * leak["avg_first_check"] / leak["months"]
+                values.update(channel=str(top["channel"]), channel_share=fmt.pct(top["unbooked"] / top["leads"]),
+                              channel_money=fmt.money(top["unbooked"] * per_unit))
+                values["channel_note"] = " " + t("funnel.finding.unbooked_channel" + ("" if priced else "_unpriced"), **{
+                    k: values[k] for k in ("channel", "channel_share", "channel_money")})
+            else:
+                values["channel_note"] = ""
+        add(id_, leak["money_per_month"], f"funnel.finding.{id_}", **values)
+
+    # Missed calls.
+    calls = cur.get("calls")
+    if calls and calls["calls"] > 0:
+        peaks = cur["peaks"]
+        peak_hours_ = peaks.loc[peaks["is_peak"], "hour"].tolist()
+        if calls["missed_rate"] > missed_call_target or peak_hours_:
+            leak = _leak(cur, "missed_calls")
+            ranges = ", ".join(f"{a}:00–{b}:00" for a, b in hour_ranges(peak_hours_))
+            at_peak = peaks.loc[peaks["is_peak"], ["calls", "missed"]].sum()
+            off_peak = peaks.loc[~peaks["is_peak"], ["calls", "missed"]].sum()
+            values = dict(rate=fmt.pct(calls["missed_rate"]), missed=fmt.num(calls["missed"]),
+                          calls=fmt.num(calls["calls"]), target=fmt.pct(missed_call_target),
+                          base=(" " + t("funnel.finding.base_note", value=fmt.pct(base["calls"]["missed_rate"]))
+                                if base and base.get("calls") else ""),
+                          lost=fmt.num(calls["lost"]),
+                          peaks_note=(" " + t("funnel.finding.missed_peaks", peaks=ranges,
+                                               peak_rate=fmt.pct(_ratio(at_peak["missed"], at_peak["calls"])),
+                                               other_rate=fmt.pct(_ratio(off_peak["missed"], off_peak["calls"]))))
+                          if peak_hours_ else "",
+                          peaks=ranges or "—",
+                          callback_note=(" " + t("funnel.finding.missed_callback",
+                                                  never=fmt.pct(calls["never_called_back"]),
+                                                  within_15m=fmt.pct(calls["called_back_15m"])))
+                          if np.isfinite(calls["never_called_back"]) else "")
+            add("missed_calls", leak["money_per_month"] if leak else None,
+                "funnel.finding.missed_calls" + ("_peaks" if peak_hours_ else ""), **values)
+
+    # Speed to lead.
+    units = cur.get("slow_response_units", np.nan)
+    if np.isfinite(units) and units > 0:
+        leak = _leak(cur, "slow_response")
+        buckets = cur["buckets"].set_index("bucket")
+        rates = ", ".join(t("funnel.finding.bucket_rate", bucket=t(f"funnel.bucket.{b}"),
+                            rate=fmt.pct(row["lead_to_booking"]))
+                          for b, row in buckets.iterrows() if row["leads"] > 0)  # at most six buckets
+        values = dict(fast_rate=fmt.pct(buckets.loc["under_5m", "lead_to_booking"]), bucket_rates=rates,
+                      median=_duration(fmt, cur["median_first_response_minutes"]), units=fmt.num(units))
+        slow_money = leak["money_per_month"] if leak else np.nan
+        values["gain_note"] = " " + t("funnel.finding.slow_gain" + ("" if np.isfinite(slow_money) else "_unpriced"),
+                                      fast_rate=values["fast_rate"], units=values["units"], money=fmt.money(slow_money))
+        kinds = cur["response_by_kind"].set_index("kind")
+        groups = cur["response_by_channel_kind"] if len(kinds) == 2 else cur["response_by_channel"]
+        groups = groups.loc[groups["leads"] * (1 - groups["no_response"]) >= 10].dropna(subset=["median_response_minutes"])
+        slowest = groups.sort_values(["median_response_minutes", "channel"], ascending=[False, True]).head(1)
+        if len(kinds) == 2 and kinds.loc["written", "median_response_minutes"] > kinds.loc["call", "median_response_minutes"]:
+            values["who"] = t("funnel.finding.slow_who_written")
+            values["who_median"] = _duration(fmt, kinds.loc["written", "median_response_minutes"])
+            values["who_note"] = " " + t("funnel.finding.slow_kinds", written=values["who_median"],
+                                         calls=_duration(fmt, kinds.loc["call", "median_response_minutes"]),
+                                         never=fmt.pct(kinds.loc["written", "no_response"]))
+        elif len(slowest):
+            values["who"] = t("funnel.finding.slow_who_channel", channel=str(slowest["channel"].iloc[0]))
+            values["who_median"] = _duration(fmt, slowest["median_response_minutes"].iloc[0])
+            values["who_note"] = ""
+        else:
+            values.update(who=t("funnel.finding.slow_who_all"), who_median=values["median"], who_note="")
+        if len(slowest) and "kind" in slowest:
+            row = slowest.iloc[0]
+            values["slowest_note"] = " " + t("funnel.finding.slowest_group", channel=str(row["channel"]),
+                                             kind=t(f"funnel.kind.{row['kind']}"),
+                                             median=_duration(fmt, row["median_response_minutes"]))
+        elif len(slowest):
+            values["slowest_note"] = " " + t("funnel.finding.slowest_channel", channel=str(slowest["channel"].iloc[0]),
+                                             median=_duration(fmt, slowest["median_response_minutes"].iloc[0]))
+        else:
+            values["slowest_note"] = ""
+        add("slow_response", leak["money_per_month"] if leak else None, "funnel.finding.slow_response", **values)
+
+    # Unbooked leads without a reason.
+    unbooked = cur["unbooked"]
+    if len(unbooked) and unbooked["unbooked"].sum() > 0:
+        no_reason, total = unbooked["no_reason"].sum(), unbooked["unbooked"].sum()
+        if no_reason / total >= no_reason_threshold:
+            top = unbooked.sort_values(["no_reason", "channel"], ascending=[False, True]).iloc[0]
+            add("unbooked_no_reason", None, "funnel.finding.unbooked_no_reason",
+                no_reason=fmt.num(no_reason), unbooked=fmt.num(total), share=fmt.pct(no_reason / total),
+                channel=str(top["channel"]), channel_no_reason=fmt.num(top["no_reason"]))
+
+    # Change against the base.
+    if base and "lead_to_booking" in totals and "lead_to_booking" in base["totals"]:
+        now, before = totals["lead_to_booking"], base["totals"]["lead_to_booking"]
+        if np.isfinite(now) and np.isfinite(before) and abs(now - before) >= min_change:
+            leak = _leak(cur, "lead_to_booking")
+            per_booking = (leak["downstream_conversion"] * leak["avg_first_check"] / leak["months"]) if leak else np.nan
+            worth = abs(now - before) * totals["leads"] * per_booking
+            change = lambda k: fmt.change(_ratio(totals[k] - base["totals"][k], base["totals"][k]))  # noqa: E731
+            values = dict(base_rate=fmt.pct(before), current_rate=fmt.pct(now), delta=fmt.pp(now - before),
+                          leads_change=change("leads"), booked_change=change("booked_leads"),
+                          base_booked=fmt.num(base["totals"]["booked_leads"]),
+                          current_booked=fmt.num(totals["booked_leads"]), worth=fmt.money(worth),
+                          shown_change=change("shown_leads") if "shown_leads" in totals else "—")
+            if now > before:
+                found.append({"id": "lead_to_booking_up", "severity": "low", "money": None,
+                              "key": "funnel.finding.lead_to_booking_up", "values": {"money": fmt.money(None), **values}})
+            else:
+                add("lead_to_booking_down", worth, "funnel.finding.lead_to_booking_down", **values)
+
+    # Volume against the base: the patients who came (else the furthest stage known).
+    if base:
+        stage = next((k for k in ("shown_leads", "booked_leads", "leads")
+                      if k in totals and k in base["totals"] and base["totals"][k] > 0), None)
+        growth = _ratio(totals[stage] - base["totals"][stage], base["totals"][stage]) if stage else np.nan
+        if np.isfinite(growth) and abs(growth) >= min_growth:
+            # An incomplete treatment horizon would show as a fall that is not one: left out.
+            skip = {"treated_leads", "paid_to_treatment"} if cur.get("treatment_open_days") else set()
+            items = [t("funnel.finding.change_item", label=t(f"funnel.stage.{k}"), base=fmt.num(base["totals"][k]),
+                       current=fmt.num(totals[k]), change=fmt.change(_ratio(totals[k] - base["totals"][k], base["totals"][k])))
+                     for k in STAGES if k in totals and k in base["totals"] and k not in skip]
+            items += [t("funnel.finding.change_item", label=t(f"funnel.conversion.{n}"), base=fmt.pct(base["totals"][n]),
+                        current=fmt.pct(totals[n]), change=fmt.pp(totals[n] - base["totals"][n]))
+                      for n, _, _ in CONVERSIONS if n in totals and n in base["totals"] and n not in skip]
+            if calls and base.get("calls"):
+                items.append(t("funnel.finding.change_item", label=t("funnel.finding.missed_label"),
+                               base=fmt.pct(base["calls"]["missed_rate"]), current=fmt.pct(calls["missed_rate"]),
+                               change=fmt.pp(calls["missed_rate"] - base["calls"]["missed_rate"])))
+            id_ = "period_growth" if growth > 0 else "period_decline"
+            found.append({"id": id_, "severity": "low" if growth > 0 else "medium", "money": None,
+                          "key": f"funnel.finding.{id_}",
+                          "values": {"money": fmt.money(None), "stage": t(f"funnel.stage.{stage}"),
+                                     "stage_phrase": t(f"funnel.finding.stage_phrase.{stage}"),
+                                     "change": fmt.change(growth), "base": fmt.num(base["totals"][stage]),
+                                     "current": fmt.num(totals[stage]), "items": "; ".join(items)}})
+
+    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0.0), f["id"]))
+
+
+# -- tables for the report (small by construction: one row per stage, channel, leak) ---------------
+def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage counts and conversions side by side per period: ``(counts, rates)``.
+
+    counts: ``stage`` + one column per period (+ ``change`` = current ÷ base − 1 with a base);
+    rates: ``conversion`` + one column per period (+ ``change`` = current − base, in fractions).
+    Only stages and conversions present in some period are listed.
+    """
+    periods = list(summaries)
+    stages = [s for s in STAGES if any(s in x["totals"] for x in summaries.values())]
+    rates = [n for n, _, _ in CONVERSIONS if any(n in x["totals"] for x in summaries.values())]
+    counts = pd.DataFrame({"stage": stages, **{p: [float(summaries[p]["totals"].get(s, np.nan)) for s in stages]
+                                               for p in periods}})
+    conv = pd.DataFrame({"conversion": rates, **{p: [float(summaries[p]["totals"].get(r, np.nan)) for r in rates]
+                                                 for p in periods}})
+    if "base" in summaries and "current" in summaries:
+        counts["change"] = counts["current"] / counts["base"].where(counts["base"] > 0) - 1
+        conv["change"] = conv["current"] - conv["base"]
+    return counts, conv
+
+
+def channel_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """The current period by channel (stage counts and conversions), with the base period's
+    lead → booking and its change (current − base) when both exist. Channels with no leads
+    (traffic only) are left out."""
+    cur = summaries["current"]["by_channel"]
+    cols = ["channel"] + [c for c in ("leads", "booked_leads", "shown_leads", "paid_leads", "lead_to_booking",
+                                       "booking_to_show", "show_to_paid") if c in cur]
+    out = cur.loc[cur["leads"] > 0, cols].reset_index(drop=True)
+    base = summaries.get("base")
+    if base is not None and "lead_to_booking" in out and "lead_to_booking" in base["by_channel"]:
+        b = base["by_channel"].loc[base["by_channel"]["leads"] > 0, ["channel", "lead_to_booking"]]
+        out = out.merge(b.rename(columns={"lead_to_booking": "lead_to_booking_base"}), on="channel", how="left")
+        out["lead_to_booking_change"] = out["lead_to_booking"] - out["lead_to_booking_base"]
+    return out
+
+
+def month_table(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Stage counts and conversions by month of lead creation, all periods in time order."""
+    parts = [s["by_month"] for s in summaries.values()]
+    out = pd.concat(parts, ignore_index=True).sort_values("month", kind="stable").reset_index(drop=True)
+    keep = ["month"] + [c for c in (*STAGES, *(n for n, _, _ in CONVERSIONS)) if c in out]
+    return out[keep]
+
+
+def leak_report(summaries: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Every period's leak table stacked, with a ``period`` column, most money first in each period."""
+    parts = [s["leaks"].assign(period=name).sort_values("money_per_month", ascending=False, kind="stable")
+             for name, s in summaries.items()]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["period", "leak", "lost_units", "downstream_conversion", "avg_first_check", "months",
+                "money_per_month", "in_total"]]
+
+
+def missed_matrix(by_weekday_hour: pd.DataFrame, *, min_calls: int = 1) -> pd.DataFrame:
+    """Missed-call share as a weekday (rows, 0 = Monday) × hour (columns) matrix; NaN where the
+    weekday-hour has fewer than ``min_calls`` calls (a share of one or two calls is noise); hours
+    left with no value at all are dropped."""
+    rates = by_weekday_hour["missed_rate"].where(by_weekday_hour["calls"] >= min_calls)
+    return (by_weekday_hour.assign(missed_rate=rates)
+            .pivot(index="weekday", columns="hour", values="missed_rate").sort_index().dropna(axis=1, how="all"))
