@@ -79,3 +79,25 @@ def funnel(stages: pd.Series, *, title: str = "", xlabel: str = "", value_fmt=st
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
+
+
+def monthly_lines(data: pd.DataFrame, *, month: str, series: list[str], labels: dict[str, str],
+                  month_label, flagged: pd.Series | None = None, xlabel: str = "", ylabel: str = "",
+                  legend_title: str = "", ax=None):
+    """One line per column of `series` over `month` (first day of month), starting at zero;
+    months where `flagged` is True are shaded red. `labels` maps a column to its legend text and
+    `month_label(ts)` formats the ticks."""
+    long = (data.melt(id_vars=month, value_vars=series, var_name="source", value_name="value")
+            .dropna(subset=["value"]).assign(source=lambda d: d["source"].map(labels)))
+    fig = line(long, x=month, y="value", hue="source", xlabel=xlabel, ylabel=ylabel, ax=ax)
+    ax = fig.axes[0]
+    if flagged is not None:
+        for m in data.loc[flagged.to_numpy(dtype=bool), month]:
+            ax.axvspan(m - pd.Timedelta(days=14), m + pd.Timedelta(days=14), color=PALETTE[3], alpha=0.15, lw=0)
+    ax.legend(title=legend_title, title_fontsize=8)
+    many = len(data) > 8
+    ax.set_xticks(data[month], [month_label(x) for x in data[month]], rotation=45 if many else 0,
+                  ha="right" if many else "center")
+    ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    return fig

@@ -7,14 +7,11 @@ versions, parameters, input file hashes, ledger totals and timings.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -23,10 +20,9 @@ from .errors import ConfigError
 from .findings import rank
 from .ingest import ingest, save_tables
 from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
+from .report.appendix import sha256, versions
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
-PACKAGES = ("audit-kit", "pandas", "numpy", "pyarrow", "papermill", "nbconvert", "matplotlib", "seaborn",
-            "openpyxl", "weasyprint")
 
 
 @dataclass
@@ -95,24 +91,6 @@ def _redirect_stderr(log: Path) -> None:
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 2)
     os.close(fd)
-
-
-def _hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
 
 
 def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatus]) -> None:
@@ -207,12 +185,12 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     outputs["findings"] = str(run_dir / "findings.json")
     outputs["run"] = str(run_dir / "run.json")
     run_info = {
-        "kit_version": _versions().get("audit-kit", "dev"),
+        "kit_version": versions().get("audit-kit", "dev"),
         "started_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": versions(),
         "parameters": {"config": str(config.path), "out": str(run_dir),
                        "modules": [s.name for s in selected], **config.to_dict()},
-        "inputs": {name: {"file": str(src.path), "sha256": _hash(src.path)} for name, src in config.sources.items()},
+        "inputs": {name: {"file": str(src.path), "sha256": sha256(src.path)} for name, src in config.sources.items()},
         "ledger": {"totals": totals, "tables": result.ledger.summary()["tables"]},
         "modules": [asdict(s) for s in ordered],
         "timings_seconds": timings,

@@ -6,29 +6,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import canon
 
-from audit_kit.ingest.schema import BOOL, DATETIME, MONEY, MONTH, NUMBER, TABLES
 from audit_kit.metrics import quality as q
 
 T = pd.Timestamp
 
 
-def canon(table: str, **columns) -> pd.DataFrame:
-    """A canonical table as ingest makes it: every contract column, the contract dtypes."""
-    n = len(next(iter(columns.values())))
-    out = {}
-    for col in TABLES[table].columns:
-        values = columns.get(col.name, [None] * n)
-        if col.kind in (DATETIME, MONTH):
-            out[col.name] = pd.to_datetime(pd.Series(values), format="ISO8601").astype("datetime64[ns]")
-        elif col.kind in (MONEY, NUMBER):
-            out[col.name] = pd.Series(values, dtype="float64")
-        elif col.kind == BOOL:
-            out[col.name] = pd.Series(values, dtype="boolean")
-        else:
-            out[col.name] = pd.Series(values, dtype="string")
-    out["_source_row"] = pd.Series(columns.get("_source_row", range(2, n + 2)), dtype="int64")
-    return pd.DataFrame(out)
 
 
 # -- ledger ----------------------------------------------------------------------------------------

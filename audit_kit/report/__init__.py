@@ -1,6 +1,16 @@
-"""The client report: assembly of module outputs into report.html (and the later formats)."""
+"""The client report: module outputs assembled into report.html, report.pdf and tables.xlsx.
+
+`build_report` runs after the summary notebook: it adds the summary's own metrics (NPS, CSAT) to
+the run's metrics.json, builds the appendix (row ledger, definitions, provenance), renders the
+HTML with nbconvert, the PDF with WeasyPrint and the workbook with openpyxl, and records each
+step's seconds in `timings` (the runner writes them to run.json).
+"""
 from __future__ import annotations
 
+import json
+import sys
+import time
+import traceback
 from importlib import metadata
 from pathlib import Path
 
@@ -12,10 +22,67 @@ def kit_version() -> str:
         return "dev"
 
 
+def merge_summary_metrics(run_dir: Path, summary_ok: bool = True) -> dict:
+    """Add the summary module's metrics (summary.nps, summary.csat) to `<run>/metrics.json`
+    (additively: keys already there are kept) when the summary ran this time; return the merged
+    file's content."""
+    path = Path(run_dir) / "metrics.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"periods": {}, "metrics": {}}
+    own = Path(run_dir) / "modules" / "summary" / "metrics.json"
+    if summary_ok and own.is_file():
+        extra = json.loads(own.read_text(encoding="utf-8"))
+        added = {k: v for k, v in extra.items() if k not in data["metrics"]}
+        if added:
+            data["metrics"].update(added)
+            path.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False), encoding="utf-8")
+    return data
+
+
+def _failed(run_dir: Path, kind: str, exc: Exception) -> None:
+    """A report format that could not be written: the traceback to logs/report.log, one line to stderr."""
+    log = Path(run_dir) / "logs" / "report.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"{kind}: {''.join(traceback.format_exception(exc))}\n")
+    print(f"warning: {kind} not written: {type(exc).__name__}: {exc} (details in {log})", file=sys.stderr)
+
+
 def build_report(run_dir: Path, config, statuses: list, timings: dict) -> dict[str, str]:
-    """Write the report files into run_dir; return {kind: path}."""
+    """Write report.html, report.pdf and tables.xlsx into run_dir; return {kind: path} of those written.
+
+    Adds `report_html`, `report_pdf` and `report_xlsx` seconds to `timings`. A PDF or workbook
+    that fails is logged and left out; the HTML report is always written.
+    """
+    from .appendix import appendix_html, build_appendix
     from .html import assemble, render_html
 
-    nb = assemble(run_dir, config, statuses, kit_version())
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    summary_ok = any(st.name == "summary" and st.status == "ok" for st in statuses)
+    metrics = merge_summary_metrics(run_dir, summary_ok)["metrics"]
+    version = kit_version()
+    appendix = build_appendix(run_dir, config, list(metrics), version, timings)
+    nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
     html_path = render_html(nb, config, run_dir / "report.html")
-    return {"html": str(html_path)}
+    outputs = {"html": str(html_path)}
+    timings["report_html"] = round(time.perf_counter() - started, 2)
+
+    started = time.perf_counter()
+    try:
+        from .pdf import render_pdf
+
+        outputs["pdf"] = str(render_pdf(html_path, run_dir / "report.pdf"))
+    except Exception as exc:  # noqa: BLE001 — the HTML and the workbook still stand
+        _failed(run_dir, "report.pdf", exc)
+    timings["report_pdf"] = round(time.perf_counter() - started, 2)
+
+    started = time.perf_counter()
+    try:
+        from .xlsx import build_workbook
+
+        modules = [st.name for st in statuses if st.status == "ok"]
+        outputs["xlsx"] = str(build_workbook(run_dir, config, modules, appendix.tables, run_dir / "tables.xlsx"))
+    except Exception as exc:  # noqa: BLE001
+        _failed(run_dir, "tables.xlsx", exc)
+    timings["report_xlsx"] = round(time.perf_counter() - started, 2)
+    return outputs

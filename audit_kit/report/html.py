@@ -1,7 +1,9 @@
 """The client report as one self-contained HTML page, rendered by nbconvert from templates/.
 
-The executed module notebooks are merged in order (summary first); only their HTML and image
-outputs are kept — no code, no prompts, no stderr. Skipped and failed modules get a sentence.
+The executed module notebooks are merged in order (summary first) after a cover and a table of
+contents; only their HTML and image outputs are kept — no code, no prompts, no stderr. Skipped and
+failed modules get a sentence; the appendix (`appendix.py`) comes last. Every value from the data
+is escaped where its HTML is built (notebook.py, summary.py, appendix.py and the cards here).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .i18n import Translator
 
 KEEP_MIME = ("text/html", "image/png", "image/svg+xml")
 HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output"}
+SECTION_TAG = "audit-section"   # a cell that starts a new page in the PDF
 
 
 def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Formatter) -> str:
@@ -40,8 +43,10 @@ def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Format
     return '<div class="audit-findings">' + "".join(cards) + "</div>"
 
 
-def _html_cell(markup: str) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell("")
+def _html_cell(markup: str, tag: str = "") -> nbformat.NotebookNode:
+    """A source-less cell showing markup; `tag` becomes the cell's CSS class `celltag_<tag>`
+    (the print CSS starts a page at `celltag_audit-section`)."""
+    cell = nbformat.v4.new_code_cell("", metadata={"tags": [tag]} if tag else {})
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": markup})]
     return cell
 
@@ -84,6 +89,7 @@ def status_note(t: Translator, status: Any) -> str:
 
 
 def cover_html(config, t: Translator, fmt: Formatter, kit_version: str) -> str:
+    """The cover page: kicker, client name (also the PDF's running header), periods, date, kit version."""
     rows = "".join(
         f"<tr><th>{html.escape(t('common.periods.' + name))}</th><td>{html.escape(fmt.period(a, b))}</td></tr>"
         for name, (a, b) in config.periods.items())
@@ -96,8 +102,9 @@ def cover_html(config, t: Translator, fmt: Formatter, kit_version: str) -> str:
             f'</table></section>')
 
 
-def assemble(run_dir: Path, config, statuses: list, kit_version: str) -> nbformat.NotebookNode:
-    """One notebook for the report: cover, then each module's outputs or its skip/fail note."""
+def assemble(run_dir: Path, config, statuses: list, kit_version: str, appendix: str = "") -> nbformat.NotebookNode:
+    """One notebook for the report: cover, contents, each module's outputs (the summary first) or its
+    skip/fail note, then the appendix markup."""
     t, fmt = Translator(config.language), Formatter(config.language, config.currency)
     nb = nbformat.v4.new_notebook()
     nb.metadata["title"] = f"{t('common.report_title')} — {config.client}"
@@ -106,17 +113,29 @@ def assemble(run_dir: Path, config, statuses: list, kit_version: str) -> nbforma
     for st in statuses:
         executed = run_dir / "notebooks" / st.notebook
         if st.status == "ok" and executed.is_file():
-            nb.cells.append(_html_cell(f'<section class="audit-module" id="section-{html.escape(st.name)}"></section>'))
+            nb.cells.append(_html_cell(f'<section class="audit-module" id="section-{html.escape(st.name)}"></section>',
+                                       SECTION_TAG))
             nb.cells.extend(_report_cells(executed))
         else:
             nb.cells.append(_html_cell(status_note(t, st)))
+    if appendix:
+        nb.cells.append(_html_cell(appendix, SECTION_TAG))
     return nb
 
 
+H2_RE = re.compile(r"<h2\b([^>]*)>(.*?)</h2>", re.S)
+ATTR_RE = re.compile(r'\b(id|class)="([^"]*)"')
+
+
 def _toc(body: str, t: Translator) -> str:
-    items = re.findall(r'<h2 id="([^"]+)" class="audit-h2">(.*?)</h2>', body)
-    links = "".join(f'<li><a href="#{i}">{text}</a></li>' for i, text in items)
-    return f'<h2 class="audit-toc-title">{html.escape(t("common.contents"))}</h2><ol>{links}</ol>'
+    """Links to every section heading (h2 with class audit-h2 and an id, attributes in any order);
+    in the PDF the print CSS adds each one's page number (target-counter)."""
+    links = []
+    for attrs, text in H2_RE.findall(body):
+        a = dict(ATTR_RE.findall(attrs))
+        if "id" in a and "audit-h2" in a.get("class", "").split():
+            links.append(f'<li><a href="#{a["id"]}">{text}</a></li>')
+    return f'<h2 class="audit-toc-title">{html.escape(t("common.contents"))}</h2><ol>{"".join(links)}</ol>'
 
 
 def render_html(nb: nbformat.NotebookNode, config, out_path: Path) -> Path:

@@ -1,0 +1,296 @@
+"""What the summary notebook (00) uses: the run's merged results, the money total and display tables.
+
+The summary runs after every module: it reads `<run>/metrics.json`, `findings.json` (ranked) and
+`modules.json`, computes NPS and CSAT from the surveys, and shows the top findings, the KPI
+scorecard, the period comparison and the data that would enable the skipped sections.
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Finding, rank
+from ..metrics.compare import significant
+from .fmt import MISSING, Formatter
+from .html import module_title
+from .i18n import Translator
+
+NAME = "summary"
+TOP_N = 5                 # findings shown as cards
+CHART_N = 10              # findings on the money chart
+SCRATCH = "_notebook"     # notebook.SCRATCH: module notebooks' own scratch runs, not audit runs
+
+
+@dataclass
+class RunResults:
+    """The merged results of one run, as the runner wrote them."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)   # key -> {unit, base, current}
+    findings: list[Finding] = field(default_factory=list)               # ranked
+    statuses: list[dict[str, Any]] = field(default_factory=list)        # modules.json rows, summary excluded
+
+    @property
+    def empty(self) -> bool:
+        return not self.statuses
+
+    def status_of(self, name: str) -> str | None:
+        return next((s["status"] for s in self.statuses if s["name"] == name), None)
+
+
+def latest_run(client_dir: Path) -> Path | None:
+    """The newest finished audit run under `<client>/reports/` (a folder with modules.json), or None."""
+    runs = [p.parent for p in Path(client_dir, "reports").glob("*/modules.json")
+            if p.parent.name != SCRATCH and (p.parent / "ledger.json").is_file()]
+    return max(runs, key=lambda p: (p / "modules.json").stat().st_mtime, default=None)
+
+
+def locate_run(run_dir: str | Path, config_path: str | Path) -> str:
+    """The run folder to summarise: run_dir when given; else the client's latest run; else ''
+    (the notebook then opens a scratch run with no module results and says so)."""
+    if run_dir:
+        return str(run_dir)
+    from ..config import load_config
+    from ..notebook import demo_config_path
+
+    found = latest_run(load_config(config_path or demo_config_path()).client_dir)
+    return str(found) if found else ""
+
+
+def load_results(run_dir: str | Path) -> RunResults:
+    """metrics.json, findings.json and modules.json of a run; missing files give empty results."""
+    run_dir = Path(run_dir)
+    out = RunResults(run_dir)
+    if (run_dir / "metrics.json").is_file():
+        out.metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8")).get("metrics", {})
+    if (run_dir / "findings.json").is_file():
+        out.findings = rank(json.loads((run_dir / "findings.json").read_text(encoding="utf-8")))
+    if (run_dir / "modules.json").is_file():
+        out.statuses = [s for s in json.loads((run_dir / "modules.json").read_text(encoding="utf-8"))
+                        if s["name"] != NAME]
+    return out
+
+
+# -- money -------------------------------------------------------------------------------------
+
+def money_by_module(findings: Iterable[Finding], metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Money at stake per month by module: module, money, source.
+
+    A module's own total `<module>.money_at_stake_per_month` (current period) when it reports one
+    (source "total": the module made its findings' amounts non-overlapping); otherwise the sum of
+    its priced findings (source "findings"). Modules with nothing priced are left out. Modules'
+    amounts may still overlap with each other (see the report's method note).
+    """
+    findings = list(findings)
+    rows = []
+    for module in dict.fromkeys(f.module for f in findings) | dict.fromkeys(
+            k.split(".")[0] for k in metrics if k.endswith(".money_at_stake_per_month")):
+        total = (metrics.get(f"{module}.money_at_stake_per_month") or {}).get("current")
+        if total is not None and np.isfinite(total):
+            rows.append({"module": module, "money": float(total), "source": "total"})
+            continue
+        priced = [f.money_at_stake_per_month for f in findings
+                  if f.module == module and f.money_at_stake_per_month is not None]
+        if priced:
+            rows.append({"module": module, "money": float(sum(priced)), "source": "findings"})
+    return pd.DataFrame(rows, columns=["module", "money", "source"])
+
+
+def total_money(by_module: pd.DataFrame) -> float | None:
+    """The sum of the modules' money at stake per month; None when nothing is priced."""
+    return float(by_module["money"].sum()) if len(by_module) else None
+
+
+def money_chart(findings: Iterable[Finding], t: Translator, fmt: Formatter, n: int = CHART_N):
+    """Horizontal bars: money at stake per month of the n most expensive priced findings."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from .. import plots
+
+    priced = [f for f in findings if f.money_at_stake_per_month is not None][:n]
+    labels = [_short(f"{module_title(t, f.module)}: {f.title}", 70) for f in priced][::-1]
+    values = [f.money_at_stake_per_month for f in priced][::-1]
+    colours = [{"high": plots.PALETTE[3], "medium": plots.PALETTE[1], "low": plots.PALETTE[2]}[f.severity]
+               for f in priced][::-1]
+    fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(priced) + 1.1))
+    ax.barh(range(len(values)), values, color=colours)
+    ax.set_yticks(range(len(values)), labels, fontsize=7.5)
+    for i, v in enumerate(values):
+        ax.text(v, i, " " + fmt.money(v), va="center", fontsize=7.5)
+    ax.set_xlim(0, max(values, default=1) * 1.25)
+    ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt.num(v)))
+    ax.set(xlabel=t("summary.money.chart_x", currency=fmt.sign), title=t("summary.money.chart_title"))
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+# -- findings ----------------------------------------------------------------------------------
+
+def findings_table(findings: Iterable[Finding], t: Translator) -> pd.DataFrame:
+    """All findings in rank order: rank, module (title), title, severity (words), money (per month)."""
+    findings = list(findings)
+    return pd.DataFrame({
+        "rank": np.arange(1, len(findings) + 1),
+        "module": [module_title(t, f.module) for f in findings],
+        "title": [f.title for f in findings],
+        "severity": [t(f"common.severity.{f.severity}") for f in findings],
+        "money": [np.nan if f.money_at_stake_per_month is None else f.money_at_stake_per_month for f in findings],
+    })
+
+
+# -- scorecard ---------------------------------------------------------------------------------
+
+def kpi_value(fmt: Formatter, value: Any, unit: str) -> str:
+    """A KPI value or target: rates as %, minutes, NPS points with one decimal."""
+    if unit == "number":
+        return fmt.num(value, 1)
+    if unit == "rate":
+        return fmt.pct(value, 1)
+    return fmt.value(value, unit)
+
+
+def scorecard_frames(card: pd.DataFrame, t: Translator, fmt: Formatter) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(shown, export) versions of `metrics.scorecard.scorecard`: words and formatted values for the
+    report; labels with numbers (formats by the `unit` column) for the workbook."""
+    label = [t(f"summary.scorecard.kpi.{k}") for k in card["kpi"]]
+    rule = [t(f"summary.scorecard.rule.{d}", target=kpi_value(fmt, v, u))
+            for d, v, u in zip(card["direction"], card["target"], card["unit"])]
+    status = [t(f"summary.scorecard.status.{s}") for s in card["status"]]
+    shown = pd.DataFrame({"kpi": label, "target": rule,
+                          "base": [kpi_value(fmt, v, u) for v, u in zip(card["base"], card["unit"])],
+                          "current": [kpi_value(fmt, v, u) for v, u in zip(card["current"], card["unit"])],
+                          "status": status, "_status": card["status"].to_numpy()})
+    export = pd.DataFrame({"kpi": label, "target_rule": rule, "target_value": card["target"], "base": card["base"],
+                           "current": card["current"], "status": status, "unit": card["unit"],
+                           "key": card["metric"]})
+    return shown, export
+
+
+def scorecard_html(shown: pd.DataFrame, t: Translator, base: bool) -> str:
+    """The scorecard as a table whose status cells are coloured (met / missed / no data); escaped."""
+    cols = ["kpi", "target"] + (["base"] if base else []) + ["current", "status"]
+    head = "".join(f"<th>{html.escape(t(f'summary.columns.{c}'))}</th>" for c in cols)
+    rows = []
+    for r in shown.to_dict("records"):
+        cells = "".join(f'<td class="{"audit-status status-" + r["_status"] if c == "status" else ""}">'
+                        f"{html.escape(str(r[c]))}</td>" for c in cols)
+        rows.append(f"<tr>{cells}</tr>")
+    caption = html.escape(t("summary.scorecard.table_title"))
+    return (f'<div class="audit-table-wrap"><table class="audit-table audit-scorecard"><caption>{caption}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
+# -- period comparison -------------------------------------------------------------------------
+
+def metric_label(t: Translator, key: str) -> str:
+    module, _, name = key.partition(".")
+    return t.get(f"appendix.metrics.{module}.{name}.name", default=key)
+
+
+def signed(fmt: Formatter, x: Any, unit: str) -> str:
+    """A change in the metric's unit with its sign: +12, −3 400 ₽, +2,5 п. п. (rates), +1,5 (NPS)."""
+    if x is None or not np.isfinite(x):
+        return MISSING
+    if unit == "rate":
+        return fmt.pp(x)
+    sign = "+" if x > 0 else ("−" if x < 0 else "")
+    body = fmt.num(abs(x), 1) if unit == "number" else fmt.value(abs(x), unit)
+    return sign + body
+
+
+def comparison_frames(table: pd.DataFrame, t: Translator, fmt: Formatter, *, base: bool
+                      ) -> tuple[list[tuple[str, pd.DataFrame]], pd.DataFrame]:
+    """Display tables per module ([(module title, shown)]) and the workbook version of
+    `metrics.compare.compare_periods` output (numbers; base/current/change/interval formatted by
+    the `unit` column)."""
+    groups = []
+    modules = table["key"].str.split(".").str[0]
+    for module in dict.fromkeys(modules):
+        part = table.loc[modules.eq(module)]
+        title = t("summary.comparison.survey_group") if module == NAME else module_title(t, module)
+        shown = pd.DataFrame({"metric": [metric_label(t, k) for k in part["key"]]})
+        if base:
+            shown["base"] = [kpi_value(fmt, v, u) for v, u in zip(part["base"], part["unit"])]
+        shown["current"] = [kpi_value(fmt, v, u) for v, u in zip(part["current"], part["unit"])]
+        if base:
+            shown["change"] = [signed(fmt, v, u) for v, u in zip(part["change"], part["unit"])]
+            shown["relative_change"] = [fmt.change(v) for v in part["relative_change"]]
+            sig = significant(part).to_numpy()
+            shown["interval"] = [
+                t("summary.comparison.interval", low=signed(fmt, lo, u), high=signed(fmt, hi, u)) + ("\u00a0*" if s else "")
+                if np.isfinite(lo) else MISSING
+                for lo, hi, u, s in zip(part["ci_low"], part["ci_high"], part["unit"], sig)]
+        groups.append((title, shown))
+    export = table.assign(metric=[metric_label(t, k) for k in table["key"]],
+                          ci_method=[t(f"summary.comparison.methods.{m}") if m else "" for m in table["ci_method"]])
+    cols = ["metric", "base", "current", "change", "relative_change", "ci_low", "ci_high", "ci_method", "unit", "key"]
+    if not base:
+        cols = ["metric", "current", "unit", "key"]
+    return groups, export[cols]
+
+
+COMPARISON_FORMATS = {"base": "by_unit", "current": "by_unit", "change": "by_unit", "relative_change": "change",
+                      "ci_low": "by_unit", "ci_high": "by_unit"}
+SCORECARD_FORMATS = {"target_value": "by_unit", "base": "by_unit", "current": "by_unit"}
+
+
+# -- what more data would show -----------------------------------------------------------------
+
+def more_data(results: RunResults, tables: Iterable[str], periods: Iterable[str], t: Translator) -> list[str]:
+    """Sentences for the box: each skipped module with the data that would enable it
+    (`modules.<name>.needs`), patient surveys when absent, a base period when none is set."""
+    items = []
+    for s in results.statuses:
+        if s["status"] == "skipped":
+            items.append(t("summary.more_data.skipped", module=module_title(t, s["name"]),
+                           needs=t.get(f"modules.{s['name']}.needs", default="") or ", ".join(s["missing_tables"])))
+    if "surveys" not in set(tables):
+        items.append(t("summary.more_data.surveys"))
+    if "base" not in set(periods):
+        items.append(t("summary.more_data.base"))
+    return items
+
+
+def more_data_html(items: list[str], t: Translator) -> str:
+    if not items:
+        return f'<p class="audit-note">{html.escape(t("summary.more_data.none"))}</p>'
+    lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
+    return (f'<div class="audit-note audit-more-data"><p>{html.escape(t("summary.more_data.intro"))}</p>'
+            f"<ul>{lis}</ul></div>")
+
+
+def comparison_html(title: str, shown: pd.DataFrame, t: Translator, fmt: Formatter) -> str:
+    """One module's part of the period comparison as a captioned table (display only; escaped)."""
+    from .appendix import ReportTable, table_html
+
+    labels = {c: t(f"summary.columns.{c}") for c in shown.columns}
+    return table_html(ReportTable("", t("summary.comparison.table_title", module=title), shown, {}, labels), fmt,
+                      "audit-comparison")
+
+
+def show_html(markup: str) -> None:
+    """Display ready, escaped HTML in the notebook (and so in the report)."""
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
+
+
+def export_table(m, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None) -> None:
+    """Keep a table for the workbook without showing it (the report shows a formatted version).
+
+    Goes through the module's table registry, so `m.finish()` writes it with the others; format
+    `by_unit` takes each row's number format from its `unit` column (tables mixing units)."""
+    m.tables[name] = {"title": title, "formats": formats or {}, "df": df}
