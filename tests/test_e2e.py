@@ -101,3 +101,37 @@ def test_no_pii_in_any_file_the_run_writes(demo_run):
             text = path.read_text(encoding="utf-8", errors="replace")
         found = pattern.search(text)
         assert found is None, f"{path.relative_to(demo_run.run_dir)} contains PII: {found.group(0)[:3]}…"
+
+
+def _findings(demo_run) -> dict[str, dict]:
+    data = json.loads(Path(demo_run.outputs["findings"]).read_text(encoding="utf-8"))
+    return {f"{f['module']}.{f['id']}": f for f in data}
+
+
+def test_planted_funnel_problems_are_found(demo_run):
+    """sample_data/README.md: half the base quarter's leads never booked (the largest leak), missed
+    calls peaking at 9–10, 13–14 and 18–19, slow answers to web forms, and a better current quarter."""
+    found = _findings(demo_run)
+    assert {"funnel.unbooked", "funnel.missed_calls", "funnel.slow_response", "funnel.period_growth"} <= set(found)
+    assert all(h in found["funnel.missed_calls"]["title"] for h in ("9:00–10:00", "13:00–14:00", "18:00–19:00"))
+    assert "письменные заявки" in found["funnel.slow_response"]["title"]
+    leaks = pd.read_parquet(Path(demo_run.run_dir) / "modules" / "funnel" / "tables" / "funnel_leaks.parquet")
+    base = leaks[leaks["period"] == "Базовый период"].sort_values("money_per_month", ascending=False)
+    assert base["leak"].iloc[0] == "Обращения без записи"
+    metrics = json.loads(Path(demo_run.outputs["metrics"]).read_text(encoding="utf-8"))["metrics"]
+    assert metrics["funnel.lead_to_booking"]["base"] < 0.55
+    assert metrics["funnel.leads"]["current"] > 1.3 * metrics["funnel.leads"]["base"]
+
+
+def test_planted_schedule_problems_are_found_naming_the_doctors(demo_run):
+    """The two evening-overbooked doctors (D04, D07), the three under 50 % (D03, D11, D13), no-shows
+    worse when booked far ahead and for aggregator leads, and the evening overload."""
+    found = _findings(demo_run)
+    over, under = found["schedule.overbooked"]["title"], found["schedule.underloaded"]["title"]
+    assert "Петров Игорь Сергеевич" in over and "Соколова Анна Викторовна" in over
+    assert all(name in under for name in ("Смирнов Павел Игоревич", "Новикова Татьяна Юрьевна",
+                                         "Фролова Наталья Сергеевна"))
+    assert "Петров" not in under and "Смирнов" not in over
+    assert "неделю" in found["schedule.no_show_lead_time"]["title"]
+    assert "Агрегаторы" in found["schedule.no_show_channel"]["title"]
+    assert "17:00" in found["schedule.peak_overload"]["title"]
