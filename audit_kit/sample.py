@@ -1184,7 +1184,7 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
     def when(s, fmt=dtf):
         return pd.to_datetime(s.replace("", None), format=fmt)
 
-    leads = pd.read_excel(d / "amocrm_leads.xlsx", dtype={"ID сделки": str, "ID пациента": str, "ID звонка": str})
+    leads = pd.read_excel(d / "amocrm_leads.xlsx", engine="openpyxl", dtype={"ID сделки": str, "ID пациента": str, "ID звонка": str})
     leads.columns = ["lead_id", "created_at", "source", "patient_id", "call_id", "utm_source", "utm_medium",
                      "utm_campaign", "service", "stage", "lost_reason", "first_response_at", "responsible"]
     calls = csv("calltouch_calls.csv", "cp1251", ";")
@@ -1197,17 +1197,17 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
                  "status", "lead_id", "created_at", "cancelled_at"]
     for c in ("slot_start", "slot_end", "created_at", "cancelled_at"):
         b[c] = when(b[c])
-    v = pd.read_excel(d / "mis_visits.xlsx", dtype={"Номер визита": str, "Код пациента": str, "Номер записи": str})
+    v = pd.read_excel(d / "mis_visits.xlsx", engine="openpyxl", dtype={"Номер визита": str, "Код пациента": str, "Номер записи": str})
     v.columns = ["visit_id", "patient_id", "booking_id", "doctor_id", "checked_in_at", "started_at", "ended_at"]
     inv = csv("1c_payments.csv", "cp1251", ";", skip=2)
     inv.columns = ["invoice_id", "paid_at", "patient_id", "visit_id", "service", "service_category", "amount"]
     inv["paid_at"] = when(inv.paid_at)
     inv["amount"] = inv.amount.str.replace(" ", "", regex=False).str.replace(",", ".", regex=False).astype(float)
-    sch = pd.read_excel(d / "schedule.xlsx", dtype={"Код врача": str})
+    sch = pd.read_excel(d / "schedule.xlsx", engine="openpyxl", dtype={"Код врача": str})
     sch.columns = ["doctor_id", "doctor_name", "shift_start", "shift_end", "room"]
     doctors = pd.read_csv(d / "doctors.csv", dtype=str)
     doctors.columns = ["doctor_id", "doctor_name", "specialty"]
-    spend = pd.read_excel(d / "marketing_spend.xlsx")
+    spend = pd.read_excel(d / "marketing_spend.xlsx", engine="openpyxl")
     spend.columns = ["month", "source", "spend"]
     traffic = pd.read_csv(d / "metrika_traffic.csv", encoding="utf-8-sig")
     traffic.columns = ["month", "source", "sessions"]

@@ -48,22 +48,22 @@ def _when(s: pd.Series) -> pd.Series:
 def raw(demo) -> dict[str, pd.DataFrame]:
     """The generated exports read with plain pandas, keeping their Russian headers."""
     d = demo[0] / "data"
-    leads = pd.read_excel(d / "amocrm_leads.xlsx", dtype={"ID сделки": str, "ID пациента": str, "ID звонка": str})
+    leads = pd.read_excel(d / "amocrm_leads.xlsx", engine="openpyxl", dtype={"ID сделки": str, "ID пациента": str, "ID звонка": str})
     calls = _csv(d / "calltouch_calls.csv", "cp1251", ";")
     for c in ("Дата/время звонка", "Перезвон менеджера"):
         calls[c] = _when(calls[c])
     bookings = _csv(d / "mis_bookings.csv", "cp1251", ";")
     for c in ("Дата и время приёма", "Окончание приёма", "Дата записи", "Дата отмены"):
         bookings[c] = _when(bookings[c])
-    visits = pd.read_excel(d / "mis_visits.xlsx", dtype={"Номер визита": str, "Код пациента": str, "Номер записи": str})
+    visits = pd.read_excel(d / "mis_visits.xlsx", engine="openpyxl", dtype={"Номер визита": str, "Код пациента": str, "Номер записи": str})
     invoices = _csv(d / "1c_payments.csv", "cp1251", ";", skip=2)     # 1C puts a title above the header
     invoices["Дата оплаты"] = _when(invoices["Дата оплаты"])
     invoices["amount"] = invoices["Сумма"].str.replace(" ", "").str.replace(",", ".").astype(float)
     return {
         "leads": leads, "calls": calls, "bookings": bookings, "visits": visits, "invoices": invoices,
-        "schedule": pd.read_excel(d / "schedule.xlsx", dtype={"Код врача": str}),
+        "schedule": pd.read_excel(d / "schedule.xlsx", engine="openpyxl", dtype={"Код врача": str}),
         "doctors": pd.read_csv(d / "doctors.csv", dtype=str),
-        "marketing_spend": pd.read_excel(d / "marketing_spend.xlsx"),
+        "marketing_spend": pd.read_excel(d / "marketing_spend.xlsx", engine="openpyxl"),
         "site_traffic": pd.read_csv(d / "metrika_traffic.csv", encoding="utf-8-sig"),
         "patients": _csv(d / "mis_patients.csv", "cp1251", ";"),
         "surveys": pd.read_csv(d / "surveys.csv", dtype=str),
