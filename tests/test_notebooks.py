@@ -43,3 +43,16 @@ def test_thin(path):
     assert len(nb.cells) <= 40, f"{path.name} has {len(nb.cells)} cells; move logic into audit_kit"
     assert all(len(c.source.splitlines()) <= 25 for c in code), f"{path.name}: a cell over 25 lines belongs in the package"
     assert not any("def " in c.source or "class " in c.source for c in code), f"{path.name}: functions belong in audit_kit"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_top_to_bottom_with_its_defaults(path):
+    """As an analyst opens it in JupyterLab: no injected parameters, cwd = notebooks/, the demo clinic."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    shown = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "text/html" in o.get("data", {})]
+    assert len(shown) >= 3, f"{path.name} showed almost nothing"
