@@ -90,7 +90,8 @@ class Module:
         return self.config.options[key]
 
     # -- showing ------------------------------------------------------------------------
-    def _display(self, markup: str) -> None:
+    def show_html(self, markup: str) -> None:
+        """Display ready, escaped HTML in the notebook (and so in the report)."""
         try:
             from IPython.display import HTML, display
         except ImportError:  # plain Python (tests): nothing to show
@@ -103,11 +104,11 @@ class Module:
 
     def heading(self, key: str, level: int = 2, **values: Any) -> None:
         anchor = f"{self.name}-{key.replace('.', '-')}"
-        self._display(f'<h{level} id="{anchor}" class="audit-h{level}">{self.text(key, **values)}</h{level}>')
+        self.show_html(f'<h{level} id="{anchor}" class="audit-h{level}">{self.text(key, **values)}</h{level}>')
 
     def say(self, key: str, css: str = "audit-text", **values: Any) -> None:
         """A paragraph from the catalog; css 'audit-note' for a boxed formula or caveat."""
-        self._display(f'<p class="{css}">{self.text(key, **values)}</p>')
+        self.show_html(f'<p class="{css}">{self.text(key, **values)}</p>')
 
     def show_table(self, name: str, df: pd.DataFrame, *, formats: dict[str, str] | None = None,
                    title_key: str | None = None, export: bool = True, max_rows: int = 25,
@@ -118,8 +119,7 @@ class Module:
         """
         formats = formats or {}
         if export:
-            self.tables[name] = {"title": self.t(title_key, **title_values) if title_key else name,
-                                 "formats": formats, "df": df}
+            self.keep_table(name, df, title=self.t(title_key, **title_values) if title_key else name, formats=formats)
         shown = df.head(max_rows).copy()
         for col in shown.columns:
             kind = formats.get(col)
@@ -135,12 +135,17 @@ class Module:
         more = ""
         if len(df) > max_rows:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'
-        self._display(f'<div class="audit-table-wrap">{body}{more}</div>')
+        self.show_html(f'<div class="audit-table-wrap">{body}{more}</div>')
+
+    def keep_table(self, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None) -> None:
+        """Keep a table for the workbook without showing it; `finish()` writes it with the others.
+
+        Format `by_unit` takes each row's number format from its `unit` column (tables mixing units)."""
+        self.tables[name] = {"title": title, "formats": formats or {}, "df": df}
 
     def column_label(self, column: str) -> str:
         """Header text: `<module>.columns.<col>`, else the shared `columns.<col>`, else the name itself."""
-        return (self.t.get(f"{self.name}.columns.{column}") or self.t.get(f"columns.{column}")
-                or str(column))
+        return self.t.column_label(self.name, column)
 
     def show_figure(self, fig, caption_key: str | None = None, **values: Any) -> None:
         """Show a matplotlib figure as an inline PNG (self-contained) and close it."""
@@ -151,14 +156,14 @@ class Module:
         plt.close(fig)
         data = base64.b64encode(buf.getvalue()).decode("ascii")
         caption = f"<figcaption>{self.text(caption_key, **values)}</figcaption>" if caption_key else ""
-        self._display(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
+        self.show_html(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
 
     def show_findings(self) -> None:
         """This module's findings so far, as cards."""
         from .report.html import findings_html
 
         if self.findings:
-            self._display(findings_html(self.findings, self.t, self.fmt))
+            self.show_html(findings_html(self.findings, self.t, self.fmt))
 
     # -- results ------------------------------------------------------------------------
     def metric(self, key: str, unit: str, values: dict[str, Any]) -> None:

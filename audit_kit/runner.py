@@ -178,19 +178,21 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         write_modules_status(run_dir, ordered)
 
     started = time.perf_counter()
-    outputs = build_report(run_dir, config, ordered, timings)
+    hashes = {name: sha256(src.path) for name, src in config.sources.items()}   # once: run.json and the appendix
+    outputs = build_report(run_dir, config, ordered, timings, input_hashes=hashes)
     timings["report"] = round(time.perf_counter() - started, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
     outputs["metrics"] = str(run_dir / "metrics.json")
     outputs["findings"] = str(run_dir / "findings.json")
     outputs["run"] = str(run_dir / "run.json")
+    packages = versions()
     run_info = {
-        "kit_version": versions().get("audit-kit", "dev"),
+        "kit_version": packages.get("audit-kit", "dev"),
         "started_at": dt.datetime.now().isoformat(timespec="seconds"),
-        "versions": versions(),
+        "versions": packages,
         "parameters": {"config": str(config.path), "out": str(run_dir),
                        "modules": [s.name for s in selected], **config.to_dict()},
-        "inputs": {name: {"file": str(src.path), "sha256": sha256(src.path)} for name, src in config.sources.items()},
+        "inputs": {name: {"file": str(src.path), "sha256": hashes[name]} for name, src in config.sources.items()},
         "ledger": {"totals": totals, "tables": result.ledger.summary()["tables"]},
         "modules": [asdict(s) for s in ordered],
         "timings_seconds": timings,

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .funnel import period_months
+from .quality import in_window
+
 SLOT_KEEPING = ("completed", "no_show")
 STATUSES = ("completed", "no_show", "cancelled", "rescheduled")
 SLOT_COLUMNS = ("booking_id", "patient_id", "doctor_id", "lead_id", "status", "slot_start", "slot_end",
@@ -27,7 +30,6 @@ DOUBLE_BOOKED_SHARE = 0.02   # double-booked minutes ≥ 2% of offered time also
 LATE_CANCEL_HOURS = 24   # a cancellation this close to the slot (or after it) is late
 LEAD_TIME_BUCKETS = ("same_day", "1_2", "3_7", "8_14", "15_plus")
 FAR_AHEAD_BUCKETS = ("8_14", "15_plus")   # booked more than a week ahead
-DAYS_PER_MONTH = 365.25 / 12
 NO_GROUP = ""            # key of a missing group value (no specialty) in lookup tables
 
 _NS_PER_MIN = 60 * 10**9
@@ -182,19 +184,10 @@ def slots(bookings: pd.DataFrame, default_slot_minutes: float = 30,
     return df.reset_index(drop=True)
 
 
-def within(times: pd.Series, bounds: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
-    """Mask of timestamps in the period [start, end)."""
-    start, end = bounds
-    return (times >= start) & (times < end)
-
-
 def months_in(bounds: tuple[pd.Timestamp, pd.Timestamp]) -> float:
-    """Length of a period [start, end) in months: whole calendar months when both bounds are
-    the first of a month (a quarter is exactly 3), else days ÷ 30.44 (as the funnel module)."""
-    start, end = pd.Timestamp(bounds[0]), pd.Timestamp(bounds[1])
-    if start == start.normalize() and end == end.normalize() and start.day == 1 and end.day == 1:
-        return float((end.year - start.year) * 12 + end.month - start.month)
-    return (end - start) / pd.Timedelta(days=1) / DAYS_PER_MONTH
+    """Length of a period [start, end) in months, as the funnel module counts it
+    (`funnel.period_months`: whole calendar months, else days ÷ 30.44)."""
+    return period_months(*bounds)
 
 
 # -- the timeline sweep -------------------------------------------------------------------------
@@ -879,7 +872,7 @@ def period_frames(shift_table: pd.DataFrame, slot_table: pd.DataFrame, segments:
                   wait_table: pd.DataFrame | None, bounds: tuple[pd.Timestamp, pd.Timestamp]) -> PeriodFrames:
     """Cut the whole-data frames to one period [start, end) (see `PeriodFrames`)."""
     def cut(df: pd.DataFrame, column: str) -> pd.DataFrame:
-        mask = within(df[column], bounds)
+        mask = in_window(df[column], *bounds)
         return df if mask.all() else df.loc[mask]
 
     return PeriodFrames(

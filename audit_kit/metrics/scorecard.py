@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import NetScore, Proportion
+from .quality import in_window
 
 PROMOTER_MIN = 9        # NPS answer 9–10: promoter
 DETRACTOR_MAX = 6       # NPS answer 0–6: detractor
@@ -39,10 +40,6 @@ KPIS: tuple[Kpi, ...] = (
 )
 
 
-def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
-    return ((times >= start) & (times < end)).fillna(False).astype(bool)
-
-
 def survey_scores(surveys: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
     """NPS and CSAT of the survey answers given in [start, end) (by `answered_at`).
 
@@ -51,7 +48,7 @@ def survey_scores(surveys: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp)
     outside the scale (NPS not an integer 0–10, CSAT not 1–5) count in neither. Returns
     nps_answers, promoters, detractors, nps (NaN without answers), csat_answers, satisfied, csat.
     """
-    part = surveys.loc[_in(surveys["answered_at"], start, end)]
+    part = surveys.loc[in_window(surveys["answered_at"], start, end)]
     nps = pd.to_numeric(part["nps"], errors="coerce").astype("float64")
     nps = nps.where(nps.between(0, 10) & (nps % 1 == 0))
     csat = pd.to_numeric(part["csat"], errors="coerce").astype("float64")
@@ -112,15 +109,15 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
     for period, (start, end) in periods.items():
         if "calls" in tables and "funnel.missed_call_rate" in metrics:
             calls = tables["calls"]
-            answered = calls.loc[_in(calls["started_at"], start, end), "answered"].dropna().astype(bool)
+            answered = calls.loc[in_window(calls["started_at"], start, end), "answered"].dropna().astype(bool)
             add("funnel.missed_call_rate", period, int((~answered).sum()), len(answered))
         if slots is not None:
-            r = schedule.booking_rates(slots.loc[schedule.within(slots["slot_start"], (start, end))]).iloc[0]
+            r = schedule.booking_rates(slots.loc[in_window(slots["slot_start"], start, end)]).iloc[0]
             add("schedule.no_show_rate", period, r["no_show"], r["completed"] + r["no_show"])
             add("schedule.cancel_rate", period, r["cancelled"], r["bookings"])
             add("schedule.late_cancel_rate", period, r["late_cancelled"], r["bookings"])
         if waits is not None:
-            w = waits.loc[schedule.within(waits["checked_in_at"], (start, end)), "wait_minutes"].dropna()
+            w = waits.loc[in_window(waits["checked_in_at"], start, end), "wait_minutes"].dropna()
             add("schedule.share_wait_over_target", period, int((w > wait_target_minutes).sum()), len(w))
         if any(k.startswith("quality.") for k in metrics):
             chain = quality.id_chain(tables, start=start, end=end)

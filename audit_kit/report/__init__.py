@@ -47,8 +47,11 @@ def _failed(run_dir: Path, kind: str, exc: Exception) -> None:
     print(f"warning: {kind} not written: {type(exc).__name__}: {exc} (details in {log})", file=sys.stderr)
 
 
-def build_report(run_dir: Path, config, statuses: list, timings: dict) -> dict[str, str]:
+def build_report(run_dir: Path, config, statuses: list, timings: dict,
+                 input_hashes: dict[str, str] | None = None) -> dict[str, str]:
     """Write report.html, report.pdf and tables.xlsx into run_dir; return {kind: path} of those written.
+
+    `input_hashes` (table -> SHA-256 of its file) when the caller has them; else they are computed.
 
     Adds `report_html`, `report_pdf` and `report_xlsx` seconds to `timings`. A PDF or workbook
     that fails is logged and left out; the HTML report is always written.
@@ -61,7 +64,7 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict) -> dict[s
     summary_ok = any(st.name == "summary" and st.status == "ok" for st in statuses)
     metrics = merge_summary_metrics(run_dir, summary_ok)["metrics"]
     version = kit_version()
-    appendix = build_appendix(run_dir, config, list(metrics), version, timings)
+    appendix = build_appendix(run_dir, config, list(metrics), version, timings, input_hashes)
     nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
     html_path = render_html(nb, config, run_dir / "report.html")
     outputs = {"html": str(html_path)}

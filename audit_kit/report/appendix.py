@@ -138,9 +138,11 @@ def versions() -> dict[str, str]:
     return out
 
 
-def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str,
-                      timings: Mapping[str, float]) -> list[ReportTable]:
-    """The run (client, config, folder, date), the input files with SHA-256, versions, stage timings."""
+def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str, timings: Mapping[str, float],
+                      input_hashes: Mapping[str, str] | None = None) -> list[ReportTable]:
+    """The run (client, config, folder, date), the input files with SHA-256 (`input_hashes` when
+    given, else read now), versions, stage timings."""
+    hashes = input_hashes if input_hashes is not None else {n: sha256(s.path) for n, s in config.sources.items()}
     items = {
         "client": config.client, "config": config.path.name, "run_folder": Path(run_dir).name,
         "generated": dt.datetime.now().strftime("%d.%m.%Y %H:%M" if config.language == "ru" else "%Y-%m-%d %H:%M"),
@@ -148,7 +150,7 @@ def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str,
     }
     run = pd.DataFrame({"item": [t(f"appendix.provenance.items.{k}") for k in items], "value": list(items.values())})
     inputs = pd.DataFrame([{"table": t.get(f"appendix.tables.{name}", default=name), "file": src.path.name,
-                            "sha256": sha256(src.path)} for name, src in config.sources.items()],
+                            "sha256": hashes[name]} for name, src in config.sources.items()],
                           columns=["table", "file", "sha256"])
     vers = pd.DataFrame(list(versions().items()), columns=["package", "version"])
     stages = [s for s in STAGES if s in timings]
@@ -179,10 +181,11 @@ class Appendix:
         return ([self.ledger] if self.ledger else []) + self.definitions + self.provenance
 
 
-def build_appendix(run_dir: Path, config, metric_keys, kit_version: str, timings: Mapping[str, float]) -> Appendix:
+def build_appendix(run_dir: Path, config, metric_keys, kit_version: str, timings: Mapping[str, float],
+                   input_hashes: Mapping[str, str] | None = None) -> Appendix:
     t = Translator(config.language)
     return Appendix(ledger_table(run_dir, t), definition_tables(metric_keys, t, config.options),
-                    provenance_tables(run_dir, config, t, kit_version, timings))
+                    provenance_tables(run_dir, config, t, kit_version, timings, input_hashes))
 
 
 def appendix_html(appendix: Appendix, config) -> str:

@@ -53,3 +53,7 @@ class Translator:
 
     def has(self, key: str) -> bool:
         return key in self.catalog
+
+    def column_label(self, section: str, column: str) -> str:
+        """A table header: `<section>.columns.<col>`, else the shared `columns.<col>`, else the name itself."""
+        return self.get(f"{section}.columns.{column}") or self.get(f"columns.{column}") or str(column)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..findings import Finding, rank
 from ..metrics.compare import significant
+from ..notebook import SCRATCH   # module notebooks' own scratch runs, not audit runs
 from .fmt import MISSING, Formatter
 from .html import module_title
 from .i18n import Translator
@@ -24,7 +25,6 @@ from .i18n import Translator
 NAME = "summary"
 TOP_N = 5                 # findings shown as cards
 CHART_N = 10              # findings on the money chart
-SCRATCH = "_notebook"     # notebook.SCRATCH: module notebooks' own scratch runs, not audit runs
 
 
 @dataclass
@@ -279,18 +279,3 @@ def comparison_html(title: str, shown: pd.DataFrame, t: Translator, fmt: Formatt
     labels = {c: t(f"summary.columns.{c}") for c in shown.columns}
     return table_html(ReportTable("", t("summary.comparison.table_title", module=title), shown, {}, labels), fmt,
                       "audit-comparison")
-
-
-def show_html(markup: str) -> None:
-    """Display ready, escaped HTML in the notebook (and so in the report)."""
-    from IPython.display import HTML, display
-
-    display(HTML(markup))
-
-
-def export_table(m, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None) -> None:
-    """Keep a table for the workbook without showing it (the report shows a formatted version).
-
-    Goes through the module's table registry, so `m.finish()` writes it with the others; format
-    `by_unit` takes each row's number format from its `unit` column (tables mixing units)."""
-    m.tables[name] = {"title": title, "formats": formats or {}, "df": df}

@@ -90,7 +90,7 @@ def module_tables(run_dir: Path, module: str, t: Translator) -> list[SheetTable]
         if not path.is_file():
             continue
         df = pd.read_parquet(path)
-        labels = {c: t.get(f"{module}.columns.{c}") or t.get(f"columns.{c}") or str(c) for c in df.columns}
+        labels = {c: t.column_label(module, c) for c in df.columns}
         out.append(SheetTable(name, module, item.get("title") or name, df, item.get("formats") or {}, labels))
     return out
 
