@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .periods import period_months
+
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
 # name, from stage, to stage: conversion = to / from, for adjacent stages only.
 CONVERSIONS = (
@@ -38,21 +40,11 @@ BUCKET_ORDER = tuple(code for code, _ in RESPONSE_BUCKETS) + (NEVER,)
 # Leaks (catalog labels `funnel.leak.<name>`): the funnel steps, disjoint sets of leads, then the rest.
 STEP_LEAKS = ("lead_to_booking", "booking_to_show", "show_to_paid")
 LEAKS = STEP_LEAKS + ("missed_calls", "slow_response")
-AVG_MONTH_DAYS = 365.25 / 12
 
 Period = tuple[pd.Timestamp, pd.Timestamp]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
-    """Length of ``[start, end)`` in months: whole calendar months when both bounds are the
-    first of a month (a quarter is exactly 3), else days ÷ 30.44."""
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    if start == start.normalize() and end == end.normalize() and start.day == 1 and end.day == 1:
-        return float((end.year - start.year) * 12 + end.month - start.month)
-    return (end - start) / pd.Timedelta(days=1) / AVG_MONTH_DAYS
-
-
 def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
     return ((times >= start) & (times < end)).fillna(False).to_numpy(dtype=bool)
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from .patients import visit_codes
+
 # The date that places a row of each table in time (doctors have none).
 DATE_COLUMNS: dict[str, str] = {
     "leads": "created_at", "calls": "started_at", "bookings": "slot_start", "visits": "checked_in_at",
@@ -59,11 +61,6 @@ def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Times
     if end is not None:
         mask &= dates.lt(end).fillna(False).astype(bool)
     return mask
-
-
-def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
-    """Length of [start, end) in average calendar months (365.25 / 12 days), e.g. Jan 1 – Apr 1 2025 ≈ 2.96."""
-    return (pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=365.25 / 12)
 
 
 def month_start(dates: pd.Series) -> pd.Series:
@@ -286,21 +283,23 @@ def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None =
 def paid_visits(invoices: pd.DataFrame) -> pd.DataFrame:
     """Paid visits from invoices: one row per visit key with its first payment time and net amount.
 
-    A visit key is the invoice's visit_id; invoices without one are grouped by patient_id and the
-    calendar day of paid_at (patient-day). Amounts (refunds negative) are netted per key; only keys
-    with a positive net amount are paid visits. Columns: visit_id, patient_id, day (the latter two
-    set only for patient-day keys), paid_at (earliest payment of the key), amount (net).
+    The visit key is `patients.visit_codes` (the invoice's visit_id; invoices without one grouped
+    by patient_id and calendar day of paid_at). Amounts (refunds negative) are netted per key;
+    only keys with a positive net amount are paid visits. Columns: visit_id, patient_id, day (the
+    latter two set only for patient-day keys), paid_at (earliest payment of the key), amount (net).
     """
     no_visit = invoices["visit_id"].isna()
     keys = pd.DataFrame({
+        "code": visit_codes(invoices),
         "visit_id": invoices["visit_id"],
         "patient_id": invoices["patient_id"].where(no_visit),
         "day": invoices["paid_at"].dt.normalize().where(no_visit),
         "paid_at": invoices["paid_at"],
         "amount": invoices["amount"],
     })
-    grouped = (keys.groupby(["visit_id", "patient_id", "day"], dropna=False, sort=False)
-               .agg(paid_at=("paid_at", "min"), amount=("amount", "sum")).reset_index())
+    grouped = (keys.loc[keys["code"] >= 0].groupby("code", sort=False)
+               .agg(visit_id=("visit_id", "first"), patient_id=("patient_id", "first"), day=("day", "first"),
+                    paid_at=("paid_at", "min"), amount=("amount", "sum")).reset_index(drop=True))
     return grouped.loc[grouped["amount"] > 0].reset_index(drop=True)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .funnel import period_months
+from .periods import period_months
 from .quality import in_window
 
 SLOT_KEEPING = ("completed", "no_show")
@@ -186,7 +186,7 @@ def slots(bookings: pd.DataFrame, default_slot_minutes: float = 30,
 
 def months_in(bounds: tuple[pd.Timestamp, pd.Timestamp]) -> float:
     """Length of a period [start, end) in months, as the funnel module counts it
-    (`funnel.period_months`: whole calendar months, else days ÷ 30.44)."""
+    (`periods.period_months`: whole calendar months, else days ÷ 30.44)."""
     return period_months(*bounds)
 
 

@@ -1,0 +1,151 @@
+"""Who a patient is to the audit: their visits, when the clinic acquired them, through which channel.
+
+The one definition of each of these ideas; the channel (04), RFM (05) and cohort (06) modules
+call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no I/O.
+
+- **visit**: an invoice's ``visit_id``, else the patient-day (patient and calendar day of
+  ``paid_at``) of invoices without one; only invoices with amount ≥ 0 make a visit (a free
+  visit is a visit; a refund is netted into money but is no visit).
+- **acquired patient**: a patient whose first invoice with amount ≥ 0 falls in the period;
+  ``acquired_at`` is that invoice's ``paid_at`` (= the time of the first visit). A patient with
+  refunds only is never acquired.
+- **first touch**: the channel of the patient's earliest lead from a new-contact channel
+  (channels in ``repeat_channels`` are skipped); else ``patients.first_channel``; else
+  ``unknown``. **last touch**: the channel of the latest such lead created on or before
+  ``acquired_at``, with the same fall-backs.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+UNKNOWN_CHANNEL = "unknown"
+DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
+ATTRIBUTIONS = ("first_touch", "last_touch")
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer code per value (equal values share one; NA is -1)."""
+    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+
+
+def _days(times: pd.Series) -> np.ndarray:
+    """Calendar day numbers since 1970-01-01 (int64; NaT becomes a very negative number)."""
+    return times.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_DAY
+
+
+def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
+    """The visit of each invoice row, as an integer code (rows of one visit share a code).
+
+    Rows with a ``visit_id`` share the code of that id; rows without one share a code with the same
+    patient's other rows without a visit_id on the same calendar day of ``paid_at`` (patient-day).
+    -1 for a row without patient or date. This is only the grouping: which rows *make* a visit
+    (amount ≥ 0) is decided by ``visits``.
+    """
+    n = len(invoices)
+    visit = _codes(invoices["visit_id"]) if "visit_id" in invoices else np.full(n, -1, np.int64)
+    patient = _codes(invoices["patient_id"])
+    day = _days(invoices["paid_at"])
+    dated = invoices["paid_at"].notna().to_numpy(bool)
+    n_ids = int(visit.max()) + 1 if n else 0
+    by_day = (visit < 0) & (patient >= 0) & dated
+    combined = patient[by_day] * np.int64(1 << 20) + (day[by_day] - day[by_day].min() if by_day.any() else 0)
+    out = visit.copy()
+    out[by_day] = n_ids + pd.factorize(combined)[0]
+    out[(visit < 0) & ~by_day] = -1
+    return out
+
+
+def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
+
+    Columns: ``patient_id``; ``visited_at`` — the earliest ``paid_at`` of the visit's invoices with
+    amount ≥ 0; ``day`` (its calendar day); ``amount`` — the net of all the visit's invoices up to
+    ``as_of`` (refunds included; a refund on another day without a visit_id nets into no visit and
+    is left out here, but counts in a patient's money). Sorted by patient, then time.
+    """
+    inv = invoices
+    if as_of is not None:
+        inv = inv.loc[(inv["paid_at"] < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).fillna(False).to_numpy(bool)]
+    code = visit_codes(inv)
+    amount = inv["amount"].to_numpy(dtype="float64")
+    frame = pd.DataFrame({"code": code, "patient_id": inv["patient_id"].to_numpy(), "paid_at": inv["paid_at"].to_numpy(),
+                          "amount": amount, "makes_visit": amount >= 0})
+    frame = frame.loc[frame["code"] >= 0]
+    net = frame.groupby("code", sort=False)["amount"].sum()
+    made = frame.loc[frame["makes_visit"]]
+    out = (made.groupby("code", sort=False).agg(patient_id=("patient_id", "first"), visited_at=("paid_at", "min")))
+    out["amount"] = net.reindex(out.index).to_numpy()
+    out["patient_id"] = out["patient_id"].astype("string")
+    out["day"] = out["visited_at"].dt.normalize()
+    return (out.sort_values(["patient_id", "visited_at"], kind="stable").reset_index(drop=True)
+            [["patient_id", "visited_at", "day", "amount"]])
+
+
+def acquisitions(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Every patient the clinic acquired, with ``acquired_at``: the ``paid_at`` of their first invoice
+    with amount ≥ 0 (a free first visit counts: the patient came). Patients with refunds only are
+    absent. Columns ``patient_id``, ``acquired_at``; one row per patient, sorted by patient."""
+    kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool)
+    kept &= invoices["patient_id"].notna().to_numpy(bool)
+    first = (pd.DataFrame({"patient_id": invoices["patient_id"].to_numpy()[kept],
+                           "acquired_at": invoices["paid_at"].to_numpy(dtype="datetime64[ns]")[kept]})
+             .groupby("patient_id", sort=True)["acquired_at"].min())
+    out = first.reset_index()
+    out["patient_id"] = out["patient_id"].astype("string")
+    return out
+
+
+def acquired_in(acquired: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """The rows of ``acquisitions`` whose ``acquired_at`` lies in ``[start, end)``: the period's new patients."""
+    at = acquired["acquired_at"]
+    return acquired.loc[((at >= start) & (at < end)).fillna(False).to_numpy(bool)]
+
+
+def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients: pd.DataFrame | None = None, *,
+            repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS) -> pd.DataFrame:
+    """``acquired`` with ``first_touch`` and ``last_touch`` channel columns (see the module docstring).
+
+    Leads count when their ``patient_id`` is known and their channel is not a repeat channel.
+    First touch takes the earliest such lead whenever it was created; last touch the latest one
+    created on or before ``acquired_at`` (ties: the later row of the leads table). A patient with
+    no such lead falls back to ``patients.first_channel``, then to ``unknown``.
+    """
+    out = acquired[["patient_id", "acquired_at"]].reset_index(drop=True)
+    n = len(out)
+    first = np.full(n, None, dtype=object)
+    last = np.full(n, None, dtype=object)
+    if leads is not None and len(leads) and n:
+        repeat = set(repeat_channels)
+        keep = (leads["patient_id"].notna() & leads["channel"].notna() & leads["created_at"].notna()
+                & ~leads["channel"].isin(list(repeat))).to_numpy(bool)
+        keys = pd.Index(out["patient_id"].astype("string"))
+        pos = keys.get_indexer(leads["patient_id"].astype("string").to_numpy()[keep])
+        own = pos >= 0
+        pos = pos[own]
+        created = leads["created_at"].to_numpy(dtype="datetime64[ns]")[keep][own].view("int64")
+        channel = leads["channel"].astype("string").to_numpy(dtype=object)[keep][own]
+        row = np.arange(len(pos))
+        order = np.lexsort((row, created, pos))            # by patient, then time, then table order
+        pos_s, created_s, channel_s = pos[order], created[order], channel[order]
+        start = np.r_[True, pos_s[1:] != pos_s[:-1]]
+        first[pos_s[start]] = channel_s[start]
+        acquired_ns = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+        before = created_s <= acquired_ns[pos_s]
+        pos_b, channel_b = pos_s[before], channel_s[before]
+        end = np.r_[pos_b[1:] != pos_b[:-1], True] if len(pos_b) else np.zeros(0, bool)
+        last[pos_b[end]] = channel_b[end]
+    fallback = np.full(n, UNKNOWN_CHANNEL, dtype=object)
+    if patients is not None and "first_channel" in patients and n:
+        registered = patients.dropna(subset=["first_channel"]).drop_duplicates("patient_id")
+        given = (pd.Series(registered["first_channel"].astype("string").to_numpy(),
+                           index=registered["patient_id"].astype("string").to_numpy())
+                 .reindex(out["patient_id"].astype("string").to_numpy()))
+        fallback = np.where(given.notna().to_numpy(), given.to_numpy(dtype=object), fallback)
+    out["first_touch"] = pd.Series(np.where(pd.isna(first), fallback, first), dtype="string")
+    out["last_touch"] = pd.Series(np.where(pd.isna(last), fallback, last), dtype="string")
+    return out
