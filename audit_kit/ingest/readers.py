@@ -53,38 +53,48 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str, list[int]]:
                              f"byte {exc.start} is not {encoding}; remove the setting to let the kit detect "
                              f"utf-8, cp1251 or utf-16") from None
     if data[:2] in UTF16_BOMS or _looks_utf16(data):
-        enc = "utf-16" if data[:2] in UTF16_BOMS else ("utf-16-le" if data[1:2] == b"\x00" else "utf-16-be")
+        enc = "utf-16" if data[:2] in UTF16_BOMS else ("utf-16-le" if data[1:2] in (b"\x00", b"\x04") else "utf-16-be")
         try:
             return data.decode(enc), "utf-16", []
         except UnicodeDecodeError:
             raise InputError(f"{path}: the file looks like UTF-16 (Excel 'Unicode text') but cannot be decoded as "
                              f"such; save it again as 'CSV UTF-8' or xlsx") from None
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
     try:
-        return data.decode("utf-8-sig"), "utf-8", []
+        return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
-    if _mostly_cp1251(data):
-        return data.decode("cp1251"), "cp1251", []   # UTF-8 lines inside are mojibake: ingest re-decodes them
-    # Mostly UTF-8 with some lines in Windows-1251 (two exports glued together): re-decode those lines.
-    text = data.decode("utf-8-sig", errors="surrogateescape")
+    primary, other = ("cp1251", "utf-8") if _mostly_cp1251(data) else ("utf-8", "cp1251")
+    try:
+        return data.decode(primary), primary, []   # UTF-8 lines in a cp1251 file are mojibake: ingest re-decodes them
+    except UnicodeDecodeError:
+        pass
+    # Lines the main encoding cannot decode (two exports glued together) are decoded with the other one.
+    text = data.decode(primary, errors="surrogateescape")
     pieces, lines, pos, line_no = [], [], 0, 0
     for m in _BAD_LINE.finditer(text):
         line_no += text.count("\n", pos, m.start())
         pieces.append(text[pos:m.start()])
-        pieces.append(m.group().encode("utf-8", "surrogateescape").decode("cp1251", errors="replace"))
+        pieces.append(m.group().encode(primary, "surrogateescape").decode(other, errors="replace"))
         lines.append(line_no)
         pos = m.end()
     pieces.append(text[pos:])
-    return "".join(pieces), "utf-8", lines
+    return "".join(pieces), primary, lines
 
 
 _BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
 
 
 def _looks_utf16(data: bytes) -> bool:
-    """UTF-16 without a BOM: every other byte of the first ones is zero (Latin and digits)."""
+    """UTF-16 without a BOM: nearly every other byte of the first ones is 0x00 (Latin, digits) or 0x04 (Cyrillic)."""
     head = data[:2000]
-    return len(head) >= 4 and head.count(b"\x00") >= len(head) // 3
+    if len(head) < 4:
+        return False
+    for high in (head[1::2], head[0::2]):
+        if sum(high.count(b) for b in (b"\x00", b"\x04")) >= 0.9 * len(high):
+            return True
+    return False
 
 
 def _mostly_cp1251(data: bytes) -> bool:
