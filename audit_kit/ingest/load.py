@@ -136,7 +136,10 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)
     reject = pd.Series(False, index=text.index)
-    text, fixed = redecode_mojibake(text)
+    if raw.from_excel:      # csv lines in another encoding were re-decoded by the reader
+        text, fixed = redecode_mojibake(text)
+    else:
+        fixed = pd.Series(False, index=text.index)
 
     blank = text.isna().all(axis=1)
     ledger.note("fixes", MIXED_ENCODING, fixed & ~blank, rows)

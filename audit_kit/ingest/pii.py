@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .coerce import on_distinct
+
 SALT_BYTES = 16
 
 
@@ -68,23 +70,30 @@ def _flag(values: pd.Series, pattern: str) -> pd.Series:
 def mask_contacts(values: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
     """Phone numbers and e-mails inside free text replaced by a marker ([телефон], [e-mail]).
 
-    Returns the masked text and a bool mask of the cells that held a contact. Only the cells that
-    match are rewritten, so a clean column costs one regex scan.
+    Returns the masked text and a bool mask of the cells that held a contact. The regex runs once
+    per distinct value (`coerce.on_distinct`).
     """
-    hit = _flag(values, CONTACT_PATTERN)
-    if not hit.any():
-        return values, hit
     marks = MASKS.get(language, MASKS["en"])
-    masked = (values[hit].astype("string").str.replace(EMAIL_PATTERN, marks["email"], regex=True)
-              .str.replace(PHONE_PATTERN, marks["phone"], regex=True))
-    out = values.astype("string").copy()
-    out[hit] = masked
-    return out, hit
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        hit = _flag(distinct, CONTACT_PATTERN)
+        masked = (distinct.str.replace(EMAIL_PATTERN, marks["email"], regex=True)
+                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)) if hit.any() else distinct
+        return masked, hit
+
+    return on_distinct(values, rewrite)
 
 
 def phone_ids(values: pd.Series) -> pd.Series:
-    """ID cells that are phone numbers (bool per cell); they are hashed like a phone column."""
-    return _flag(values, PHONE_ID_PATTERN)
+    """ID cells that are phone numbers (bool per cell); they are hashed like a phone column.
+
+    Only cells of phone length starting like a phone (+, 7, 8, 9 or a bracket) go to the regex."""
+    txt = values.astype("string")
+    candidate = (txt.str.len().between(10, 22) & txt.str.slice(0, 1).isin(list("+789("))).fillna(False).astype(bool)
+    out = pd.Series(False, index=values.index)
+    if candidate.any():
+        out[candidate] = _flag(txt[candidate], PHONE_ID_PATTERN).to_numpy()
+    return out
 
 
 # -- patient names in free text ------------------------------------------------------------------------
@@ -106,23 +115,27 @@ def name_tokens(names: pd.Series) -> pd.Series:
 def mask_names(values: pd.Series, tokens: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
     """Every word of a known patient name (see `name_tokens`) inside free text replaced by [имя].
 
-    The cells are split into words and the words looked up in the name list (a hash join), so the
-    cost grows with the text, not with the number of names; only cells with a hit are rewritten,
-    with one pattern made of the names actually found. Returns the text and the bool hit mask.
+    The distinct cells are split into words and the words looked up in the name list (a hash
+    join), so the cost grows with the text, not with the number of names; only cells with a hit
+    are rewritten, with one pattern made of the names actually found. Returns the text and the
+    bool mask of the cells changed.
     """
-    hit = pd.Series(False, index=values.index)
-    if tokens.empty or values.isna().all():
-        return values, hit
-    words = _fold(values).str.split(r"[^\w]+", regex=True).explode()
-    found = words.astype(object).isin(set(tokens.astype(object)))
-    if not found.any():
-        return values, hit
-    hit = pd.Series(found.to_numpy(), index=words.index).groupby(level=0).any().reindex(values.index, fill_value=False)
-    names = sorted(set(words[found.to_numpy()].astype(str)), key=len, reverse=True)
-    alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in names)
-    pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+    if tokens.empty:
+        return values, pd.Series(False, index=values.index)
+    known = set(tokens.astype(object))
     mark = MASKS.get(language, MASKS["en"])["name"]
-    masked = values[hit].astype(object).str.replace(pattern, mark, regex=True)
-    out = values.astype("string").copy()
-    out[hit] = masked.astype("string")
-    return out, hit
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        words = _fold(distinct).str.split(r"[^\w]+", regex=True).explode()
+        found = words.astype(object).isin(known).to_numpy(bool)
+        hit = pd.Series(found, index=words.index).groupby(level=0).any().reindex(distinct.index, fill_value=False)
+        if not found.any():
+            return distinct, hit
+        names = sorted(set(words[found].astype(str)), key=len, reverse=True)
+        alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in names)
+        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        out = distinct.copy()
+        out[hit] = distinct[hit].astype(object).str.replace(pattern, mark, regex=True).astype("string")
+        return out, hit
+
+    return on_distinct(values, rewrite)

@@ -7,6 +7,7 @@ with fewer or more fields than the header are named (RawTable.problems) for the 
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -44,7 +45,9 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str, list[int]]:
     data = path.read_bytes()
     if encoding:
         try:
-            return data.decode(encoding), encoding, []
+            if codecs.lookup(encoding).name != "cp1251":
+                return data.decode(encoding), encoding, []
+            return _cp1251_with_utf8_lines(data)
         except LookupError:
             raise InputError(f"{path}: unknown encoding {encoding!r} (data.<table>.encoding in audit.yaml); "
                              f"expected e.g. utf-8, cp1251 or utf-16, or remove the setting") from None
@@ -65,22 +68,45 @@ def _decode(path: Path, encoding: str | None) -> tuple[str, str, list[int]]:
         return data.decode("utf-8"), "utf-8", []
     except UnicodeDecodeError:
         pass
-    primary, other = ("cp1251", "utf-8") if _mostly_cp1251(data) else ("utf-8", "cp1251")
-    try:
-        return data.decode(primary), primary, []   # UTF-8 lines in a cp1251 file are mojibake: ingest re-decodes them
-    except UnicodeDecodeError:
-        pass
-    # Lines the main encoding cannot decode (two exports glued together) are decoded with the other one.
-    text = data.decode(primary, errors="surrogateescape")
+    if _mostly_cp1251(data):
+        return _cp1251_with_utf8_lines(data)
+    # Mostly UTF-8 with some lines in Windows-1251 (two exports glued together): re-decode those lines.
+    text = data.decode("utf-8", errors="surrogateescape")
     pieces, lines, pos, line_no = [], [], 0, 0
     for m in _BAD_LINE.finditer(text):
         line_no += text.count("\n", pos, m.start())
         pieces.append(text[pos:m.start()])
-        pieces.append(m.group().encode(primary, "surrogateescape").decode(other, errors="replace"))
+        pieces.append(m.group().encode("utf-8", "surrogateescape").decode("cp1251", errors="replace"))
         lines.append(line_no)
         pos = m.end()
     pieces.append(text[pos:])
-    return "".join(pieces), primary, lines
+    return "".join(pieces), "utf-8", lines
+
+
+def _cp1251_with_utf8_lines(data: bytes) -> tuple[str, str, list[int]]:
+    """A cp1251 file; lines that are UTF-8 (Cyrillic there is bytes D0/D1 + 80..BF, which cp1251 text
+    almost never has, and which then decode as UTF-8) are decoded as UTF-8 and their numbers returned.
+    The candidate lines are found with numpy on the bytes, so a clean file costs one scan."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    pair = ((raw[:-1] == 0xD0) | (raw[:-1] == 0xD1)) & (raw[1:] >= 0x80) & (raw[1:] < 0xC0)
+    suspects = np.flatnonzero(pair | (raw[:-1] == 0x98))
+    if not len(suspects):
+        return data.decode("cp1251", errors="replace"), "cp1251", []
+    ends = np.flatnonzero(raw == 10)
+    pieces, lines, pos = [], [], 0
+    for line in np.unique(np.searchsorted(ends, suspects)):
+        start = int(ends[line - 1]) + 1 if line > 0 else 0
+        end = int(ends[line]) if line < len(ends) else len(data)
+        try:
+            decoded = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue            # a cp1251 line after all (or broken): decoded with the rest
+        pieces.append(data[pos:start].decode("cp1251", errors="replace"))
+        pieces.append(decoded)
+        lines.append(int(line))
+        pos = end
+    pieces.append(data[pos:].decode("cp1251", errors="replace"))
+    return "".join(pieces), "cp1251", lines
 
 
 _BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
@@ -181,11 +207,11 @@ def _field_counts(text: str, sep: str) -> np.ndarray:
     if not len(ends) or ends[-1] != len(raw) - 1:
         ends = np.append(ends, len(raw))
     starts = np.concatenate(([0], ends[:-1] + 1))
-    seps = np.cumsum(np.concatenate(([0], raw == ord(sep))))
-    counts = seps[ends] - seps[starts] + 1
-    quotes = np.cumsum(np.concatenate(([0], raw == ord('"'))))
-    quoted = np.flatnonzero(quotes[ends] - quotes[starts])
-    if len(quoted):
+    seps = np.flatnonzero(raw == ord(sep))
+    counts = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+    quotes = np.flatnonzero(raw == ord('"'))
+    if len(quotes):
+        quoted = np.flatnonzero(np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts))
         lines = text.split("\n")
         for i in quoted:
             counts[i] = max(len(next(csv.reader([lines[i]], delimiter=sep), [])), 1)
@@ -250,24 +276,28 @@ MOJIBAKE_PATTERN = "[РСВв][" + re.escape(_CONTINUATION) + "]"
 def redecode_mojibake(text: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Cells that are UTF-8 text read as cp1251 ("РџСЂРёС‘Рј") decoded back ("Приём").
 
-    A cell is a candidate when it holds such a pair (one regex scan per column) and is re-decoded
-    only when its cp1251 bytes are valid UTF-8, which ordinary Russian text never is. Returns the
-    frame and a bool per row: some cell was re-decoded.
+    A distinct value is a candidate when it holds such a pair and is re-decoded only when its
+    cp1251 bytes are valid UTF-8, which ordinary Russian text never is. Returns the frame and a
+    bool per row: some cell was re-decoded.
     """
+    from .coerce import on_distinct
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        candidate = distinct.str.contains(MOJIBAKE_PATTERN, regex=True).fillna(False).astype(bool)
+        redone = pd.Series([_redecode(v) for v in distinct[candidate]], index=distinct.index[candidate], dtype=object)
+        redone = redone.dropna()
+        out = distinct.copy()
+        out[redone.index] = redone.astype("string")
+        return out, pd.Series(distinct.index.isin(redone.index), index=distinct.index)
+
     fixed = pd.Series(False, index=text.index)
     out = text
     for col in text.columns:
-        values = text[col]
-        hit = values.str.contains(MOJIBAKE_PATTERN, regex=True).fillna(False).astype(bool)
-        if not hit.any():
-            continue
-        redone = {i: _redecode(v) for i, v in values[hit].items()}
-        redone = {i: v for i, v in redone.items() if v is not None}
-        if redone:
-            if out is text:
-                out = text.copy()
-            out.loc[list(redone), col] = pd.Series(redone, dtype="string")
-            fixed.loc[list(redone)] = True
+        values, hit = on_distinct(text[col], rewrite)
+        if hit.any():
+            out = out.copy() if out is text else out
+            out[col] = values
+            fixed |= hit
     return out, fixed
 
 
