@@ -268,21 +268,22 @@ def _option(path: Path, name: str, value: Any) -> Any:
     key = f"options.{name}"
     kinds = _option_kinds(name)
     unit = next((suffix.strip("_") for suffix in NUMBER_CEILINGS if name.endswith(suffix)), "")
+    default = DEFAULT_OPTIONS[name]
+    positive = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
+    ceiling = next((c for suffix, c in NUMBER_CEILINGS.items() if name.endswith(suffix)), DEFAULT_CEILING)
     expected = " or ".join(KIND_WORDS[k] for k in kinds) + (f" ({unit})" if unit else "")
+    if "int" in kinds or "number" in kinds:
+        expected += f" {'greater than 0' if positive else '0 or more'} and at most {ceiling:,.0f}"
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if value is None and "null" in kinds:
         return None
     if isinstance(value, bool) and "bool" in kinds:
         return value
     if is_number and ("int" in kinds or "number" in kinds):
-        if not math.isfinite(value) or ("number" not in kinds and float(value) != int(value)):
+        whole = math.isfinite(value) and float(value).is_integer()
+        in_range = math.isfinite(value) and (value > 0 if positive else value >= 0) and value <= ceiling
+        if not in_range or ("number" not in kinds and not whole):
             _fail(path, key, f"expected {expected}, got {value!r}")
-        default = DEFAULT_OPTIONS[name]
-        floor_ok = value > 0 if isinstance(default, (int, float)) and default > 0 else value >= 0
-        ceiling = next((c for suffix, c in NUMBER_CEILINGS.items() if name.endswith(suffix)), DEFAULT_CEILING)
-        if not floor_ok or value > ceiling:
-            bound = "greater than 0" if isinstance(default, (int, float)) and default > 0 else "0 or more"
-            _fail(path, key, f"expected {expected} {bound} and at most {ceiling:,}, got {value!r}")
         return int(value) if "number" not in kinds else value
     if isinstance(value, str) and "text" in kinds:
         return value
