@@ -23,6 +23,7 @@ STAFF_NOTE = f"тел. {PHONE}, {EMAIL}"
 SECRETS = ("Плантова", "Секретина", "Закладкин", "Шифрон", "плантова", "plant.secret", "9991112233", "111-22-33",
            "111 22 33", "9995554433", "555-44-33", "555 44 33")
 PLANTED_ROWS = 3
+FORMULA, SCRIPT = '=HYPERLINK("http://evil.example","жми")', "<script>alert('x')</script>"
 
 
 def _plant(name: str, frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -45,11 +46,19 @@ def _plant(name: str, frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFr
         if kind in (TEXT, CHANNEL):
             note = STAFF_NOTE if name in STAFF_TABLES else NOTE
             frame[header] = frame[header].astype(object)
-            frame.loc[frame.index[:PLANTED_ROWS], header] = frame[header].iloc[:PLANTED_ROWS].fillna("").astype(str) + " " + note
+            rows = frame.index[planted_rows(frame)]
+            frame.loc[rows, header] = frame.loc[rows, header].fillna("").astype(str) + " " + note
         if kind == ID and canon == "patient_id":
             first = sample_patient()
             frame[header] = frame[header].astype(object).where(frame[header].astype(str) != first, PHONE_ID)
     return frame
+
+
+def planted_rows(frame: pd.DataFrame, offset: int = 0, n: int = PLANTED_ROWS) -> slice:
+    """Rows near the end of an export (the exports run in time order, so these fall in the current
+    period, where the report shows them)."""
+    start = min(int(len(frame) * 0.9), len(frame) - n) + offset
+    return slice(start, start + n)
 
 
 def _norm(header: str) -> str:
@@ -77,6 +86,11 @@ def planted_run(tmp_path_factory):
     for name, (fname, frame, fmt) in tables.items():   # ... and its exports, re-written with the plants
         planted = _plant(name, frame, sources[name].columns)
         path = folder / "data" / fname
+        if name == "leads":      # injection attempts: HTML as a channel, a formula as a lost reason
+            rows = planted.index[planted_rows(planted, PLANTED_ROWS, 40)]
+            planted.loc[rows, "Источник"], planted.loc[rows, "Причина отказа"] = SCRIPT, FORMULA
+            fmt, path = ("utf-8", ","), path.with_suffix(".csv")   # in an xlsx a formula is read as its value
+            config.write_text(config.read_text(encoding="utf-8").replace(fname, path.name), encoding="utf-8")
         if fmt == "xlsx":
             sample._write_xlsx(planted, path, sheet=sample.XLSX_SHEETS[name])
         else:
@@ -120,6 +134,16 @@ def test_no_planted_name_phone_or_email_in_any_output(planted_run):
     leaks = [(str(path.relative_to(planted_run.run_dir)), secret)
              for path, text in _texts(planted_run.run_dir) for secret in SECRETS if secret in text]
     assert not leaks, leaks[:20]
+
+
+def test_formulas_and_html_from_cells_are_neutralised(planted_run):
+    from openpyxl import load_workbook
+
+    html = (planted_run.run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    wb = load_workbook(planted_run.run_dir / "tables.xlsx", read_only=True)
+    cells = [v for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    assert any("HYPERLINK" in v for v in cells) and not any(v.startswith("=") for v in cells)
 
 
 def test_the_plants_were_counted_in_the_ledger(planted_run):
