@@ -293,6 +293,17 @@ class TestAwkwardFiles:
         assert result.tables["invoices"]["service"].tolist() == ["Приём", "УЗИ", service]
         assert result.ledger.tables["invoices"].fixes == {"mixed_encoding (re-decoded)": 1}
 
+    def test_mojibake_cells_in_an_xlsx_are_decoded_and_counted(self, clinic):
+        """UTF-8 text pasted into a cp1251 program shows as 'РџСЂРёС‘Рј'; ordinary Russian text is left alone."""
+        folder, config = clinic
+        garbled = "Приём терапевта".encode("utf-8").decode("cp1251")
+        write_xlsx(folder / "data" / "pay.xlsx", [INVOICE_HEADER + ["Номенклатура"],
+                                                  ["1", "P1", "05.01.2025", 100, garbled],
+                                                  ["2", "P2", "05.01.2025", 100, "Сёстры Рябовы: приём"]])
+        result = ingest(load_config(config({"invoices": "data/pay.xlsx"})))
+        assert result.tables["invoices"]["service"].tolist() == ["Приём терапевта", "Сёстры Рябовы: приём"]
+        assert result.ledger.tables["invoices"].fixes == {"mixed_encoding (re-decoded)": 1}
+
     def test_unknown_configured_encoding_is_named(self, clinic):
         from audit_kit.errors import ConfigError
 

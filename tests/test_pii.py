@@ -63,6 +63,17 @@ class TestPhoneIds:
         assert result.ledger.tables["invoices"].fixed == 1
 
 
+    def test_an_email_as_patient_id_is_hashed(self, clinic):
+        folder, config = clinic
+        write_csv(folder / "data" / "pay.csv", [["Номер документа", "Код пациента", "Дата оплаты", "Сумма"],
+                                                ["1", "Ivan@Mail.ru", "05.01.2025", "100"],
+                                                ["2", "ivan@mail.ru", "06.01.2025", "100"], ["3", "P@3", "06.01.2025", "1"]])
+        result = ingest(load_config(config({"invoices": "data/pay.csv"})))
+        ids = result.tables["invoices"]["patient_id"]
+        assert ids.iloc[0] == ids.iloc[1] and ids.iloc[0].startswith("h") and ids.iloc[2] == "P@3"
+        assert result.ledger.tables["invoices"].fixes == {"email_as_id:patient_id (hashed)": 2}
+
+
 class TestNames:
     def test_tokens_are_words_of_three_letters_or_more(self):
         assert name_tokens(pd.Series(["Семёнова Ольга И.", "Ли Бо", None])).tolist() == ["семенова", "ольга"]

@@ -19,7 +19,7 @@ from ..errors import InputError
 from . import coerce
 from .ledger import Ledger, TableLedger
 from .link import link_by_phone
-from .pii import load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
+from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
 from .readers import MIXED_ENCODING, RawTable, read_grid, redecode_mojibake, to_raw_table
 from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, PII, STAFF_TABLES, STATUS, TABLES,
                      TEXT, Table)
@@ -181,12 +181,12 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
                                 empty & ~reject, rows)
                     fixed |= empty
                     values = values.fillna(UNKNOWN_CHANNEL[config.language])
-        elif col.kind == ID:
-            phone = phone_ids(values)
-            if phone.any():
-                ledger.note("fixes", f"phone_as_id:{col.name} (hashed)", phone & ~reject, rows)
-                fixed |= phone
-                values = values.mask(phone, pseudonymise(values.where(phone), "phone", salt))
+        elif col.kind == ID:      # some CRMs key contacts by phone or e-mail: hashed like those columns
+            for contact, found in (("phone", phone_ids(values)), ("email", email_ids(values))):
+                if found.any():
+                    ledger.note("fixes", f"{contact}_as_id:{col.name} (hashed)", found & ~reject, rows)
+                    fixed |= found
+                    values = values.mask(found, pseudonymise(values.where(found), contact, salt))
         elif col.kind == PII:
             if col.name == "full_name":
                 names = values.where(~reject).dropna().drop_duplicates()

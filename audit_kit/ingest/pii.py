@@ -96,6 +96,16 @@ def phone_ids(values: pd.Series) -> pd.Series:
     return out
 
 
+def email_ids(values: pd.Series) -> pd.Series:
+    """ID cells that are e-mail addresses (bool per cell); they are hashed like an e-mail column."""
+    txt = values.astype("string")
+    candidate = txt.str.contains("@", regex=False).fillna(False).astype(bool)
+    out = pd.Series(False, index=values.index)
+    if candidate.any():
+        out[candidate] = _flag(txt[candidate], rf"^\s*{EMAIL_PATTERN}\s*$").to_numpy()
+    return out
+
+
 # -- patient names in free text ------------------------------------------------------------------------
 NAME_TOKEN_MIN = 3          # initials and short particles are not masked on their own
 

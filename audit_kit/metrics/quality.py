@@ -46,7 +46,8 @@ SOURCES = ("completed_bookings", "visits", "paid_visits")
 # Reason codes of the ingest ledger (audit_kit/ingest/load.py) and the fixes' actions.
 REASON_CODES = ("missing", "invalid_date", "invalid_number", "invalid_yes_no", "unknown_status", "invalid_month",
                 "duplicate_row", "duplicate_id", "empty_row", "empty", "before", "too_few_fields", "too_many_fields",
-                "mixed_encoding", "contact_in_text", "name_in_text", "phone_as_id", "linked_by_phone")
+                "mixed_encoding", "contact_in_text", "name_in_text", "phone_as_id", "email_as_id",
+                "linked_by_phone")
 ACTION_CODES = ("blanked", "set_to", "next_day", "masked", "hashed", "redecoded")
 # Fix texts of the ingest (in brackets after the reason) -> action code; "set to ..." is matched apart.
 ACTION_TEXTS = {"blanked": "blanked", "moved to next day": "next_day", "masked": "masked", "hashed": "hashed",
