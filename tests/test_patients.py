@@ -1,0 +1,113 @@
+"""The shared patient definitions (DESIGN §4): visit, acquired patient, first and last touch, months, CAC."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit_kit.metrics import channels, patients as pt
+from audit_kit.metrics.periods import period_months
+
+from helpers import canon
+
+T = pd.Timestamp
+
+INVOICES = canon(
+    "invoices",
+    invoice_id=["i1", "i2", "i3", "i4", "i5", "i6", "i7", "i8", "i9"],
+    patient_id=["P1", "P1", "P1", "P2", "P2", "P3", "P4", "P4", "P1"],
+    paid_at=["2025-01-05 10:00", "2025-01-05 11:00", "2025-01-05 15:00", "2025-01-10 09:00", "2025-01-20 09:00",
+             "2025-02-01 12:00", "2025-02-03 10:00", "2025-02-03 16:00", "2025-03-01 10:00"],
+    amount=[1000.0, 500.0, 0.0, -300.0, 800.0, -500.0, 2000.0, -2000.0, 700.0],
+    visit_id=["V1", "V1", None, None, None, None, "V9", "V9", None],
+)
+# P1: V1 (two rows) + a free patient-day on Jan 5 without visit_id + a patient-day on Mar 1 -> 3 visits.
+# P2: a refund on Jan 10 (no visit) and a paid day on Jan 20 -> 1 visit, acquired Jan 20.
+# P3: a refund only -> no visit, never acquired.
+# P4: V9 paid and refunded the same day -> 1 visit (the row with amount >= 0 makes it), net 0.
+
+
+class TestVisits:
+    def test_codes_group_by_visit_id_else_patient_day(self):
+        code = pt.visit_codes(INVOICES)
+        assert code[0] == code[1]                 # same visit_id
+        assert code[2] != code[0]                 # same patient and day, but no visit_id: its own patient-day
+        assert code[6] == code[7]
+        assert len(set(code.tolist())) == 7       # V1, P1-Jan5, P2-Jan10, P2-Jan20, P3-Feb1, V9, P1-Mar1
+
+    def test_visits_count_free_visits_and_skip_refund_only_keys(self):
+        v = pt.visits(INVOICES)
+        assert v.groupby("patient_id").size().to_dict() == {"P1": 3, "P2": 1, "P4": 1}
+        p1 = v.loc[v["patient_id"] == "P1"]
+        assert p1["visited_at"].tolist() == [T("2025-01-05 10:00"), T("2025-01-05 15:00"), T("2025-03-01 10:00")]
+        assert p1["amount"].tolist() == [1500.0, 0.0, 700.0]
+        assert v.loc[v["patient_id"] == "P4", "amount"].tolist() == [0.0]
+
+    def test_as_of_is_inclusive_and_drops_later_invoices(self):
+        v = pt.visits(INVOICES, as_of=T("2025-02-28"))
+        assert v.groupby("patient_id").size().to_dict() == {"P1": 2, "P2": 1, "P4": 1}
+        assert len(pt.visits(INVOICES, as_of=T("2025-03-01"))) == 5
+
+
+class TestAcquisition:
+    def test_first_invoice_with_amount_at_least_zero(self):
+        acq = pt.acquisitions(INVOICES).set_index("patient_id")["acquired_at"]
+        assert acq.to_dict() == {"P1": T("2025-01-05 10:00"), "P2": T("2025-01-20 09:00"), "P4": T("2025-02-03 10:00")}
+
+    def test_free_first_visit_acquires(self):
+        inv = canon("invoices", invoice_id=["a", "b"], patient_id=["P9", "P9"],
+                    paid_at=["2025-01-02", "2025-02-02"], amount=[0.0, 900.0])
+        assert pt.acquisitions(inv)["acquired_at"].tolist() == [T("2025-01-02")]
+
+    def test_acquired_in_period(self):
+        acq = pt.acquisitions(INVOICES)
+        jan = pt.acquired_in(acq, T("2025-01-01"), T("2025-02-01"))
+        assert jan["patient_id"].tolist() == ["P1", "P2"]
+
+
+class TestTouches:
+    ACQ = pd.DataFrame({"patient_id": pd.Series(["A", "B", "C", "D", "E"], dtype="string"),
+                        "acquired_at": pd.to_datetime(["2025-01-10", "2025-01-10", "2025-01-10", "2025-01-10",
+                                                       "2025-01-10"]).astype("datetime64[ns]")})
+    LEADS = canon("leads", lead_id=["l1", "l2", "l3", "l4", "l5", "l6"],
+                  created_at=["2025-01-01", "2025-01-05", "2025-01-03", "2025-01-20", "2025-01-02", "2025-01-01"],
+                  channel=["SEO", "Контекст", "Повторные", "SMM", "SMM", "Контекст"],
+                  patient_id=["A", "A", "B", "B", "E", None])
+    PATIENTS = canon("patients", patient_id=["B", "C", "A"], first_channel=["Рекомендации", "Агрегаторы", "SMM"])
+
+    def test_first_and_last_touch_with_fallbacks(self):
+        out = pt.touches(self.ACQ, self.LEADS, self.PATIENTS, repeat_channels=["Повторные"]).set_index("patient_id")
+        # A: SEO first, Контекст last (both before acquisition); first_channel is only a fall-back.
+        assert (out.loc["A", "first_touch"], out.loc["A", "last_touch"]) == ("SEO", "Контекст")
+        # B: the repeat lead is skipped; SMM came after acquisition -> first touch SMM, last touch falls back.
+        assert (out.loc["B", "first_touch"], out.loc["B", "last_touch"]) == ("SMM", "Рекомендации")
+        # C: no lead -> patients.first_channel; D: nothing at all -> unknown.
+        assert (out.loc["C", "first_touch"], out.loc["C", "last_touch"]) == ("Агрегаторы", "Агрегаторы")
+        assert (out.loc["D", "first_touch"], out.loc["D", "last_touch"]) == (pt.UNKNOWN_CHANNEL, pt.UNKNOWN_CHANNEL)
+        assert (out.loc["E", "first_touch"], out.loc["E", "last_touch"]) == ("SMM", "SMM")
+
+    def test_without_leads_or_patients(self):
+        out = pt.touches(self.ACQ)
+        assert set(out["first_touch"]) == {pt.UNKNOWN_CHANNEL} and set(out["last_touch"]) == {pt.UNKNOWN_CHANNEL}
+
+
+def test_months_in_a_period_one_definition():
+    assert period_months(T("2025-01-01"), T("2025-04-01")) == 3.0
+    assert period_months(T("2025-01-01"), T("2026-01-01")) == 12.0
+    assert period_months(T("2025-01-15"), T("2025-02-14")) == pytest.approx(30 / 30.4375)
+
+
+def test_cac_and_ratios_never_divide_by_zero():
+    assert channels.cac(10_000, 4) == 2500.0
+    assert np.isnan(channels.cac(10_000, 0)) and np.isnan(channels.cac(np.nan, 4))
+    out = channels.cac(pd.Series([9000.0, 5000.0, np.nan]), pd.Series([3, 0, 2]))
+    assert out.iloc[0] == 3000.0 and out.iloc[1:].isna().all()
+
+
+def test_spend_summed_by_month_and_window():
+    spend = canon("marketing_spend", month=["2025-01-01", "2025-01-01", "2025-02-01", "2025-04-01", "2025-01-01"],
+                  channel=["SMM", "SMM", "SMM", "SMM", "Контекст"], spend=[100.0, 50.0, 70.0, 999.0, None])
+    monthly = channels.monthly_spend(spend)
+    assert monthly.loc[monthly["channel"] == "SMM", "spend"].tolist() == [150.0, 70.0, 999.0]
+    window = channels.spend_by_channel(spend, T("2025-01-01"), T("2025-04-01"))
+    assert window.to_dict() == {"SMM": 220.0}
