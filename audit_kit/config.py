@@ -49,6 +49,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 # suffix, NUMBER_CEILINGS). An option whose default is None accepts null or a mapping, unless it
 # declares its kinds here (any of: null, int, number, bool, text, list, mapping).
 OPTION_TYPES: dict[str, tuple[str, ...]] = {}
+# A text option limited to a few values lists them here (e.g. "rfm_monetary": ("total", "mean")).
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {}
 NUMBER_CEILINGS = {"_days": 36_500, "_months": 1_200, "_hours": 876_000, "_minutes": 525_600, "_seconds": 31_536_000}
 DEFAULT_CEILING = 1e9
 
@@ -286,6 +288,8 @@ def _option(path: Path, name: str, value: Any) -> Any:
             _fail(path, key, f"expected {expected}, got {value!r}")
         return int(value) if "number" not in kinds else value
     if isinstance(value, str) and "text" in kinds:
+        if name in OPTION_CHOICES and value not in OPTION_CHOICES[name]:
+            _fail(path, key, f"expected one of {', '.join(OPTION_CHOICES[name])}, got {value!r}")
         return value
     if isinstance(value, (list, tuple)) and "list" in kinds:
         bad = [v for v in value if not isinstance(v, str) or not v.strip()]

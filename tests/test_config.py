@@ -127,6 +127,13 @@ def test_a_new_option_is_checked_by_its_default_or_its_declared_kinds(clinic, mo
         load_config(config({}, options={"romi_floor_share": "half"}))
     with pytest.raises(ConfigError, match=r"'options.segment_names': expected null or a list of texts"):
         load_config(config({}, options={"segment_names": {"a": 1}}))
+    monkeypatch.setitem(cfg_module.DEFAULT_OPTIONS, "monetary", "total")
+    monkeypatch.setitem(cfg_module.OPTION_CHOICES, "monetary", ("total", "mean"))
+    assert load_config(config({}, options={"monetary": "mean"})).options["monetary"] == "mean"
+    with pytest.raises(ConfigError, match=r"'options.monetary': expected one of total, mean, got 'median'"):
+        load_config(config({}, options={"monetary": "median"}))
+    with pytest.raises(ConfigError, match=r"'options.monetary': expected text, got 3"):
+        load_config(config({}, options={"monetary": 3}))
 
 
 @pytest.mark.parametrize("source, key, expected", [

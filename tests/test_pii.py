@@ -103,10 +103,10 @@ class TestContactColumnsOnAnyTable:
     def test_leads_with_name_phone_and_email_by_alias_and_mapping(self, clinic):
         folder, config = clinic
         write_csv(folder / "data" / "leads.csv", [
-            ["ID заявки", "Дата создания", "Источник", "Клиент ФИО", "Моб. телефон", "E-mail клиента", "Причина отказа"],
+            ["ID заявки", "Дата создания", "Источник", "ФИО", "Моб. телефон", "E-mail клиента", "Причина отказа"],
             ["1", "05.01.2025", "SEO", "Иванов Иван", "+7 912 345-67-89", "ivan@mail.ru", "Иванов: дорого"],
             ["2", "05.01.2025", "SEO", "Петрова Анна", "89001112233", "", "нет времени"]], sep=";")
-        cfg = load_config(config({"leads": {"path": "data/leads.csv", "columns": {"Клиент ФИО": "full_name"}}}))
+        cfg = load_config(config({"leads": {"path": "data/leads.csv", "columns": {"ФИО": "full_name"}}}))
         result = ingest(cfg)
         leads = result.tables["leads"]
         for col in ("full_name", "phone"):
