@@ -340,3 +340,13 @@ class TestAwkwardFiles:
     def test_unknown_headers_still_ask_for_a_mapping(self, clinic):
         with pytest.raises(InputError, match=r"required column 'invoice_id' not found"):
             self._write(clinic, self._text([["Док №", "Клиент", "Когда", "Сколько"]] + self.ROWS).encode())
+
+
+def test_a_data_row_taken_for_headers_is_not_echoed_with_contacts(clinic):
+    folder, config = clinic
+    write_csv(folder / "data" / "l.csv", [["Иванов Иван", "ivan@mail.ru", "SEO"], ["Петрова Анна", "anna@mail.ru", "vk"]])
+    with pytest.raises(InputError) as err:
+        ingest(load_config(config({"leads": "data/l.csv"})))
+    msg = str(err.value)
+    assert "required column 'lead_id' not found" in msg and "'[name]', '[e-mail]', 'SEO'" in msg
+    assert "Иванов" not in msg and "ivan@" not in msg

@@ -74,7 +74,7 @@ def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[s
             f"columns ({', '.join(table.required)} or their usual Russian names), found a row of data: {found}. "
             f"Export the file with headers, or add a header row")
     if missing:
-        headers = ", ".join(f"'{h}'" for h in raw.frame.columns)
+        headers = ", ".join(f"'{h}'" for h in _example_cells(raw.frame.columns, n=len(raw.frame.columns), cut=False))
         col = missing[0]
         raise InputError(
             f"{raw.file} (table '{table.name}'): required column '{col}' not found"
@@ -95,12 +95,13 @@ def _looks_like_data(headers: pd.Index) -> bool:
     return bool((dates.notna() | numbers.notna()).any())
 
 
-def _example_cells(headers: pd.Index, n: int = 4) -> list[str]:
-    """The first cells of a row shown in an error, contacts masked, long values cut."""
+def _example_cells(headers: pd.Index, n: int = 4, cut: bool = True) -> list[str]:
+    """The first cells of a row shown in an error (the header row, or the data row found in its place):
+    phones, e-mails and what looks like a person's name masked, long values cut."""
     cells = pd.Series([h for h in headers if not str(h).startswith("__blank")][:n], dtype="string")
     masked, _ = mask_contacts(cells, "en")
     masked = masked.str.replace(r"^[А-ЯЁA-Z][а-яёa-z]+(?:\s+[А-ЯЁA-Z][а-яёa-z.]*){1,2}$", "[name]", regex=True)
-    return [v if len(v) <= 30 else v[:27] + "..." for v in masked.astype(str)]
+    return [v if len(v) <= 30 or not cut else v[:27] + "..." for v in masked.astype(str)]
 
 
 def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[pd.DataFrame, TableLedger]:
