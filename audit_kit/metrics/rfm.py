@@ -637,10 +637,12 @@ def build_findings(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
     if window.any():
         lo, hi = cur.threshold.window
         add("contact_window", "medium", None, patients=fmt.num(int(window.sum())), threshold=fmt.num(hi),
+            share=fmt.pct(cur.threshold.quantile, 0),
             low=fmt.num(lo), high=fmt.num(hi))
     plan = cur.plan
     if plan.patients:
         add("call_plan", "medium", None, patients=fmt.num(plan.patients), days=fmt.num(plan.operator_days, 1),
+            dials=fmt.num(plan.dials_per_day),
             operators=fmt.num(plan.operators_needed), deadline=fmt.num(plan.deadline_days),
             returns=fmt.num(plan.expected_returns), revenue=fmt.money(plan.expected_revenue))
     return found
