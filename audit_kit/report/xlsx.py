@@ -246,7 +246,7 @@ def table_workbook(out_path: Path, table: SheetTable, language: str, sign: str) 
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)
-    write_sheet(wb, sheet_name(table.title or table.name, set()), table, number_formats(language, sign))
+    write_sheet(wb, sheet_name(table.name, set()), table, number_formats(language, sign))
     out_path = Path(out_path)
     wb.save(out_path)
     return out_path
