@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .patients import _days, visit_codes, visits as patient_visits
+from .patients import _days, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .periods import AVG_MONTH_DAYS
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
@@ -61,17 +61,19 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     """
     if monetary not in MONETARY:
         raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
-    codes = visit_codes(invoices) if visits is None else np.asarray(visits, dtype=np.int64)
-    if len(codes) != len(invoices):
-        raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
+    if visits is None:
+        codes, patient, names = visit_and_patient_codes(invoices)
+    else:
+        codes = np.asarray(visits, dtype=np.int64)
+        if len(codes) != len(invoices):
+            raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
+        patient, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
     as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = _days(invoices["paid_at"])
-    keep = (invoices["paid_at"].notna().to_numpy(bool) & (day <= as_of_day)
-            & invoices["patient_id"].notna().to_numpy(bool))
-    patient, names = pd.factorize(invoices["patient_id"].to_numpy()[keep])
+    keep = invoices["paid_at"].notna().to_numpy(bool) & (day <= as_of_day) & (patient >= 0)
     n_patients = len(names)
     amount = invoices["amount"].to_numpy(dtype="float64")[keep]
-    day, code = day[keep], codes[keep]
+    day, code, patient = day[keep], codes[keep], patient[keep]
     paid = np.bincount(patient, weights=np.nan_to_num(amount), minlength=n_patients)
     made = (amount >= 0) & (code >= 0)
     visit, visit_patient, visit_day = code[made], patient[made], day[made]
@@ -97,7 +99,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
         "paid": paid[seen],
         "first_visit": (first[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
         "last_visit": (last[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
-    }, index=pd.Index(names[seen], name="patient_id", dtype="string"))
+    }, index=pd.Index(pd.array(names, dtype="string")[seen], name="patient_id"))
     return out
 
 
