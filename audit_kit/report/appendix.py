@@ -224,7 +224,7 @@ def appendix_html(appendix: Appendix, config) -> str:
     parts.append(f'<h2 id="appendix-definitions" class="audit-h2 audit-break">{esc(t("appendix.definitions.heading"))}</h2>'
                  f'<p class="audit-text">{esc(t("appendix.definitions.intro"))}</p>')
     parts.extend(table_html(tb, fmt, "audit-definitions") for tb in appendix.definitions)
-    parts.extend(table_html(tb, fmt, "audit-definitions") for tb in appendix.reference)
+    parts.extend(table_html(tb, fmt, "audit-reference") for tb in appendix.reference)
     parts.append(f'<h3 class="audit-h3">{esc(t("appendix.definitions.methods_heading"))}</h3><ul class="audit-methods">'
                  + "".join(f"<li>{esc(t(f'appendix.definitions.methods.{k}'))}</li>"
                            for k in ("interval", "money", "targets")) + "</ul>")
