@@ -81,3 +81,34 @@ def test_report_shows_the_section_and_the_segment_map(run_dir):
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "База пациентов (RFM)" in html and "Порог оттока" in html
     assert "Коды RFM и сегменты" in html                 # the mapping, printed in the appendix
+
+
+def test_a_measure_that_cannot_split_is_said_and_the_call_list_is_formula_safe(clinic, tmp_path):
+    """Five one-visit patients and one with two visits: F's cuts are equal (1 = 1), so F stays empty; the
+    only gap (30 days) is the threshold, and P1, idle 25 days, is inside the window [23, 30)."""
+    from openpyxl import load_workbook
+
+    from audit_kit.runner import run_audit
+    from conftest import write_csv
+
+    folder, config = clinic
+    rows = [["invoice_id", "patient_id", "paid_at", "amount", "service"],
+            ["1", "P1", "2025-03-06", "1000", "=HYPERLINK(\"http://x\")"], ["2", "P2", "2025-02-01", "500", "consult"],
+            ["3", "P3", "2025-01-10", "700", "consult"], ["4", "P4", "2024-12-01", "300", "consult"],
+            ["5", "P5", "2024-11-15", "900", "consult"], ["6", "P6", "2025-01-01", "400", "consult"],
+            ["7", "P6", "2025-01-31", "400", "consult"]]
+    write_csv(folder / "data" / "pay.csv", rows)
+    result = run_audit(config({"invoices": "data/pay.csv"}), out=tmp_path / "run", modules=["rfm"],
+                       progress=lambda s: None)
+    assert {m.name: m.status for m in result.modules}["rfm"] == "ok", [m.error for m in result.modules]
+    run = tmp_path / "run"
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "Частота (F): обе границы совпадают (1)" in html
+    patients = pd.read_parquet(run / "modules" / "rfm" / "tables" / "rfm_patients.parquet")
+    assert patients["f"].isna().all() and patients["segment"].isna().all()
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["metrics"]
+    assert metrics["rfm.churn_threshold_days"]["current"] == 30.0 and metrics["rfm.reactivation_list"]["current"] == 1
+    ws = load_workbook(run / "reactivation.xlsx").active
+    row = {h.value: c.value for h, c in zip(ws[1], ws[2])}
+    assert row["Пациент (ID)"] == "P1" and row["Почему в списке"].startswith("Окно контакта")
+    assert row["Последняя услуга"] == "'=HYPERLINK(\"http://x\")"

@@ -385,3 +385,16 @@ def test_appendix_prints_the_tables_modules_flag(tmp_path):
     tables = reference_tables(tmp_path, Translator("en"))
     assert [(tb.name, tb.title, tb.section, len(tb.df)) for tb in tables] == [("rfm_segment_map", "Codes", "rfm", 27)]
     assert tables[0].labels["segment"] == "Segment"
+
+
+def test_a_period_before_any_visit_gives_an_empty_base_not_an_error():
+    from audit_kit.config import DEFAULT_OPTIONS
+
+    inv = invoices([("P", "2025-05-01 10:00", 100.0, None), ("Q", "2025-05-02 10:00", 200.0, None)])
+    S = rfm.summarise({"invoices": inv}, {"current": (T("2025-01-01"), T("2025-04-01"))}, DEFAULT_OPTIONS)
+    cur = S["current"]
+    assert len(cur.table) == 0 and cur.threshold.days is None and cur.curve.empty and cur.reactivation.empty
+    assert {k: v[1]["current"] for k, v in rfm.headline_metrics(S).items()} == {
+        "rfm.patients": 0, "rfm.former_best": 0, "rfm.at_risk": 0, "rfm.churn_threshold_days": None,
+        "rfm.reactivation_list": 0, "rfm.operator_days": 0.0, "rfm.money_at_stake_per_month": 0.0}
+    assert rfm.build_findings(S, None) == []

@@ -290,7 +290,7 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
     durations = np.asarray(durations, dtype="float64")
     observed = np.asarray(observed, dtype=bool)
     days, inverse = np.unique(durations, return_inverse=True)
-    returned = np.bincount(inverse, weights=observed.astype("float64"), minlength=len(days))
+    returned = np.bincount(inverse, weights=observed.astype("float64"), minlength=len(days)).astype("float64")
     total = np.bincount(inverse, minlength=len(days)).astype("float64")
     at_risk = total[::-1].cumsum()[::-1]
     still = np.cumprod(1.0 - np.divide(returned, at_risk, out=np.zeros_like(returned), where=at_risk > 0))
