@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from .patients import _days, visit_and_patient_codes, visit_codes, visits as patient_visits
-from .periods import AVG_MONTH_DAYS
+from .periods import AVG_MONTH_DAYS, in_window
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
 MEASURES = ("recency_days", "frequency", "monetary")
@@ -49,6 +49,11 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 
 # -- the per-patient table ---------------------------------------------------------------------
+
+def up_to(dates: pd.Series, as_of: Any) -> pd.Series:
+    """Rows dated on or before the as-of day (inclusive: up to its 23:59:59); missing dates are out."""
+    return in_window(dates, None, pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1))
+
 
 def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None = None,
               monetary: str = "total") -> pd.DataFrame:
@@ -318,8 +323,7 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 def visit_services(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     """One row per visit up to ``as_of`` with its main service (the service of its largest invoice
     with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, time."""
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
-    inv = invoices.loc[(invoices["paid_at"] < end).fillna(False).to_numpy(bool)]
+    inv = invoices.loc[up_to(invoices["paid_at"], as_of).to_numpy(bool)]
     code = visit_codes(inv)
     frame = pd.DataFrame({"code": code, "patient_id": inv["patient_id"].to_numpy(),
                           "paid_at": inv["paid_at"].to_numpy(), "amount": inv["amount"].to_numpy(dtype="float64"),
@@ -361,7 +365,6 @@ def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.Da
     """Each patient's last doctor up to ``as_of``: from MIS visits (latest ``checked_in_at`` with a
     doctor), else completed bookings (latest ``slot_start``); the doctor's name when `doctors` has one,
     else the doctor_id. Index patient_id; empty when neither table is given."""
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     source = None
     if visits is not None and "doctor_id" in visits and visits["doctor_id"].notna().any():
         source = visits.rename(columns={"checked_in_at": "at"})
@@ -370,7 +373,7 @@ def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.Da
             columns={"slot_start": "at"})
     if source is None:
         return pd.Series(dtype="string")
-    keep = (source["at"] < end).fillna(False).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
+    keep = up_to(source["at"], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
     last = source.loc[keep].sort_values("at", kind="stable").drop_duplicates("patient_id", keep="last")
     doctor = last["doctor_id"].astype("string")
     if doctors is not None and "doctor_name" in doctors:
@@ -397,7 +400,7 @@ def money_at_stake(table: pd.DataFrame, segment: str = FORMER_BEST) -> float:
     return float(monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)]).sum())
 
 
-def in_window(table: pd.DataFrame, threshold: Threshold) -> pd.Series:
+def in_contact_window(table: pd.DataFrame, threshold: Threshold) -> pd.Series:
     """Patients whose idle days are now inside the contact window [T − window, T)."""
     if threshold.window is None:
         return pd.Series(False, index=table.index)
@@ -417,7 +420,7 @@ def reactivation_list(table: pd.DataFrame, threshold: Threshold, *, segments: It
     monthly value) descending, then patient_id. Only the clinic's pseudonymous patient_id identifies
     them. ``suggested_offer`` = the next best offer for the last service (`next_best_offer`)."""
     wanted = table["segment"].isin(list(segments)).fillna(False).to_numpy(bool)
-    window = in_window(table, threshold).to_numpy(bool)
+    window = in_contact_window(table, threshold).to_numpy(bool)
     picked = table.loc[wanted | window]
     reason = np.where(wanted[wanted | window], picked["segment"].to_numpy(dtype=object), WINDOW)
     ids = picked.index.astype("string")
@@ -486,10 +489,9 @@ def branch_split(table: pd.DataFrame, bookings: pd.DataFrame | None, as_of: Any,
     (branch: visits, most first). None when bookings carry no branch."""
     if bookings is None or "branch_id" not in bookings or not bookings["branch_id"].notna().any():
         return None
-    end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     best = table.index[table["segment"].isin(list(segments)).fillna(False).to_numpy(bool)]
     b = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)
-                     & (bookings["slot_start"] < end).fillna(False).to_numpy(bool)
+                     & up_to(bookings["slot_start"], as_of).to_numpy(bool)
                      & bookings["branch_id"].notna().to_numpy(bool)
                      & bookings["patient_id"].isin(best).to_numpy(bool)]
     per = b.groupby(["patient_id", "branch_id"]).size().rename("n").reset_index()
@@ -635,7 +637,7 @@ def build_findings(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
     if len(risk):
         add("at_risk", "medium", float(monthly_value(risk).sum()), patients=fmt.num(len(risk)),
             paid=fmt.money(risk["paid"].sum()), idle=fmt.num(risk["recency_days"].median()))
-    window = in_window(table, cur.threshold)
+    window = in_contact_window(table, cur.threshold)
     if window.any():
         lo, hi = cur.threshold.window
         add("contact_window", "medium", None, patients=fmt.num(int(window.sum())), threshold=fmt.num(hi),
