@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import yaml
@@ -38,8 +38,19 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "wait_target_minutes": 15,         # schedule: wait-time target
     "revenue_horizon_days": 180,       # channels: revenue of new patients counted this long after first payment
     "ltv_months": 12,                  # cohorts: months since first payment to follow
-    "rfm_thresholds": None,            # rfm: fixed score thresholds instead of terciles
-    "calls_per_operator_day": 60,      # rfm: reactivation calls one operator makes a day
+    "rfm_thresholds": None,            # rfm: fixed score cuts instead of terciles, e.g. {recency_days: [90, 180],
+                                       #      frequency: [1, 3], monetary: [20000, 60000]} (measures left out: terciles)
+    "rfm_monetary": "total",           # rfm: M = total net paid (total) or paid per visit (per_visit)
+    "rfm_segments": {},                # rfm: code -> segment overrides of metrics/rfm_segments.yaml, e.g. {R2F2M2: at_risk}
+    "reactivation_segments": ["former_best", "at_risk"],  # rfm: segments whose patients go on the call list
+    "churn_quantile": 0.9,             # rfm: churn threshold = this quantile of frequent patients' gaps in days
+    "contact_window_days": 7,          # rfm: contact window = [threshold - this many days, threshold)
+    "calls_per_hour": 6,               # rfm: conversations an operator holds per hour
+    "call_hours_per_day": 6,           # rfm: hours a day an operator spends calling the base
+    "dials_per_day": 50,               # rfm: numbers dialled per operator-day (36 conversations + no-answers)
+    "reactivation_deadline_days": 30,  # rfm: working days to finish the call list (sets the operators needed)
+    "reach_rate": 0.7,                 # rfm: share of listed patients reached (estimate)
+    "return_rate": 0.15,               # rfm: share of reached patients who book and come back (estimate)
     "phone_link_window_minutes": 60,   # ingest: a lead without call_id takes the same phone's call this close in time
 }
 
@@ -47,12 +58,46 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 # float: a number, bool: true/false, str: text, list: a list of texts, dict: a mapping; a number must
 # be > 0 when its default is > 0 (>= 0 when it is 0) and at most the ceiling of its unit (the name's
 # suffix, NUMBER_CEILINGS). An option whose default is None accepts null or a mapping, unless it
-# declares its kinds here (any of: null, int, number, bool, text, list, mapping).
+# declares its kinds here (any of: null, int, number, bool, text, list, mapping). A number whose
+# name ends in _rate, _share or _quantile is a fraction in [0, 1].
 OPTION_TYPES: dict[str, tuple[str, ...]] = {}
-# A text option limited to a few values lists them here (e.g. "rfm_monetary": ("total", "mean")).
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {}
+# A text option limited to a few values lists them here.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"rfm_monetary": ("total", "per_visit")}
+FRACTION_SUFFIXES = ("_rate", "_share", "_quantile")
 NUMBER_CEILINGS = {"_days": 36_500, "_months": 1_200, "_hours": 876_000, "_minutes": 525_600, "_seconds": 31_536_000}
 DEFAULT_CEILING = 1e9
+
+
+
+def _check_rfm_thresholds(value: Any) -> None:
+    from .metrics.rfm import MEASURES, score_cuts
+
+    score_cuts(pd.DataFrame({m: [1.0, 2.0, 3.0] for m in MEASURES}), value)
+
+
+def _check_rfm_segments(value: Any) -> None:
+    from .metrics.rfm import segment_map
+
+    segment_map(value)
+
+
+def _check_segment_ids(value: Any) -> None:
+    from .metrics.rfm import load_segments
+
+    known = load_segments()
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ValueError(f"unknown segment '{unknown[0]}'; expected some of: {', '.join(known)}")
+
+
+# Content checks a module owns: option -> a function that raises ValueError on a bad value (after the
+# type check). They run at load time, so a bad value stops the run with exit 2 naming the key
+# instead of failing the module later.
+OPTION_CHECKS: dict[str, Callable[[Any], None]] = {
+    "rfm_thresholds": _check_rfm_thresholds,
+    "rfm_segments": _check_rfm_segments,
+    "reactivation_segments": _check_segment_ids,
+}
 
 # Allowed range of each target; a target not listed is a share in [0, 1] when its name ends in
 # _rate or _share, else any finite number.
@@ -273,6 +318,8 @@ def _option(path: Path, name: str, value: Any) -> Any:
     default = DEFAULT_OPTIONS[name]
     positive = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
     ceiling = next((c for suffix, c in NUMBER_CEILINGS.items() if name.endswith(suffix)), DEFAULT_CEILING)
+    if name.endswith(FRACTION_SUFFIXES):
+        ceiling = 1
     expected = " or ".join(KIND_WORDS[k] for k in kinds) + (f" ({unit})" if unit else "")
     if "int" in kinds or "number" in kinds:
         expected += f" {'greater than 0' if positive else '0 or more'} and at most {ceiling:,.0f}"
@@ -346,6 +393,12 @@ def load_config(path: str | Path) -> AuditConfig:
         if key not in DEFAULT_OPTIONS:
             _fail(path, f"options.{key}", f"unknown option; expected one of: {', '.join(DEFAULT_OPTIONS)}")
         options[key] = _option(path, key, value)
+        if key in OPTION_CHECKS and options[key] is not None:
+            try:
+                OPTION_CHECKS[key](options[key])
+            except (ValueError, TypeError) as exc:
+                message = str(exc).removeprefix(f"option {key}").lstrip(":. ")
+                _fail(path, f"options.{key}", message)
     client = raw.get("client")
     if not client or not isinstance(client, str):
         _fail(path, "client", "expected the clinic's name as text (shown on the report cover)")

@@ -86,7 +86,7 @@ def test_broken_yaml(tmp_path):
     ({"options": {"treatment_horizon_days": "ninety"}}, "'options.treatment_horizon_days'",
      "expected a whole number (days) greater than 0"),
     ({"options": {"treatment_horizon_days": 10 ** 7}}, "'options.treatment_horizon_days'", "at most 36,500"),
-    ({"options": {"calls_per_operator_day": 0}}, "'options.calls_per_operator_day'", "greater than 0"),
+    ({"options": {"dials_per_day": 0}}, "'options.dials_per_day'", "greater than 0"),
     ({"options": {"ltv_months": 12.5}}, "'options.ltv_months'", "expected a whole number (months)"),
     ({"options": {"ltv_months": True}}, "'options.ltv_months'", "expected a whole number"),
     ({"options": {"treatment_categories": "Лечение"}}, "'options.treatment_categories'", "expected a list of texts"),
@@ -105,10 +105,10 @@ def test_values_of_the_wrong_type_or_range_name_the_key(clinic, extra, key, expe
 
 def test_valid_options_are_kept_with_their_types(clinic):
     _, config = clinic
-    cfg = load_config(config({}, options={"ltv_months": 24.0, "rfm_thresholds": {"r": [30, 90]},
+    cfg = load_config(config({}, options={"ltv_months": 24.0, "rfm_thresholds": {"recency_days": [30, 90]},
                                           "treatment_categories": ["Лечение"], "phone_link_window_minutes": 30}))
     assert cfg.options["ltv_months"] == 24 and isinstance(cfg.options["ltv_months"], int)
-    assert cfg.options["rfm_thresholds"] == {"r": [30, 90]} and cfg.options["phone_link_window_minutes"] == 30
+    assert cfg.options["rfm_thresholds"] == {"recency_days": [30, 90]} and cfg.options["phone_link_window_minutes"] == 30
     assert load_config(config({}, options={"rfm_thresholds": None})).options["rfm_thresholds"] is None
 
 
@@ -148,3 +148,20 @@ def test_source_settings_are_checked(clinic, source, key, expected):
     with pytest.raises(ConfigError) as err:
         load_config(config({"leads": {"path": "data/l.csv", **source}}))
     assert key in str(err.value) and expected in str(err.value), str(err.value)
+
+
+def test_a_module_checks_the_content_of_its_options_at_load_time(clinic, monkeypatch):
+    """OPTION_CHECKS: a function that raises ValueError turns into a ConfigError naming the key."""
+    from audit_kit import config as cfg_module
+
+    def no_thirteen(value):
+        if "13" in value:
+            raise ValueError("option lucky_numbers: 13 is not allowed")
+
+    monkeypatch.setitem(cfg_module.DEFAULT_OPTIONS, "lucky_numbers", None)
+    monkeypatch.setitem(cfg_module.OPTION_TYPES, "lucky_numbers", ("null", "mapping"))
+    monkeypatch.setitem(cfg_module.OPTION_CHECKS, "lucky_numbers", no_thirteen)
+    _, config = clinic
+    assert load_config(config({}, options={"lucky_numbers": {"7": 1}})).options["lucky_numbers"] == {"7": 1}
+    with pytest.raises(ConfigError, match=r"key 'options.lucky_numbers': 13 is not allowed"):
+        load_config(config({}, options={"lucky_numbers": {"13": 1}}))
