@@ -6,6 +6,8 @@ and "visit" come from `patients`, CAC from `channels`. Definitions:
 
 - **cohort**: the calendar month (``period="month"``) or quarter (``"quarter"``) of the patient's
   acquisition (`patients.acquisitions`: first invoice with amount ≥ 0). Label ``YYYY-MM`` / ``YYYY-Qn``.
+  Patients registered (``patients.created_at``) before the export's first payment and more than
+  60 days before their own are existing patients, not acquisitions, and are in no cohort (`known_before`).
 - **month_index** k: calendar months between an invoice's (or visit's) month and the patient's
   acquisition month; 0 is the acquisition month. For month cohorts that is the cohort month.
   Invoices before the acquisition month (a refund of something never paid in the data) are left out.
@@ -47,6 +49,7 @@ PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
 NEWEST_COHORTS = 3           # findings: the newest cohorts with that month observed ...
 RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older ones
+KNOWN_BEFORE_DAYS = 60       # registered this long before the first payment of the export: an existing patient
 CELL_COLUMNS = ["cohort", "month_index", "patients", "revenue", "cum_revenue", "cum_revenue_per_patient",
                 "active_patients", "retention", "observed"]
 CHANNEL_COLUMNS = ["channel", "patients", "cac", "ltv_cac", "payback_month"]
@@ -102,14 +105,18 @@ def cohort_window(value: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]
 
 def known_before(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp) -> np.ndarray:
     """Which acquisitions are patients the clinic already had before the invoices begin: registered
-    in ``patients`` (``created_at``) before the day ``since`` (the first payment of the export).
-    Their first invoice in the data is a return, not their acquisition, so cohorts leave them out
-    (left censoring); without ``patients.created_at`` every acquisition is kept (a bool mask)."""
+    in ``patients`` (``created_at``) before the day ``since`` (the first payment of the export)
+    and more than `KNOWN_BEFORE_DAYS` before their own first payment (the margin keeps new
+    patients who registered when booking ahead). Their first
+    invoice in the data is a return, not their acquisition, so cohorts leave them out (left
+    censoring); without ``patients.created_at`` every acquisition is kept (a bool mask)."""
     if patients is None or "created_at" not in patients or pd.isna(since):
         return np.zeros(len(acquired), bool)
     created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
     registered = created.reindex(acquired["patient_id"].astype("string").to_numpy())
-    return (registered < pd.Timestamp(since).normalize()).fillna(False).to_numpy(bool)
+    before = registered < pd.Timestamp(since).normalize()
+    long_before = registered < acquired["acquired_at"].to_numpy() - pd.Timedelta(days=KNOWN_BEFORE_DAYS)
+    return (before & long_before).fillna(False).to_numpy(bool)
 
 
 def check_margin(gross_margin: Any) -> float:
@@ -135,8 +142,9 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
 
     ``acquired``: `patients.acquisitions` (optionally with `touches` columns; ``by`` names one of
     them, e.g. ``first_touch``). ``end``: the data end (default: the latest ``paid_at``); invoices
-    and acquisitions after its day are ignored. Month indices run 0 … (data end month − first
-    cohort month); groups × cohorts without patients have no rows. ``cohort`` is the first day of
+    and acquisitions after its day are ignored. Month indices run from 0 to the largest observed
+    one (for month cohorts: data end month − first cohort month); groups × cohorts without
+    patients have no rows. ``cohort`` is the first day of
     the cohort's month or quarter. Unobserved cells have NaN revenue and active patients.
     """
     period = check_period(period)
@@ -192,7 +200,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
                         "partial": observed & (last_m + k == end_m) & (not is_month_end(end))})
     if by:
         out.insert(0, by, pd.array(np.asarray(group_values, dtype=object)[g], dtype="string"))
-    return out.loc[out["patients"] > 0].reset_index(drop=True)
+    largest = int(out.loc[out["observed"], "month_index"].max())     # quarter cohorts observe fewer months
+    return out.loc[(out["patients"] > 0) & (out["month_index"] <= largest)].reset_index(drop=True)
 
 
 def cohort_table(cells: pd.DataFrame, *, by: str | None = None, period: str = "month") -> pd.DataFrame:
@@ -284,7 +293,7 @@ def channel_ltv(channel_curves: pd.DataFrame, spend: pd.Series | None, *, ltv_mo
     each horizon and the ``ltv_<N>m_patients`` it covers, ``spend`` (NaN: no spend rows), ``cac``,
     ``ltv_cac`` (longest horizon × gross_margin ÷ CAC), ``payback_month``, ``observed_months``,
     ``best_margin_per_patient``. Channels with spend but no patient get a row with 0 patients.
-    Sorted by the longest LTV, highest first."""
+    Sorted by the longest LTV, highest first; ``unknown`` (no channel known) last."""
     by = "channel"
     patients = at_month(channel_curves, 0, "patients", by=by)
     spend = pd.Series(dtype="float64") if spend is None else spend.astype("float64")
@@ -298,8 +307,9 @@ def channel_ltv(channel_curves: pd.DataFrame, spend: pd.Series | None, *, ltv_mo
     out["cac"] = ch.cac(out["spend"], out["patients"])
     out["ltv_cac"] = ch.ratio(out[f"ltv_{max(ltv_months)}m"] * gross_margin, out["cac"])
     out = out.join(payback(channel_curves, out["cac"], gross_margin=gross_margin, by=by))
-    return (out.reset_index().sort_values([f"ltv_{max(ltv_months)}m", "patients"], ascending=False,
-                                          na_position="last", kind="stable").reset_index(drop=True))
+    out = out.reset_index().assign(_unknown=lambda d: d[by].eq(pt.UNKNOWN_CHANNEL))
+    return (out.sort_values(["_unknown", f"ltv_{max(ltv_months)}m", "patients"], ascending=[True, False, False],
+                            na_position="last", kind="stable").drop(columns="_unknown").reset_index(drop=True))
 
 
 def spend_window(cohort_starts: pd.Series, period: str, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
