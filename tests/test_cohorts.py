@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit_kit.errors import ConfigError
+from audit_kit.errors import ConfigError, InputError
 from audit_kit.metrics import cohorts as cc
 from audit_kit.metrics import patients as pt
 from audit_kit.report.fmt import Formatter
@@ -200,6 +200,11 @@ class TestChannels:
         assert s.known_before == 1
         assert s.cohorts.loc[s.cohorts["month_index"].eq(0), "patients"].tolist() == [2, 1]
 
+    def test_no_new_patient_is_a_clear_error(self):
+        refunds = canon("invoices", invoice_id=["I1"], patient_id=["P1"], paid_at=["2025-01-05"], amount=[-50.0])
+        with pytest.raises(InputError, match=r"^invoices: no new patient to put in a cohort up to 2025-01-05 "):
+            cc.summarise({"invoices": refunds})
+
     def test_without_leads_no_channel_view(self):
         s = cc.summarise({"invoices": invoices()})
         assert s.channels is None and s.paid is None and s.contract_channels().empty
@@ -219,6 +224,13 @@ class TestMetricsAndFindings:
         assert unit == "money" and values["base"] == pytest.approx(500) and values["current"] == pytest.approx(1100)
         assert got["cohorts.retention_m1"][0] == "rate" and np.isnan(got["cohorts.retention_m1"][1]["base"])
         assert got["cohorts.payback_month"][0] == "number"
+
+    def test_base_period_before_the_first_patient_has_no_values(self):
+        periods = {"base": (pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-01")),
+                   "current": (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-04-01"))}
+        summaries = cc.summarise_periods(data(), periods)
+        assert list(summaries) == ["current"]
+        assert set(cc.headline_metrics(summaries)["cohorts.ltv_6m"][1]) == {"current"}
 
     def test_never_pays_back_and_fastest(self):
         s = cc.summarise(data(), ltv_months=[1, 2])

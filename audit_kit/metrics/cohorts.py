@@ -11,7 +11,7 @@ and "visit" come from `patients`, CAC from `channels`. Definitions:
 - **month_index** k: calendar months between an invoice's (or visit's) month and the patient's
   acquisition month; 0 is the acquisition month. For month cohorts that is the cohort month.
   Invoices before the acquisition month (a refund of something never paid in the data) are left out.
-- **data end**: the latest ``paid_at`` in invoices, or the ``data_end`` given (the end of a period).
+- **data end**: the latest ``paid_at`` in invoices, or the ``end`` given (the end of a period).
   A cell (cohort, k) is **observed** when its calendar month — for a quarter cohort the latest of
   its patients' months k, i.e. the quarter's last month (capped at the data end's month) + k — is
   not after the data end's month. The data end's month is **partial** when the data end is not the
@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from . import channels as ch
 from . import patients as pt
 from .periods import period_months
@@ -49,10 +49,9 @@ PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
 NEWEST_COHORTS = 3           # findings: the newest cohorts with that month observed ...
 RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older ones
-KNOWN_BEFORE_DAYS = 60       # registered this long before the first payment of the export: an existing patient
+KNOWN_BEFORE_DAYS = 60       # registered before the export and over 60 days before the first payment: not new
 CELL_COLUMNS = ["cohort", "month_index", "patients", "revenue", "cum_revenue", "cum_revenue_per_patient",
                 "active_patients", "retention", "observed"]
-CHANNEL_COLUMNS = ["channel", "patients", "cac", "ltv_cac", "payback_month"]
 VALUES = ["revenue", "cum_revenue", "cum_revenue_per_patient", "active_patients", "retention"]
 
 
@@ -417,6 +416,9 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
     cells = cohort_cells(invoices, acquired, period=period, by="channel" if by_channel else None, end=end)
+    if cells.empty:
+        raise InputError(f"invoices: no new patient to put in a cohort up to {end.date() if pd.notna(end) else 'the data end'} "
+                         f"(no payment of 0 or more with a patient and a date)")
     table = cohort_table(cells, period=period)
     summary = CohortSummary(end, not is_month_end(end), period, int(known.sum()), horizons, float(gross_margin), table, curves(table),
                             None, None, None, None,
@@ -537,7 +539,7 @@ def headline_metrics(summaries: Mapping[str, CohortSummary]) -> dict[str, tuple[
     """metrics.json entries ``cohorts.<key>`` -> (unit, {period: value}); each period's value is
     measured as of that period's end over every cohort acquired up to then."""
     units = {"payback_month": "number"}
-    keys = next(iter(summaries.values())).headlines().keys()
+    keys = summaries["current"].headlines().keys()
     values = {p: s.headlines() for p, s in summaries.items()}
     return {f"cohorts.{k}": (units.get(k, "rate" if k.startswith("retention") else "money"),
                              {p: v[k] for p, v in values.items()}) for k in keys}
@@ -545,5 +547,14 @@ def headline_metrics(summaries: Mapping[str, CohortSummary]) -> dict[str, tuple[
 
 def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
                       **options: Any) -> dict[str, CohortSummary]:
-    """`summarise` as of the last day of each ``[start, end)`` period (base first, then current)."""
-    return {p: summarise(data, end=end - pd.Timedelta(days=1), **options) for p, (_, end) in periods.items()}
+    """`summarise` as of the last day of each ``[start, end)`` period (base first, then current).
+    A period other than ``current`` that ends before the first new patient is left out (its
+    metrics are null)."""
+    out = {}
+    for name, (_, end) in periods.items():       # two periods at most
+        try:
+            out[name] = summarise(data, end=end - pd.Timedelta(days=1), **options)
+        except InputError:
+            if name == "current":
+                raise
+    return out
