@@ -192,10 +192,9 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
     paid = (invoices["paid_at"] < cut).fillna(False).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
-    inv = invoices.loc[paid]
-    pos, k = place(inv["patient_id"], inv["paid_at"])
-    ok = pos >= 0
-    revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=inv["amount"].to_numpy(dtype="float64")[ok],
+    pos, k = place(invoices["patient_id"], invoices["paid_at"])
+    ok = (pos >= 0) & paid
+    revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
                           minlength=n_cells)
 
     seen = pt.visits(invoices, as_of=end)
