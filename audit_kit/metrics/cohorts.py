@@ -43,7 +43,8 @@ import pandas as pd
 from ..errors import ConfigError, InputError
 from . import channels as ch
 from . import patients as pt
-from .periods import period_months
+from .funnel import _positions
+from .periods import in_window, period_months
 
 PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
@@ -60,7 +61,7 @@ def month_numbers(times) -> np.ndarray:
     return np.asarray(times, dtype="datetime64[ns]").astype("datetime64[M]").astype("int64")
 
 
-def month_start(numbers) -> pd.DatetimeIndex:
+def from_month_numbers(numbers) -> pd.DatetimeIndex:
     """The first day of each month number (inverse of `month_numbers`)."""
     return pd.DatetimeIndex(np.asarray(numbers, dtype="int64").astype("datetime64[M]").astype("datetime64[ns]"))
 
@@ -134,22 +135,6 @@ def is_month_end(day: pd.Timestamp) -> bool:
     return bool((pd.Timestamp(day).normalize() + pd.Timedelta(days=1)).day == 1)
 
 
-def _arrow_strings(values):
-    import pyarrow as pa
-
-    array = pa.array(pd.Series(values).astype("string").array)
-    return array.cast(pa.large_string())
-
-
-def positions(values, ids) -> np.ndarray:
-    """Position of each value of ``values`` in the Arrow string array ``ids`` (-1 where absent);
-    Arrow's hash lookup (several times faster than pandas' on millions of ids)."""
-    import pyarrow.compute as pc
-
-    found = pc.index_in(_arrow_strings(values), value_set=ids)
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str = "month", by: str | None = None,
                  end: pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per (``by`` group if given, cohort, month_index) with ``patients``, ``revenue``,
@@ -169,7 +154,7 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     if pd.isna(end):
         return pd.DataFrame(columns=columns)
     cut = end.normalize() + pd.Timedelta(days=1)
-    acq = acquired.loc[(acquired["acquired_at"] < cut).fillna(False).to_numpy(bool)].reset_index(drop=True)
+    acq = acquired.loc[in_window(acquired["acquired_at"], None, cut).to_numpy(bool)].reset_index(drop=True)
     if acq.empty:
         return pd.DataFrame(columns=columns)
     step = 3 if period == "quarter" else 1
@@ -183,15 +168,15 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     n_c, n_k = len(cohort_values), end_m - int(cohort_values[0]) + 1
     n_cells = len(group_values) * n_c * n_k
     patient_cell = (group * n_c + cohort) * n_k                     # cell of each patient at k = 0
-    ids = _arrow_strings(acq["patient_id"])
+    ids = acq["patient_id"]
 
     def place(patient_ids, times) -> tuple[np.ndarray, np.ndarray]:
         """Position of each row's patient among the acquired (-1: none) and its month index k."""
-        pos = positions(patient_ids, ids)
+        pos = _positions(patient_ids, ids)
         k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
-    paid = (invoices["paid_at"] < cut).fillna(False).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
+    paid = in_window(invoices["paid_at"], None, cut).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
     pos, k = place(invoices["patient_id"], invoices["paid_at"])
     ok = (pos >= 0) & paid
     revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
@@ -208,7 +193,7 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     c, k = np.divmod(rest, n_k)
     last_m = np.minimum(cohort_values + step - 1, end_m)[c]
     observed = last_m + k <= end_m
-    out = pd.DataFrame({"cohort": month_start(cohort_values[c]), "month_index": k,
+    out = pd.DataFrame({"cohort": from_month_numbers(cohort_values[c]), "month_index": k,
                         "patients": size[g * n_c + c], "revenue": np.where(observed, revenue, np.nan),
                         "active_patients": np.where(observed, active, np.nan), "observed": observed,
                         "partial": observed & (last_m + k == end_m) & (not is_month_end(end))})
@@ -331,7 +316,7 @@ def spend_window(cohort_starts: pd.Series, period: str, end: pd.Timestamp) -> tu
     month after the last cohort's last month (capped at the data end's month)."""
     step = 3 if period == "quarter" else 1
     last = min(int(month_numbers([cohort_starts.max()])[0]) + step, int(month_numbers([end])[0]) + 1)
-    return pd.Timestamp(cohort_starts.min()), month_start([last])[0]
+    return pd.Timestamp(cohort_starts.min()), from_month_numbers([last])[0]
 
 
 def cohort_multiples(table: pd.DataFrame, marketing_spend: pd.DataFrame | None, *, months: int = 12,
@@ -346,7 +331,7 @@ def cohort_multiples(table: pd.DataFrame, marketing_spend: pd.DataFrame | None, 
     if marketing_spend is not None and len(marketing_spend):
         monthly = ch.monthly_spend(marketing_spend)
         m = month_numbers(monthly["month"])
-        starts = month_start(m - m % (3 if period == "quarter" else 1))
+        starts = from_month_numbers(m - m % (3 if period == "quarter" else 1))
         spend = monthly.groupby(starts, sort=True)["spend"].sum()
         out["spend"] = spend.reindex(out["cohort_start"].to_numpy()).to_numpy()
     else:
@@ -425,9 +410,7 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
                             None)
     if not by_channel or cells.empty:
         return summary
-    start = cells["cohort"] >= window_from if window_from is not None else pd.Series(True, index=cells.index)
-    stop = cells["cohort"] < window_to if window_to is not None else pd.Series(True, index=cells.index)
-    view = cells.loc[(start & stop).to_numpy(bool)]
+    view = cells.loc[in_window(cells["cohort"], window_from, window_to).to_numpy(bool)]
     if view.empty:
         return summary
     per_channel = cohort_table(view, by="channel", period=period)
