@@ -186,6 +186,13 @@ class TestChannels:
         assert paid["ltv_1m"] == pytest.approx(1650) and paid["ltv_2m"] == pytest.approx(1900)
         assert np.isnan(s.headlines()["payback_month"])
 
+    def test_shown_table_says_payback_in_words(self):
+        shown = cc.channel_table(cc.summarise(data(), ltv_months=[1, 2]), Translator("en")).set_index("channel")
+        assert list(shown.index) == ["SMM", "Контекст", "Рекомендации", "SEO", "All paid channels together"]
+        assert shown["payback"].tolist() == ["not yet within 2 observed months", "in the month of acquisition",
+                                             "n/a (no spend)", "n/a (spend, but no new patient)",
+                                             "not yet within 3 observed months"]
+
     def test_window_limits_the_channel_view(self):
         got = self.channels(channel_cohorts=["2025-02", None])
         assert got.loc["SMM", "patients"] == 1 and got.loc["Контекст", "patients"] == 0

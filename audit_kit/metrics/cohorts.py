@@ -540,3 +540,20 @@ def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
             if name == "current":
                 raise
     return out
+
+
+def channel_table(s: CohortSummary, t) -> pd.DataFrame:
+    """The channel table the report shows: `channel_ltv` plus the pooled paid channels row, channel
+    names and payback in words (`payback_text`); ``t`` translates. Columns: channel, patients,
+    ltv_<N>m…, ltv_<longest>m_patients, spend, cac, ltv_cac, payback."""
+    n = max(s.ltv_months)
+    parts = [s.channels] + ([s.paid.assign(channel=t("cohorts.paid_channels"))] if s.paid is not None else [])
+    table = pd.concat(parts, ignore_index=True)
+    names = table["channel"].where(table["channel"].ne(pt.UNKNOWN_CHANNEL), t("cohorts.unknown_channel"))
+    months = table["observed_months"].where(table["cac"].notna())
+    payback = [payback_text(k, t, m) for k, m in zip(table["payback_month"], months)]   # one per channel
+    unpaid = (table["spend"].gt(0) & table["patients"].eq(0)).to_numpy(bool)          # spend, nobody acquired
+    payback = np.where(unpaid, t("cohorts.payback.no_patients"), np.asarray(payback, dtype=object))
+    return table.assign(channel=names, payback=payback)[
+        ["channel", "patients", *[f"ltv_{x}m" for x in s.ltv_months], f"ltv_{n}m_patients", "spend", "cac",
+         "ltv_cac", "payback"]]
