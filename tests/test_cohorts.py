@@ -232,6 +232,15 @@ class TestMetricsAndFindings:
         assert got["cohorts.retention_m1"][0] == "rate" and np.isnan(got["cohorts.retention_m1"][1]["base"])
         assert got["cohorts.payback_month"][0] == "number"
 
+    def test_prepared_once_equals_each_end_on_its_own(self):
+        periods = {"base": (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-01")),
+                   "current": (pd.Timestamp("2025-03-01"), pd.Timestamp("2025-04-01"))}
+        summaries = cc.summarise_periods(data(), periods)
+        alone = cc.summarise(data(), end=pd.Timestamp("2025-02-28"))
+        pd.testing.assert_frame_equal(summaries["base"].cohorts, alone.cohorts)
+        pd.testing.assert_frame_equal(summaries["base"].channels, alone.channels)
+        assert summaries["base"].cohorts["active_patients"].tolist()[:2] == [2.0, 1.0]
+
     def test_base_period_before_the_first_patient_has_no_values(self):
         periods = {"base": (pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-01")),
                    "current": (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-04-01"))}

@@ -136,7 +136,7 @@ def is_month_end(day: pd.Timestamp) -> bool:
 
 
 def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str = "month", by: str | None = None,
-                 end: pd.Timestamp | None = None) -> pd.DataFrame:
+                 end: pd.Timestamp | None = None, visits: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (``by`` group if given, cohort, month_index) with ``patients``, ``revenue``,
     ``active_patients``, ``observed`` and ``partial`` (see the module docstring).
 
@@ -146,6 +146,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     one (for month cohorts: data end month − first cohort month); groups × cohorts without
     patients have no rows. ``cohort`` is the first day of
     the cohort's month or quarter. Unobserved cells have NaN revenue and active patients.
+    ``visits``: `patients.visits(invoices)` when already at hand (those after ``end`` are ignored,
+    which equals ``visits(invoices, as_of=end)`` for the patient and time of each visit).
     """
     period = check_period(period)
     end = data_end(invoices) if end is None else pd.Timestamp(end)
@@ -182,7 +184,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
                           minlength=n_cells)
 
-    seen = pt.visits(invoices, as_of=end)
+    seen = pt.visits(invoices, as_of=end) if visits is None else visits
+    seen = seen.loc[in_window(seen["visited_at"], None, cut).to_numpy(bool)]
     pos, k = place(seen["patient_id"], seen["visited_at"])
     # one (patient, month) pair however many visits: the patient counts once a month
     pair = pd.unique(pos[pos >= 0] * np.int64(n_k) + k[pos >= 0])
@@ -380,18 +383,22 @@ class CohortSummary:
         return self.channels[cols].reset_index(drop=True)
 
 
-def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
-              gross_margin: float = 1.0, repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS,
-              channel_cohorts: Any = None, end: pd.Timestamp | None = None) -> CohortSummary:
-    """Module 06 as of ``end`` (default: the latest payment) from the canonical tables: needs
-    ``invoices``; channels with ``leads`` or ``patients``; CAC and payback with ``marketing_spend``.
+@dataclass(frozen=True)
+class Prepared:
+    """What does not depend on the data end: the new patients (with their first-touch ``channel``
+    when leads or patients are given), how many existing patients were left out, and the visits."""
 
-    Acquisitions of patients registered before the first payment of the export (`known_before`)
-    are left out of every cohort; the summary counts them."""
-    period, horizons, gross_margin = check_period(period), ltv_horizons(ltv_months), check_margin(gross_margin)
-    window_from, window_to = cohort_window(channel_cohorts)
+    acquired: pd.DataFrame
+    known_before: int
+    visits: pd.DataFrame
+    by_channel: bool
+
+
+def prepare(data: Mapping[str, pd.DataFrame], *,
+            repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS) -> Prepared:
+    """`patients.acquisitions` less `known_before`, `patients.touches` and `patients.visits`, once
+    for every period's `summarise`."""
     invoices = data["invoices"]
-    end = data_end(invoices) if end is None else min(pd.Timestamp(end), data_end(invoices).normalize())
     acquired = pt.acquisitions(invoices)
     known = known_before(acquired, data.get("patients"), invoices["paid_at"].min())
     acquired = acquired.loc[~known].reset_index(drop=True)
@@ -399,16 +406,36 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    cells = cohort_cells(invoices, acquired, period=period, by="channel" if by_channel else None, end=end)
+    return Prepared(acquired, int(known.sum()), pt.visits(invoices), by_channel)
+
+
+def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
+              gross_margin: float = 1.0, repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS,
+              channel_cohorts: Any = None, end: pd.Timestamp | None = None,
+              prepared: Prepared | None = None) -> CohortSummary:
+    """Module 06 as of ``end`` (default: the latest payment) from the canonical tables: needs
+    ``invoices``; channels with ``leads`` or ``patients``; CAC and payback with ``marketing_spend``.
+
+    Acquisitions of patients registered before the first payment of the export (`known_before`)
+    are left out of every cohort; the summary counts them. ``prepared``: `prepare(data)` when
+    several data ends are summarised (``repeat_channels`` is then the one it was made with)."""
+    period, horizons, gross_margin = check_period(period), ltv_horizons(ltv_months), check_margin(gross_margin)
+    window_from, window_to = cohort_window(channel_cohorts)
+    invoices = data["invoices"]
+    end = data_end(invoices) if end is None else min(pd.Timestamp(end), data_end(invoices).normalize())
+    prepared = prepare(data, repeat_channels=repeat_channels) if prepared is None else prepared
+    by_channel = prepared.by_channel
+    cells = cohort_cells(invoices, prepared.acquired, period=period, by="channel" if by_channel else None, end=end,
+                         visits=prepared.visits)
     if cells.empty:
-        raise InputError(f"invoices: no new patient to put in a cohort up to {end.date() if pd.notna(end) else 'the data end'} "
-                         f"(no payment of 0 or more with a patient and a date)")
+        until = end.date() if pd.notna(end) else "the data end"
+        raise InputError(f"invoices: no new patient to put in a cohort up to {until} "
+                         "(no payment of 0 or more with a patient and a date)")
     table = cohort_table(cells, period=period)
-    summary = CohortSummary(end, not is_month_end(end), period, int(known.sum()), horizons, float(gross_margin), table, curves(table),
-                            None, None, None, None,
-                            cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period),
-                            None)
-    if not by_channel or cells.empty:
+    multiples = cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period)
+    summary = CohortSummary(end, not is_month_end(end), period, prepared.known_before, horizons, gross_margin, table,
+                            curves(table), None, None, None, None, multiples, None)
+    if not by_channel:
         return summary
     view = cells.loc[in_window(cells["cohort"], window_from, window_to).to_numpy(bool)]
     if view.empty:
@@ -533,9 +560,10 @@ def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
     A period other than ``current`` that ends before the first new patient is left out (its
     metrics are null)."""
     out = {}
+    prepared = prepare(data, repeat_channels=options.get("repeat_channels", pt.DEFAULT_REPEAT_CHANNELS))
     for name, (_, end) in periods.items():       # two periods at most
         try:
-            out[name] = summarise(data, end=end - pd.Timedelta(days=1), **options)
+            out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared, **options)
         except InputError:
             if name == "current":
                 raise
