@@ -81,7 +81,7 @@ def main() -> None:
         print(f"    of which {name:<63} {secs:6.2f} s")
     print(f"    of which cohorts' own code (≈ the rest)                                {total - sum(shared.values()):6.2f} s")
     print(f"  findings                                                                {findings:6.2f} s")
-    print(f"cohorts computation total: {total + findings:.1f} s (target < 5 s); the notebook runs it once per period")
+    print(f"cohorts computation total: {total + findings:.1f} s (target < 5 s)")
     h = s.headlines()
     print(f"{s.cohorts['cohort'].nunique()} cohorts, {len(s.cohorts):,} cells; LTV 6 m {h['ltv_6m']:,.0f}, "
           f"LTV 12 m {h['ltv_12m']:,.0f}, retention m1 {h['retention_m1']:.3f}, payback month {h['payback_month']}")
