@@ -67,7 +67,7 @@ def test_no_empty_values_in_report_catalogs():
 
 
 def published_metrics() -> list[str]:
-    """The metrics.json keys of modules 01–03 and the summary."""
+    """The metrics.json keys of modules 01–03, 05 and the summary."""
     from audit_kit.metrics import funnel, quality, schedule
 
     keys = list(funnel.HEADLINE)
@@ -76,6 +76,9 @@ def published_metrics() -> list[str]:
     keys += ["quality.rows_read", "quality.rows_rejected", "quality.reject_rate", "quality.months_mismatched"]
     keys += [f"quality.{ {'bookings_lead_missing': 'bookings_without_lead'}.get(c, c)}_rate" for c in quality.CHECKS]
     keys += ["summary.nps", "summary.csat"]
+    from audit_kit.metrics import rfm
+
+    keys += [f"rfm.{k}" for k in rfm.HEADLINE_UNITS]
     return keys
 
 
