@@ -63,9 +63,14 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 # float: a number, bool: true/false, str: text, list: a list of texts, dict: a mapping; a number must
 # be > 0 when its default is > 0 (>= 0 when it is 0) and at most the ceiling of its unit (the name's
 # suffix, NUMBER_CEILINGS). An option whose default is None accepts null or a mapping, unless it
-# declares its kinds here (any of: null, int, number, bool, text, list, mapping). A number whose
+# declares its kinds here (any of: null, int, number, bool, text, list, mapping, or "any" to leave the
+# value to its OPTION_CHECKS entry); a list's items take the type of the default's items (texts for
+# an empty default). A number whose
 # name ends in _rate, _share or _quantile is a fraction in [0, 1].
-OPTION_TYPES: dict[str, tuple[str, ...]] = {}
+OPTION_TYPES: dict[str, tuple[str, ...]] = {
+    "ltv_months": ("any",),          # 12 or [6, 12]: cohorts.ltv_horizons decides
+    "channel_cohorts": ("any",),     # null or [first, last] with nulls allowed: cohorts.cohort_window decides
+}
 # A text option limited to a few values lists them here.
 OPTION_CHOICES: dict[str, tuple[str, ...]] = {"rfm_monetary": ("total", "per_visit")}
 FRACTION_SUFFIXES = ("_rate", "_share", "_quantile")
@@ -95,13 +100,26 @@ def _check_segment_ids(value: Any) -> None:
         raise ValueError(f"unknown segment '{unknown[0]}'; expected some of: {', '.join(known)}")
 
 
-# Content checks a module owns: option -> a function that raises ValueError on a bad value (after the
-# type check). They run at load time, so a bad value stops the run with exit 2 naming the key
-# instead of failing the module later.
-OPTION_CHECKS: dict[str, Callable[[Any], None]] = {
+def _cohorts(function: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        from .metrics import cohorts
+
+        return getattr(cohorts, function)(value)
+    return check
+
+
+# Content checks a module owns: option -> a function that raises ValueError (or ConfigError) on a bad
+# value, after the type check. They run at load time, so a bad value stops the run with exit 2
+# naming the key instead of failing the module later. An option whose kinds are ("any",) in
+# OPTION_TYPES is left to its check alone.
+OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "rfm_thresholds": _check_rfm_thresholds,
     "rfm_segments": _check_rfm_segments,
     "reactivation_segments": _check_segment_ids,
+    "ltv_months": _cohorts("ltv_horizons"),
+    "cohort_period": _cohorts("check_period"),
+    "channel_cohorts": _cohorts("cohort_window"),
+    "gross_margin": _cohorts("check_margin"),
 }
 
 # Allowed range of each target; a target not listed is a share in [0, 1] when its name ends in
@@ -312,20 +330,30 @@ def _option_kinds(name: str) -> tuple[str, ...]:
 
 
 KIND_WORDS = {"null": "null", "int": "a whole number", "number": "a number", "bool": "true or false",
-              "text": "text", "list": "a list of texts", "mapping": "a mapping"}
+              "text": "text", "list": "a list of texts", "mapping": "a mapping", "any": "a value"}
+
+
+def _list_of_numbers(name: str) -> bool:
+    """A list option whose default holds numbers takes numbers (else texts)."""
+    default = DEFAULT_OPTIONS[name]
+    return isinstance(default, (list, tuple)) and bool(default) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in default)
 
 
 def _option(path: Path, name: str, value: Any) -> Any:
     """An option value checked against its kinds (`_option_kinds`); numbers also against their range."""
     key = f"options.{name}"
     kinds = _option_kinds(name)
+    if "any" in kinds:
+        return value
     unit = next((suffix.strip("_") for suffix in NUMBER_CEILINGS if name.endswith(suffix)), "")
     default = DEFAULT_OPTIONS[name]
     positive = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
     ceiling = next((c for suffix, c in NUMBER_CEILINGS.items() if name.endswith(suffix)), DEFAULT_CEILING)
     if name.endswith(FRACTION_SUFFIXES):
         ceiling = 1
-    expected = " or ".join(KIND_WORDS[k] for k in kinds) + (f" ({unit})" if unit else "")
+    words = {**KIND_WORDS, "list": "a list of numbers" if _list_of_numbers(name) else KIND_WORDS["list"]}
+    expected = " or ".join(words[k] for k in kinds) + (f" ({unit})" if unit else "")
     if "int" in kinds or "number" in kinds:
         expected += f" {'greater than 0' if positive else '0 or more'} and at most {ceiling:,.0f}"
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -344,7 +372,10 @@ def _option(path: Path, name: str, value: Any) -> Any:
             _fail(path, key, f"expected one of {', '.join(OPTION_CHOICES[name])}, got {value!r}")
         return value
     if isinstance(value, (list, tuple)) and "list" in kinds:
-        bad = [v for v in value if not isinstance(v, str) or not v.strip()]
+        if _list_of_numbers(name):
+            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
+        else:
+            bad = [v for v in value if not isinstance(v, str) or not v.strip()]
         if bad:
             _fail(path, key, f"expected {expected}, got an item {bad[0]!r}")
         return list(value)
@@ -401,8 +432,8 @@ def load_config(path: str | Path) -> AuditConfig:
         if key in OPTION_CHECKS and options[key] is not None:
             try:
                 OPTION_CHECKS[key](options[key])
-            except (ValueError, TypeError) as exc:
-                message = str(exc).removeprefix(f"option {key}").lstrip(":. ")
+            except (ValueError, TypeError, ConfigError) as exc:
+                message = str(exc).removeprefix(f"option {key}").removeprefix(f"options.{key}").lstrip(":. ")
                 _fail(path, f"options.{key}", message)
     client = raw.get("client")
     if not client or not isinstance(client, str):

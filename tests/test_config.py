@@ -87,8 +87,8 @@ def test_broken_yaml(tmp_path):
      "expected a whole number (days) greater than 0"),
     ({"options": {"treatment_horizon_days": 10 ** 7}}, "'options.treatment_horizon_days'", "at most 36,500"),
     ({"options": {"dials_per_day": 0}}, "'options.dials_per_day'", "greater than 0"),
-    ({"options": {"ltv_months": 12.5}}, "'options.ltv_months'", "expected a whole number (months)"),
-    ({"options": {"ltv_months": True}}, "'options.ltv_months'", "expected a whole number"),
+    ({"options": {"contact_window_days": 12.5}}, "'options.contact_window_days'", "expected a whole number (days)"),
+    ({"options": {"dials_per_day": True}}, "'options.dials_per_day'", "expected a whole number"),
     ({"options": {"treatment_categories": "Лечение"}}, "'options.treatment_categories'", "expected a list of texts"),
     ({"options": {"treatment_categories": ["Лечение", 5]}}, "'options.treatment_categories'", "got an item 5"),
     ({"options": {"rfm_thresholds": "auto"}}, "'options.rfm_thresholds'", "expected null or a mapping"),
@@ -103,11 +103,21 @@ def test_values_of_the_wrong_type_or_range_name_the_key(clinic, extra, key, expe
     assert key in str(err.value) and expected in str(err.value), str(err.value)
 
 
+def test_list_items_take_the_type_of_the_default_items(clinic, monkeypatch):
+    from audit_kit import config as cfg_module
+
+    monkeypatch.setitem(cfg_module.DEFAULT_OPTIONS, "horizons_days", [30, 90])
+    _, config = clinic
+    assert load_config(config({}, options={"horizons_days": [7, 14.5]})).options["horizons_days"] == [7, 14.5]
+    with pytest.raises(ConfigError, match=r"'options.horizons_days': expected a list of numbers \(days\)"):
+        load_config(config({}, options={"horizons_days": [7, "x"]}))
+
+
 def test_valid_options_are_kept_with_their_types(clinic):
     _, config = clinic
-    cfg = load_config(config({}, options={"ltv_months": 24.0, "rfm_thresholds": {"recency_days": [30, 90]},
+    cfg = load_config(config({}, options={"dials_per_day": 24.0, "rfm_thresholds": {"recency_days": [30, 90]},
                                           "treatment_categories": ["Лечение"], "phone_link_window_minutes": 30}))
-    assert cfg.options["ltv_months"] == 24 and isinstance(cfg.options["ltv_months"], int)
+    assert cfg.options["dials_per_day"] == 24 and isinstance(cfg.options["dials_per_day"], int)
     assert cfg.options["rfm_thresholds"] == {"recency_days": [30, 90]} and cfg.options["phone_link_window_minutes"] == 30
     assert load_config(config({}, options={"rfm_thresholds": None})).options["rfm_thresholds"] is None
 
