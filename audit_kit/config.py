@@ -59,14 +59,16 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "phone_link_window_minutes": 60,   # ingest: a lead without call_id takes the same phone's call this close in time
 }
 
-# How an `options:` value is checked (`_option`): by the type of its default — int: a whole number,
-# float: a number, bool: true/false, str: text, list: a list of texts, dict: a mapping; a number must
-# be > 0 when its default is > 0 (>= 0 when it is 0) and at most the ceiling of its unit (the name's
-# suffix, NUMBER_CEILINGS). An option whose default is None accepts null or a mapping, unless it
-# declares its kinds here (any of: null, int, number, bool, text, list, mapping, or "any" to leave the
-# value to its OPTION_CHECKS entry); a list's items take the type of the default's items (texts for
-# an empty default). A number whose
-# name ends in _rate, _share or _quantile is a fraction in [0, 1].
+# How an `options:` value is checked (`_option`), so a new option needs no code here:
+# - by the type of its default: int -> a whole number, float -> a number, bool -> true/false,
+#   str -> text, list -> a list whose items have the type of the default's items (texts when the
+#   default is empty), dict -> a mapping with text keys, None -> null or a mapping;
+# - a number must be > 0 when its default is > 0 (>= 0 when it is 0) and at most the ceiling of its
+#   unit (the name's suffix, NUMBER_CEILINGS); a name ending in _rate, _share or _quantile is a
+#   fraction (at most 1);
+# - OPTION_TYPES overrides the kinds (null, int, number, bool, text, list, mapping; "any" leaves the
+#   value to its OPTION_CHECKS entry), OPTION_CHOICES lists the values a text option may take, and
+#   OPTION_CHECKS runs the owning module's own check of the content at load time.
 OPTION_TYPES: dict[str, tuple[str, ...]] = {
     "ltv_months": ("any",),          # 12 or [6, 12]: cohorts.ltv_horizons decides
     "channel_cohorts": ("any",),     # null or [first, last] with nulls allowed: cohorts.cohort_window decides
@@ -76,7 +78,6 @@ OPTION_CHOICES: dict[str, tuple[str, ...]] = {"rfm_monetary": ("total", "per_vis
 FRACTION_SUFFIXES = ("_rate", "_share", "_quantile")
 NUMBER_CEILINGS = {"_days": 36_500, "_months": 1_200, "_hours": 876_000, "_minutes": 525_600, "_seconds": 31_536_000}
 DEFAULT_CEILING = 1e9
-
 
 
 def _check_rfm_thresholds(value: Any) -> None:

@@ -3,6 +3,7 @@ through the CLI (`audit-kit validate`, or `run` where the check happens before a
 exit code and the message the user sees. None may end in a traceback or echo personal data."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -79,7 +80,8 @@ def no_pii_in_tables(folder: Path) -> None:
     from audit_kit.ingest import ingest
 
     for name, df in ingest(load_config(folder / "audit.yaml")).tables.items():
-        text = df.astype(str).to_string()
+        # pseudonyms are hex of a random salt's hash: '912' may occur in one by chance
+        text = re.sub(r"h[0-9a-f]{16}", "", df.astype(str).to_csv(index=False))
         for secret in PII:
             assert secret not in text, (name, secret)
 
