@@ -91,7 +91,8 @@ def ledger_table(run_dir: Path, t: Translator) -> ReportTable | None:
 def definition_values(options: Mapping[str, Any]) -> dict[str, Any]:
     """Placeholders the definitions mention, from the config's options."""
     return {"horizon": options.get("treatment_horizon_days", 90), "slot": options.get("default_slot_minutes", 30),
-            "wait": options.get("wait_target_minutes", 15), "late_hours": LATE_CANCEL_HOURS}
+            "wait": options.get("wait_target_minutes", 15), "late_hours": LATE_CANCEL_HOURS,
+            "revenue_horizon": options.get("revenue_horizon_days", 180), "margin": options.get("gross_margin", 1.0)}
 
 
 def definition_tables(metric_keys, t: Translator, options: Mapping[str, Any]) -> list[ReportTable]:
