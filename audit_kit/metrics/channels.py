@@ -302,6 +302,16 @@ def change_vs_base(econ: pd.DataFrame, attribution: str = "first_touch") -> pd.D
     return cur
 
 
+def present_channels(channels: Iterable[str], leads: pd.DataFrame | None) -> list[str]:
+    """The given channels that some lead carries (all of them when there are no leads) — for naming
+    the repeat channels that were actually skipped."""
+    chosen = list(channels)
+    if leads is None:
+        return chosen
+    seen = set(leads["channel"].dropna().astype(str).unique())
+    return [c for c in chosen if c in seen]
+
+
 def cac_vs_revenue(rows: pd.DataFrame) -> pd.DataFrame:
     """Long table for the chart "CAC against revenue per patient": ``channel``, ``measure``
     (``cac`` | ``revenue_per_patient``), ``value``; channels with new patients, ``unknown`` left out.
@@ -340,9 +350,11 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
     """Findings of the current period under first touch, as dicts ``{id, severity, money, key, values}``
     for ``Module.finding`` (catalog keys ``channels.finding.<id>``); ``fmt`` formats the numbers.
 
-    - ``negative_romi`` (one per channel): a paid channel whose ROMI is below 0 in the current period
-      and, when there is a base period, in the base too (so a short revenue horizon alone does not
-      condemn it). Money at stake per month = its monthly loss, (spend − revenue × margin) ÷ months.
+    - ``negative_romi`` (one per channel): a paid channel with leads whose ROMI is below 0 in the
+      current period and not at least 0 in the base period (a channel that paid back in the base is
+      not condemned on a current horizon that is still open). Money at stake per month = its
+      monthly loss, (spend − revenue × margin) ÷ months. A channel without leads is
+      ``untracked_spend`` instead (its loss is not counted twice).
     - ``untracked_spend`` (one per channel): spend in the current period on a channel with no
       leads — a tagging problem; money at stake per month = that spend ÷ months.
     - ``cac_range``: the cheapest and the most expensive paid channel per new patient, among
@@ -361,9 +373,9 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
     paid = cur.loc[cur["spend"].gt(0)]
     total_new = int(cur["new_patients"].sum())
     observed = int(cur["horizon_observed"].sum())
-    for channel, r in paid.loc[paid["romi"].lt(0)].iterrows():      # a handful of channels, not rows of data
+    for channel, r in paid.loc[paid["romi"].lt(0) & paid["leads"].gt(0)].iterrows():   # a handful of channels
         base_romi = base["romi"].get(channel, np.nan) if base is not None else np.nan
-        if base is not None and not base_romi < 0:
+        if base_romi >= 0:
             continue
         loss = -r["spend"] * r["romi"] / months          # = (spend − revenue × margin) ÷ months
         found.append({"id": f"negative_romi_{channel}", "severity": severity(loss, revenue_per_month), "money": loss,
