@@ -122,6 +122,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     from .report import build_report
 
     t0 = time.perf_counter()
+    started_at = dt.datetime.now().isoformat(timespec="seconds")
     timings: dict[str, float] = {}
     config = load_config(config_path)
     selected = select_modules(modules)
@@ -188,7 +189,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     packages = versions()
     run_info = {
         "kit_version": packages.get("audit-kit", "dev"),
-        "started_at": dt.datetime.now().isoformat(timespec="seconds"),
+        "started_at": started_at,
+        "finished_at": dt.datetime.now().isoformat(timespec="seconds"),
         "versions": packages,
         "parameters": {"config": str(config.path), "out": str(run_dir),
                        "modules": [s.name for s in selected], **config.to_dict()},

@@ -1,6 +1,7 @@
 """Runner: skipped modules name their data, a failing module does not stop the others, results merge."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_
     assert info["ledger"]["totals"] == {"read": 2, "used": 1, "fixed": 0, "rejected": 1}
     assert set(info["timings_seconds"]) >= {"ingest", "modules", "report", "total"}
     assert len(info["inputs"]["invoices"]["sha256"]) == 64
+    started, finished = (dt.datetime.fromisoformat(info[k]) for k in ("started_at", "finished_at"))
+    assert started <= finished and (finished - started).total_seconds() >= info["timings_seconds"]["total"] - 1
     assert any("broken.ipynb: FAILED" in line for line in lines)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .periods import period_months
+from .periods import in_window, month_start, period_months
 
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
 # name, from stage, to stage: conversion = to / from, for adjacent stages only.
@@ -46,12 +46,7 @@ Period = tuple[pd.Timestamp, pd.Timestamp]
 
 # -- helpers ------------------------------------------------------------------------------------
 def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
-    return ((times >= start) & (times < end)).fillna(False).to_numpy(dtype=bool)
-
-
-def _month_start(times: pd.Series) -> pd.Series:
-    values = times.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
-    return pd.Series(values, index=times.index)
+    return in_window(times, start, end).to_numpy(dtype=bool)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -117,7 +112,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
     """
     out = leads[["lead_id", "created_at", "channel"]].reset_index(drop=True)
     out["created_at"] = out["created_at"].astype("datetime64[ns]")
-    out["month"] = _month_start(out["created_at"])
+    out["month"] = month_start(out["created_at"])
     for col in ("call_id", "lost_reason"):
         out[col] = (leads[col].astype("string").reset_index(drop=True) if col in leads
                     else pd.Series(pd.NA, index=out.index, dtype="string"))
@@ -248,7 +243,7 @@ def stage_counts(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, 
     if site_traffic is not None:
         traffic = site_traffic.loc[_in(site_traffic["month"], start, end)]
         if by:
-            traffic = traffic.assign(month=_month_start(traffic["month"]), channel=traffic["channel"].astype("string"))
+            traffic = traffic.assign(month=month_start(traffic["month"]), channel=traffic["channel"].astype("string"))
             sessions = traffic.groupby(by, observed=True, sort=True)["sessions"].sum()
             counts = counts.join(sessions, how="outer")
             lead_cols = [c for c in counts.columns if c != "sessions"]

@@ -1,4 +1,5 @@
-"""How long a period is: the one definition of "months in a period" that every module divides by.
+"""Periods and months: the one definition of "months in a period" that every module divides by,
+the [start, end) window mask and the calendar month of a date.
 
 Periods are ``[start, end)`` timestamps (end exclusive), as ``Module.periods`` gives them.
 """
@@ -16,3 +17,19 @@ def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
     if start == start.normalize() and end == end.normalize() and start.day == 1 and end.day == 1:
         return float((end.year - start.year) * 12 + end.month - start.month)
     return (end - start) / pd.Timedelta(days=1) / AVG_MONTH_DAYS
+
+
+def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.Series:
+    """Rows whose date lies in [start, end); a missing bound is open; a missing date is outside any bounded window."""
+    mask = pd.Series(True, index=dates.index)
+    if start is not None:
+        mask &= dates.ge(start).fillna(False).astype(bool)
+    if end is not None:
+        mask &= dates.lt(end).fillna(False).astype(bool)
+    return mask
+
+
+def month_start(dates: pd.Series) -> pd.Series:
+    """First day of each date's calendar month (datetime64[ns]; NaT stays NaT)."""
+    values = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.Series(values, index=dates.index)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .patients import visit_codes
+from .periods import in_window, month_start  # noqa: F401  (quality.in_window is used by other modules)
 
 # The date that places a row of each table in time (doctors have none).
 DATE_COLUMNS: dict[str, str] = {
@@ -52,21 +53,6 @@ _REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.Series:
-    """Rows whose date lies in [start, end); a missing bound is open; a missing date is outside any bounded window."""
-    mask = pd.Series(True, index=dates.index)
-    if start is not None:
-        mask &= dates.ge(start).fillna(False).astype(bool)
-    if end is not None:
-        mask &= dates.lt(end).fillna(False).astype(bool)
-    return mask
-
-
-def month_start(dates: pd.Series) -> pd.Series:
-    """First day of each date's calendar month (datetime64[ns]; NaT stays NaT)."""
-    return pd.Series(dates.to_numpy().astype("datetime64[M]").astype("datetime64[ns]"), index=dates.index)
-
 
 def severity_for(share: float, high: float, medium: float) -> str:
     """'high' when share ≥ high, 'medium' when ≥ medium, else 'low' (NaN counts as low)."""

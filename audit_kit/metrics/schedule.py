@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .periods import period_months
-from .quality import in_window
+from .periods import in_window
 
 SLOT_KEEPING = ("completed", "no_show")
 STATUSES = ("completed", "no_show", "cancelled", "rescheduled")

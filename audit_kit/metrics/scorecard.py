@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import NetScore, Proportion
-from .quality import in_window
+from .periods import in_window
 
 PROMOTER_MIN = 9        # NPS answer 9–10: promoter
 DETRACTOR_MAX = 6       # NPS answer 0–6: detractor
