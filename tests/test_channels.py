@@ -284,3 +284,20 @@ def test_scorecard_rates_romi_and_cac_only_when_configured():
 def test_present_channels_names_only_repeat_channels_in_the_data():
     assert ch.present_channels(["Повторные", "repeat"], LEADS) == ["Повторные"]
     assert ch.present_channels(["repeat"], None) == ["repeat"]
+
+
+def test_prepared_once_gives_the_same_tables():
+    prepared = ch.prepare(TABLES, **OPTS)
+    pd.testing.assert_frame_equal(ch.channel_economics(TABLES, PERIODS, prepared=prepared),
+                                  ch.channel_economics(TABLES, PERIODS, **OPTS))
+    months = ch.channel_economics_monthly(TABLES, T("2025-01-01"), T("2025-02-01"), prepared=prepared)
+    assert months.set_index("channel").loc["SEO", "spend"] == 800.0
+
+
+def test_acquisition_rows_point_each_invoice_at_its_patient():
+    from audit_kit.metrics.patients import acquisition_rows
+
+    acq, rows = acquisition_rows(INVOICES)
+    assert acq["patient_id"].tolist() == ["A", "B", "C", "D", "E", "G"]
+    # F (refund only) is not acquired: -1
+    assert rows.tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, -1, 5]

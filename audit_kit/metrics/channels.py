@@ -12,8 +12,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisitions,
-                       touches)
+from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
+                       acquisitions, touches)
+from .periods import in_window
 
 
 def ratio(num, den):
@@ -76,7 +77,8 @@ def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(invoices["paid_at"].max())
 
 
-def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days: int,
+                    positions: np.ndarray | None = None) -> pd.DataFrame:
     """``acquired`` (``patients.acquisitions`` rows) with what each patient brought within the horizon.
 
     - ``revenue``: the net sum (refunds included) of the patient's invoices with ``paid_at`` in
@@ -84,10 +86,13 @@ def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days
     - ``paid_days``: calendar days in that window with an invoice of amount > 0; a patient with
       ``paid_days ≥ 2`` is *returning*.
     - ``horizon_observed``: ``acquired_at + horizon_days ≤ data_end`` (the whole horizon is in the data).
+
+    ``positions``: each invoice's row in ``acquired`` when known (``patients.acquisition_rows``),
+    else the patient IDs are matched here.
     """
     out = acquired.reset_index(drop=True).copy()
     n = len(out)
-    pos = _positions(invoices["patient_id"], out["patient_id"])
+    pos = _positions(invoices["patient_id"], out["patient_id"]) if positions is None else np.asarray(positions)
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     amount = np.nan_to_num(invoices["amount"].to_numpy(dtype="float64"))
     acq = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -98,8 +103,9 @@ def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days
     inside = (paid >= start) & (paid < start + horizon)
     out["revenue"] = np.bincount(pos[inside], weights=amount[inside], minlength=n)[:n]
     positive = inside & (amount > 0)
-    days = np.unique(pos[positive] * np.int64(1 << 24) + paid[positive] // _NS_PER_DAY)   # (patient, day) pairs
-    out["paid_days"] = np.bincount((days >> 24).astype(np.int64), minlength=n)[:n] if len(days) else np.zeros(n, np.int64)
+    pairs = np.sort(pos[positive] * np.int64(1 << 24) + paid[positive] // _NS_PER_DAY)   # (patient, day)
+    days = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs            # distinct pairs
+    out["paid_days"] = np.bincount(days >> 24, minlength=n)[:n]
     end = data_end(invoices).to_datetime64().astype("datetime64[ns]").view("int64") if len(invoices) else np.iinfo(np.int64).min
     out["horizon_observed"] = acq + horizon <= end
     return out
@@ -130,16 +136,16 @@ def add_ratios(df: pd.DataFrame, gross_margin: float = 1.0) -> pd.DataFrame:
     return out
 
 
-class _Prepared:
-    """What every window shares: acquisitions with touches and revenue, the lead journey."""
+class Prepared:
+    """What every window shares, computed once (``prepare``): the acquired patients with their
+    touches and revenue, the lead journey, the spend."""
 
     def __init__(self, tables: Mapping[str, pd.DataFrame], horizon_days: int, repeat_channels: Iterable[str]):
         invoices = tables["invoices"]
         leads, patients_t = tables.get("leads"), tables.get("patients")
-        acquired = acquisitions(invoices)
+        acquired, positions = acquisition_rows(invoices)
         acquired = touches(acquired, leads, patients_t, repeat_channels=repeat_channels)
-        self.patients = patient_revenue(invoices, acquired, horizon_days)
-        self.acquired_ns = self.patients["acquired_at"].to_numpy(dtype="datetime64[ns]")
+        self.patients = patient_revenue(invoices, acquired, horizon_days, positions)
         self.spend = tables.get("marketing_spend")
         self.journey = None
         if leads is not None:
@@ -152,9 +158,7 @@ class _Prepared:
         """One row per channel for acquisitions, leads and spend in ``[start, end)`` (counts and money)."""
         from .funnel import stage_counts
 
-        acq = self.acquired_ns
-        mask = (acq >= np.datetime64(start, "ns")) & (acq < np.datetime64(end, "ns"))
-        part = self.patients.loc[mask]
+        part = self.patients.loc[in_window(self.patients["acquired_at"], start, end).to_numpy(bool)]
         frame = pd.DataFrame({"channel": part[attribution].to_numpy(dtype=object),
                               "new_patients": 1, "revenue": part["revenue"].to_numpy(),
                               "returning_patients": (part["paid_days"] >= 2).to_numpy(np.int64),
@@ -187,7 +191,14 @@ def _order(df: pd.DataFrame) -> pd.DataFrame:
     return df.loc[key.sort_values(["unknown", "unpaid", "spend", "new"], kind="stable").index]
 
 
-def _economics(prepared: _Prepared, windows: Mapping[Any, Window], label: str, attributions: Iterable[str],
+def prepare(tables: Mapping[str, pd.DataFrame], *, horizon_days: int = 180,
+            repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS) -> Prepared:
+    """The shared part of ``channel_economics`` and ``channel_economics_monthly``; pass it to both
+    as ``prepared=`` to compute it once."""
+    return Prepared(tables, horizon_days, repeat_channels)
+
+
+def _economics(prepared: Prepared, windows: Mapping[Any, Window], label: str, attributions: Iterable[str],
                gross_margin: float) -> pd.DataFrame:
     frames = []
     for attribution in attributions:
@@ -215,8 +226,8 @@ def _attributions(attribution: str | Iterable[str]) -> tuple[str, ...]:
 
 def channel_economics(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], *,
                       attribution: str | Iterable[str] = ATTRIBUTIONS, horizon_days: int = 180,
-                      gross_margin: float = 1.0, repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS
-                      ) -> pd.DataFrame:
+                      gross_margin: float = 1.0, repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS,
+                      prepared: Prepared | None = None) -> pd.DataFrame:
     """One row per period, attribution and channel: what the channel cost and what its patients brought.
 
     ``periods``: name -> ``[start, end)``; ``attribution``: ``first_touch``, ``last_touch`` or both
@@ -235,9 +246,11 @@ def channel_economics(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, 
     - ratios (``add_ratios``) and **share_new_patients** = the channel's new patients ÷ all new
       patients of the period under that attribution.
     Extra columns: ``revenue_per_patient``, ``returning_patients`` (≥ 2 paid days within the
-    horizon), ``return_share``, ``horizon_observed`` (new patients whose whole horizon is in the data).
+    horizon), ``return_share``,
+    ``horizon_observed`` (new patients whose whole horizon is in the data).
+    ``prepared`` (from ``prepare``) replaces ``tables``, ``horizon_days`` and ``repeat_channels``.
     """
-    prepared = _Prepared(tables, horizon_days, repeat_channels)
+    prepared = prepared or Prepared(tables, horizon_days, repeat_channels)
     return _economics(prepared, periods, "period", _attributions(attribution), gross_margin)
 
 
@@ -251,10 +264,11 @@ def month_windows(start: pd.Timestamp, end: pd.Timestamp) -> dict[pd.Timestamp, 
 def channel_economics_monthly(tables: Mapping[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp, *,
                               attribution: str | Iterable[str] = "first_touch", horizon_days: int = 180,
                               gross_margin: float = 1.0,
-                              repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS) -> pd.DataFrame:
+                              repeat_channels: Iterable[str] = DEFAULT_REPEAT_CHANNELS,
+                              prepared: Prepared | None = None) -> pd.DataFrame:
     """``channel_economics`` per calendar month of ``[start, end)`` (``month_windows``): the same
     columns with ``month`` (first day) in place of ``period``."""
-    prepared = _Prepared(tables, horizon_days, repeat_channels)
+    prepared = prepared or Prepared(tables, horizon_days, repeat_channels)
     return _economics(prepared, month_windows(start, end), "month", _attributions(attribution), gross_margin)
 
 
