@@ -159,3 +159,35 @@ def test_english_run_has_the_whole_section_in_english(tmp_path):
     assert "channels.romi" in metrics["metrics"]
     html = (Path(result.run_dir) / "report.html").read_text(encoding="utf-8")
     assert "Return on marketing spend (ROMI)" in html and "Cost per new patient (CAC)" in html   # scorecard rows
+
+
+def test_runs_on_patients_without_leads_and_skips_without_them(clinic):
+    """needs marketing_spend + invoices and one of leads | patients: a tiny clinic with the patients' source only."""
+    from audit_kit.runner import run_audit
+    from conftest import write_csv
+
+    folder, config = clinic
+    write_csv(folder / "pay.csv", [["invoice_id", "patient_id", "paid_at", "amount"], ["i1", "P1", "2025-01-07", "2500"],
+                                   ["i2", "P2", "2025-02-03", "0"], ["i3", "P2", "2025-02-10", "900"],
+                                   ["i4", "P3", "2024-11-02", "700"]])
+    write_csv(folder / "spend.csv", [["month", "channel", "spend"], ["2025-01-01", "Контекст", "1000"],
+                                     ["2024-11-01", "Контекст", "400"]])
+    write_csv(folder / "patients.csv", [["patient_id", "first_channel"], ["P1", "Контекст"], ["P2", "рекомендация"],
+                                        ["P3", "Контекст"]])
+    cfg = config({"invoices": "pay.csv", "marketing_spend": "spend.csv", "patients": "patients.csv"},
+                 channels={"рекомендация": "Рекомендации"})
+    result = run_audit(cfg, out=folder / "run", modules=["channels"], progress=lambda s: None)
+    assert {m.name: m.status for m in result.modules}["channels"] == "ok"
+    econ = pd.read_parquet(Path(result.run_dir) / "modules" / "channels" / "tables" / "channel_economics.parquet")
+    assert list(econ.columns) == [c for c in ch.ECONOMICS_COLUMNS if c not in ("bookings", "shows")]
+    cur = econ.loc[econ["period"].eq("current") & econ["attribution"].eq("first_touch")].set_index("channel")
+    assert cur.loc["Контекст", ["spend", "leads", "new_patients", "cac", "revenue", "romi"]].tolist() == [1000.0, 0, 1, 1000.0,
+                                                                                                       2500.0, 1.5]
+    assert cur.loc["Рекомендации", "revenue"] == 900.0 and pd.isna(cur.loc["Рекомендации", "romi"])
+
+    cfg = config({"invoices": "pay.csv", "marketing_spend": "spend.csv"})
+    result = run_audit(cfg, out=folder / "run2", modules=["channels"], progress=lambda s: None)
+    status = {m.name: m for m in result.modules}["channels"]
+    assert (status.status, status.missing_tables) == ("skipped", ["leads | patients"])
+    html = (Path(result.run_dir) / "report.html").read_text(encoding="utf-8")
+    assert "обращениями из CRM или источником из карточек пациентов" in html       # modules.channels.needs
