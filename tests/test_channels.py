@@ -23,6 +23,7 @@ import pytest
 from audit_kit.config import DEFAULT_OPTIONS, DEFAULT_TARGETS, load_config
 from audit_kit.ingest import ingest
 from audit_kit.metrics import channels as ch
+from audit_kit.metrics import patients as pt
 from audit_kit.metrics.patients import UNKNOWN_CHANNEL
 from audit_kit.metrics.scorecard import scorecard
 from audit_kit.modules import MODULES
@@ -77,23 +78,23 @@ def row(econ, channel, period="current", attribution="first_touch"):
 
 class TestRevenue:
     def test_refund_inside_horizon_netted_payment_outside_left_out(self):
-        acq = ch.acquisitions(INVOICES)
+        acq = pt.acquisitions(INVOICES)
         rev = ch.patient_revenue(INVOICES, acq, 30).set_index("patient_id")
         assert rev["revenue"].to_dict() == {"A": 1300.0, "B": 2000.0, "C": 800.0, "D": 3000.0, "E": 500.0, "G": 600.0}
         assert rev["paid_days"].to_dict() == {"A": 2, "B": 1, "C": 1, "D": 1, "E": 1, "G": 1}
 
     def test_free_first_visit_acquires_and_refund_only_does_not(self):
-        acq = ch.acquisitions(INVOICES).set_index("patient_id")["acquired_at"]
+        acq = pt.acquisitions(INVOICES).set_index("patient_id")["acquired_at"]
         assert acq["B"] == T("2025-02-01 09:00") and "F" not in acq.index
 
     def test_data_end_and_whole_horizon_observed(self):
         assert ch.data_end(INVOICES) == T("2025-04-05 11:00")
-        rev = ch.patient_revenue(INVOICES, ch.acquisitions(INVOICES), 30).set_index("patient_id")
+        rev = ch.patient_revenue(INVOICES, pt.acquisitions(INVOICES), 30).set_index("patient_id")
         # E: acquired Mar 10, horizon ends Apr 9 after the data end; D: Mar 1 + 30 days = Mar 31, observed
         assert rev["horizon_observed"].to_dict() == {"A": True, "B": True, "C": True, "D": True, "E": False, "G": True}
 
     def test_longer_horizon_takes_the_later_payment(self):
-        rev = ch.patient_revenue(INVOICES, ch.acquisitions(INVOICES), 60).set_index("patient_id")
+        rev = ch.patient_revenue(INVOICES, pt.acquisitions(INVOICES), 60).set_index("patient_id")
         assert rev.loc["A", "revenue"] == 2000.0 and rev.loc["D", "revenue"] == 3100.0
 
 

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
-                       acquisitions, touches)
+from .funnel import _positions, lead_journey, severity, stage_counts
+from .patients import _NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows, touches
 from .periods import in_window
 
 
@@ -111,13 +111,6 @@ def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days
     return out
 
 
-def _positions(values: pd.Series, keys: pd.Series) -> np.ndarray:
-    """Position of each value among ``keys`` (IDs as given; -1 when absent or NA)."""
-    from .funnel import _positions as arrow_positions
-
-    return arrow_positions(values, keys)
-
-
 def add_ratios(df: pd.DataFrame, gross_margin: float = 1.0) -> pd.DataFrame:
     """``df`` (counts and money of one or more channel rows) with the ratios, null on a zero or
     missing denominator, never an error or infinity:
@@ -149,15 +142,11 @@ class Prepared:
         self.spend = tables.get("marketing_spend")
         self.journey = None
         if leads is not None:
-            from .funnel import lead_journey
-
             self.journey = lead_journey(leads, tables.get("bookings"), tables.get("visits"))
         self.has_bookings = self.journey is not None and "booked" in self.journey
 
     def window(self, start: pd.Timestamp, end: pd.Timestamp, attribution: str) -> pd.DataFrame:
         """One row per channel for acquisitions, leads and spend in ``[start, end)`` (counts and money)."""
-        from .funnel import stage_counts
-
         part = self.patients.loc[in_window(self.patients["acquired_at"], start, end).to_numpy(bool)]
         frame = pd.DataFrame({"channel": part[attribution].to_numpy(dtype=object),
                               "new_patients": 1, "revenue": part["revenue"].to_numpy(),
@@ -378,8 +367,6 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
       (share with ≥ 2 paid days within the horizon), when below the share of all new patients. Not priced.
     Severity as the funnel's (``funnel.severity``: share of the clinic's monthly revenue).
     """
-    from .funnel import severity
-
     cur = _rows(econ, "current")
     has_base = econ["period"].eq("base").any()
     base = _rows(econ, "base") if has_base else None
