@@ -158,16 +158,21 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
         pos_b, channel_b = pos_s[before], channel_s[before]
         end = np.r_[pos_b[1:] != pos_b[:-1], True] if len(pos_b) else np.zeros(0, bool)
         last[pos_b[end]] = channel_b[end]
-    fallback = np.full(n, UNKNOWN_CHANNEL, dtype=object)
+    # Every channel is a code into one list of names; the string columns are built once at the end.
+    given = np.full(n, -1, dtype=np.int64)
+    card_names = pd.Index([], dtype="string")
     if patients is not None and "first_channel" in patients and n:
         registered = patients.loc[patients["first_channel"].notna().to_numpy(bool)]
         row = _positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
+        card, card_names = pd.factorize(registered["first_channel"].astype("string"))
         found = row >= 0
-        fallback[found] = registered["first_channel"].astype("string").to_numpy(dtype=object)[row[found]]
-    channel_names = names.to_numpy(dtype=object)
+        given[found] = card[row[found]]
+    all_names = pd.Index(list(names) + list(card_names) + [UNKNOWN_CHANNEL], dtype="string").unique()
+    lead_code = all_names.get_indexer(pd.Index(names, dtype="string"))
+    card_code = all_names.get_indexer(pd.Index(card_names, dtype="string"))
+    fallback = np.where(given >= 0, card_code[np.maximum(given, 0)] if len(card_code) else -1,
+                        all_names.get_loc(UNKNOWN_CHANNEL))
     for col, code in (("first_touch", first), ("last_touch", last)):
-        values = fallback.copy()
-        hit = code >= 0
-        values[hit] = channel_names[code[hit]]
-        out[col] = pd.Series(values, dtype="string")
+        codes = np.where(code >= 0, lead_code[np.maximum(code, 0)] if len(lead_code) else -1, fallback)
+        out[col] = pd.Series(all_names.to_numpy(dtype=object)[codes], dtype="string")
     return out
