@@ -77,6 +77,18 @@ def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(invoices["paid_at"].max())
 
 
+HISTORY_DAYS = 365           # payments history wanted before a period, so that "first payment" means a new patient
+
+
+def short_history(invoices: pd.DataFrame, periods: Mapping[str, Window], min_days: int = HISTORY_DAYS) -> bool:
+    """Whether the payments export starts less than ``min_days`` before the earliest period: then
+    some "new" patients of that period may be long-standing patients returning for the first time
+    since before the export began (their first payment *in the data* falls in the period)."""
+    first = invoices["paid_at"].min()
+    earliest = min(pd.Timestamp(start) for start, _ in periods.values())
+    return bool(pd.notna(first) and earliest - first < pd.Timedelta(days=min_days))
+
+
 def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days: int,
                     positions: np.ndarray | None = None) -> pd.DataFrame:
     """``acquired`` (``patients.acquisitions`` rows) with what each patient brought within the horizon.
