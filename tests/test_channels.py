@@ -305,7 +305,7 @@ def test_acquisition_rows_point_each_invoice_at_its_patient():
 
 
 def test_short_payment_history_is_flagged():
-    # payments start 2024-11-10, after the base period began; a period from 2025-11-11 has a whole year (365 days) before it
+    # payments start 2024-11-10, after the base period began; a period from 2025-11-10 has 365 calendar days of payments before it
     assert ch.short_history(INVOICES, PERIODS)
-    assert not ch.short_history(INVOICES, {"current": (T("2025-11-11"), T("2026-01-01"))})
-    assert ch.short_history(INVOICES, {"current": (T("2025-11-10"), T("2026-01-01"))})     # 364.5 days: the first payment is at noon
+    assert not ch.short_history(INVOICES, {"current": (T("2025-11-10"), T("2026-01-01"))})
+    assert ch.short_history(INVOICES, {"current": (T("2025-11-09"), T("2026-01-01"))})     # 364 calendar days

@@ -117,6 +117,7 @@ def test_referrals_without_spend_na_romi_and_highest_revenue_per_patient(econ, w
 def test_section_shows_na_and_the_smm_finding(run):
     html = (run / "report.html").read_text(encoding="utf-8")
     section = html[html.index('id="section-channels"'):]
+    assert "Выгрузка оплат начинается" not in section              # payments from 2023-10-02: 365 days before the base
     assert "н/д" in section and "SMM работает в убыток" in section and "Первое касание против последнего" in section
 
 
@@ -184,6 +185,8 @@ def test_runs_on_patients_without_leads_and_skips_without_them(clinic):
     assert cur.loc["Контекст", ["spend", "leads", "new_patients", "cac", "revenue", "romi"]].tolist() == [1000.0, 0, 1, 1000.0,
                                                                                                        2500.0, 1.5]
     assert cur.loc["Рекомендации", "revenue"] == 900.0 and pd.isna(cur.loc["Рекомендации", "romi"])
+    html = (Path(result.run_dir) / "report.html").read_text(encoding="utf-8")
+    assert "Выгрузка оплат начинается 02.11.2024" in html          # payments start after the base period began
 
     cfg = config({"invoices": "pay.csv", "marketing_spend": "spend.csv"})
     result = run_audit(cfg, out=folder / "run2", modules=["channels"], progress=lambda s: None)

@@ -86,7 +86,7 @@ def short_history(invoices: pd.DataFrame, periods: Mapping[str, Window], min_day
     since before the export began (their first payment *in the data* falls in the period)."""
     first = invoices["paid_at"].min()
     earliest = min(pd.Timestamp(start) for start, _ in periods.values())
-    return bool(pd.notna(first) and earliest - first < pd.Timedelta(days=min_days))
+    return bool(pd.notna(first) and (earliest.normalize() - first.normalize()).days < min_days)   # calendar days
 
 
 def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days: int,
