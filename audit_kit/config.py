@@ -44,8 +44,19 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "repeat_channels": list(DEFAULT_REPEAT_CHANNELS),  # channels: lead channels of existing patients, skipped
                                        # for first/last touch (canonical names, i.e. after the `channels:` mapping)
     "ltv_months": 12,                  # cohorts: months since first payment to follow
-    "rfm_thresholds": None,            # rfm: fixed score thresholds instead of terciles
-    "calls_per_operator_day": 60,      # rfm: reactivation calls one operator makes a day
+    "rfm_thresholds": None,            # rfm: fixed score cuts instead of terciles, e.g. {recency_days: [90, 180],
+                                       #      frequency: [1, 3], monetary: [20000, 60000]} (measures left out: terciles)
+    "rfm_monetary": "total",           # rfm: M = total net paid (total) or paid per visit (per_visit)
+    "rfm_segments": {},                # rfm: code -> segment overrides of metrics/rfm_segments.yaml, e.g. {R2F2M2: at_risk}
+    "reactivation_segments": ["former_best", "at_risk"],  # rfm: segments whose patients go on the call list
+    "churn_quantile": 0.9,             # rfm: churn threshold = this quantile of frequent patients' gaps in days
+    "contact_window_days": 7,          # rfm: contact window = [threshold - this many days, threshold)
+    "calls_per_hour": 6,               # rfm: conversations an operator holds per hour
+    "call_hours_per_day": 6,           # rfm: hours a day an operator spends calling the base
+    "dials_per_day": 50,               # rfm: numbers dialled per operator-day (36 conversations + no-answers)
+    "reactivation_deadline_days": 30,  # rfm: working days to finish the call list (sets the operators needed)
+    "reach_rate": 0.7,                 # rfm: share of listed patients reached (estimate)
+    "return_rate": 0.15,               # rfm: share of reached patients who book and come back (estimate)
 }
 
 KNOWN_KEYS = {"client", "language", "currency", "periods", "data", "channels", "targets", "options", "salt_file"}

@@ -138,11 +138,22 @@ class Module:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'
         self.show_html(f'<div class="audit-table-wrap">{body}{more}</div>')
 
-    def keep_table(self, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None) -> None:
+    def keep_table(self, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None,
+                   appendix: bool = False) -> None:
         """Keep a table for the workbook without showing it; `finish()` writes it with the others.
 
-        Format `by_unit` takes each row's number format from its `unit` column (tables mixing units)."""
-        self.tables[name] = {"title": title, "formats": formats or {}, "df": df}
+        Format `by_unit` takes each row's number format from its `unit` column (tables mixing units).
+        `appendix=True`: a reference table (e.g. a mapping the module used) the report's appendix prints."""
+        self.tables[name] = {"title": title, "formats": formats or {}, "df": df, "appendix": appendix}
+
+    def write_workbook(self, file: str, name: str, df: pd.DataFrame, *, title: str,
+                       formats: dict[str, str] | None = None) -> Path:
+        """One table as its own workbook in the run folder (`<run_dir>/<file>`), formula-injection safe."""
+        from .report.xlsx import SheetTable, table_workbook
+
+        labels = {c: self.column_label(c) for c in df.columns}
+        return table_workbook(self.run_dir / file, SheetTable(name, self.name, title, df, formats or {}, labels),
+                              self.config.language, self.fmt.sign)
 
     def column_label(self, column: str) -> str:
         """Header text: `<module>.columns.<col>`, else the shared `columns.<col>`, else the name itself."""
@@ -193,6 +204,8 @@ class Module:
             df.columns = [str(c) for c in df.columns]
             df.to_parquet(tables_dir / f"{name}.parquet", index=False)
             manifest[name] = {"title": item["title"], "formats": item["formats"]}
+            if item.get("appendix"):
+                manifest[name]["appendix"] = True
         (self.out_dir / "tables.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         return self.out_dir
 

@@ -122,5 +122,34 @@ def panels_by_month(data: pd.DataFrame, *, month: str, hue: str, values: dict[st
     axes[-1].set_xticks(months, [month_label(x) for x in months], rotation=45 if many else 0,
                         ha="right" if many else "center")
     fig.suptitle(title, fontsize=11)
+def score_grid(counts: pd.DataFrame, colour: pd.DataFrame, *, xlabel: str = "", ylabel: str = "", title: str = "",
+               vmin: float = 1, vmax: float = 3, cmap: str = "RdYlGn", ax=None, figsize=(6.0, 3.4)):
+    """A small grid (e.g. R × F scores): cells coloured by `colour`, annotated with the integers of `counts`
+    (same index and columns; empty cells stay blank)."""
+    fig, ax = _ax(ax, figsize)
+    labels = counts.map(lambda v: "" if pd.isna(v) else f"{int(v)}")
+    sns.heatmap(colour.astype(float), annot=labels, fmt="", cmap=cmap, vmin=vmin, vmax=vmax, cbar=True,
+                linewidths=1, linecolor="white", ax=ax, annot_kws={"fontsize": 10})
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+def step_curve(x, y, *, xlabel: str = "", ylabel: str = "", title: str = "", marks=(), span=None,
+               xmax: float | None = None, ax=None):
+    """A step function (e.g. a Kaplan–Meier curve) with vertical `marks` [(x, label)] and a shaded
+    `span` (x0, x1, label)."""
+    fig, ax = _ax(ax)
+    ax.step(x, y, where="post", color=PALETTE[0], linewidth=1.6)
+    if span is not None:
+        ax.axvspan(span[0], span[1], color=PALETTE[1], alpha=0.25, lw=0, label=span[2])
+    for i, (value, label) in enumerate(marks):
+        ax.axvline(value, color=PALETTE[3 + i % 3], linestyle="--", linewidth=1.2, label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set_ylim(0, 100 if max(y, default=0) > 1 else 1.0)
+    ax.set_xlim(0, xmax)
+    if marks or span is not None:
+        ax.legend(loc="upper right")
     fig.tight_layout()
     return fig

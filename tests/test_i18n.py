@@ -67,7 +67,7 @@ def test_no_empty_values_in_report_catalogs():
 
 
 def published_metrics() -> list[str]:
-    """The metrics.json keys of modules 01–04 and the summary."""
+    """The metrics.json keys of modules 01–05 and the summary."""
     from audit_kit.metrics import funnel, quality, schedule
 
     keys = list(funnel.HEADLINE)
@@ -77,6 +77,9 @@ def published_metrics() -> list[str]:
     keys += [f"quality.{ {'bookings_lead_missing': 'bookings_without_lead'}.get(c, c)}_rate" for c in quality.CHECKS]
     keys += ["summary.nps", "summary.csat"]
     keys += [f"channels.{k}" for k in ("spend", "leads", "new_patients", "cpl", "cac", "revenue", "romi", "drr")]
+    from audit_kit.metrics import rfm
+
+    keys += [f"rfm.{k}" for k in rfm.HEADLINE_UNITS]
     return keys
 
 

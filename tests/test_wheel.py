@@ -27,6 +27,7 @@ def test_wheel_contains_notebooks_templates_and_catalogs(wheel):
     assert "audit_kit/templates/audit_report/index.html.j2" in names
     assert "audit_kit/templates/audit_report/report.css" in names
     assert "audit_kit/report/i18n/ru/common.yaml" in names and "audit_kit/report/i18n/en/common.yaml" in names
+    assert "audit_kit/metrics/rfm_segments.yaml" in names                 # the RFM code -> segment map
     assert not any(n.startswith(("tests/", "sample_data/")) for n in names)
 
 

@@ -50,9 +50,16 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     -1 for a row without patient or date. This is only the grouping: which rows *make* a visit
     (amount ≥ 0) is decided by ``visits``.
     """
+    return visit_and_patient_codes(invoices)[0]
+
+
+def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient codes
+    (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
     n = len(invoices)
     visit = _codes(invoices["visit_id"]) if "visit_id" in invoices else np.full(n, -1, np.int64)
-    patient = _codes(invoices["patient_id"])
+    patient, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
+    patient = patient.astype(np.int64)
     day = _days(invoices["paid_at"])
     dated = invoices["paid_at"].notna().to_numpy(bool)
     n_ids = int(visit.max()) + 1 if n else 0
@@ -61,7 +68,7 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     out = visit.copy()
     out[by_day] = n_ids + pd.factorize(combined)[0]
     out[(visit < 0) & ~by_day] = -1
-    return out
+    return out, patient, pd.Index(names)
 
 
 def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:

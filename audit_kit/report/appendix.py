@@ -124,6 +124,24 @@ def definition_tables(metric_keys, t: Translator, options: Mapping[str, Any]) ->
     return tables
 
 
+def reference_tables(run_dir: Path, t: Translator, modules=None) -> list[ReportTable]:
+    """Reference tables the modules asked the appendix to print (`keep_table(..., appendix=True)`),
+    e.g. the RFM codes and their segments; in module order. They are in the workbook already."""
+    from .xlsx import module_tables
+
+    folder = Path(run_dir) / "modules"
+    names = list(modules) if modules is not None else sorted(p.name for p in folder.glob("*") if p.is_dir())
+    out = []
+    for module in names:
+        manifest = folder / module / "tables.json"
+        if not manifest.is_file():
+            continue
+        flagged = {n for n, item in json.loads(manifest.read_text(encoding="utf-8")).items() if item.get("appendix")}
+        out.extend(ReportTable(tb.name, tb.title, tb.df, tb.formats, tb.labels, module)
+                   for tb in module_tables(run_dir, module, t) if tb.name in flagged)
+    return out
+
+
 # -- C. provenance -----------------------------------------------------------------------------
 
 def sha256(path: Path) -> str:
@@ -181,6 +199,7 @@ class Appendix:
     ledger: ReportTable | None
     definitions: list[ReportTable]
     provenance: list[ReportTable]
+    reference: list[ReportTable] = field(default_factory=list)   # printed only: the workbook has them already
 
     @property
     def tables(self) -> list[ReportTable]:
@@ -191,7 +210,8 @@ def build_appendix(run_dir: Path, config, metric_keys, kit_version: str, timings
                    input_hashes: Mapping[str, str] | None = None) -> Appendix:
     t = Translator(config.language)
     return Appendix(ledger_table(run_dir, t), definition_tables(metric_keys, t, config.options),
-                    provenance_tables(run_dir, config, t, kit_version, timings, input_hashes))
+                    provenance_tables(run_dir, config, t, kit_version, timings, input_hashes),
+                    reference_tables(run_dir, t))
 
 
 def appendix_html(appendix: Appendix, config) -> str:
@@ -210,6 +230,7 @@ def appendix_html(appendix: Appendix, config) -> str:
     parts.append(f'<h2 id="appendix-definitions" class="audit-h2 audit-break">{esc(t("appendix.definitions.heading"))}</h2>'
                  f'<p class="audit-text">{esc(t("appendix.definitions.intro"))}</p>')
     parts.extend(table_html(tb, fmt, "audit-definitions") for tb in appendix.definitions)
+    parts.extend(table_html(tb, fmt, "audit-reference") for tb in appendix.reference)
     parts.append(f'<h3 class="audit-h3">{esc(t("appendix.definitions.methods_heading"))}</h3><ul class="audit-methods">'
                  + "".join(f"<li>{esc(t(f'appendix.definitions.methods.{k}'))}</li>"
                            for k in ("interval", "money", "targets")) + "</ul>")

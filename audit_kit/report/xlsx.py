@@ -239,3 +239,15 @@ def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_table
     out_path = Path(out_path)
     wb.save(out_path)
     return out_path
+
+
+def table_workbook(out_path: Path, table: SheetTable, language: str, sign: str) -> Path:
+    """A workbook of one table on one sheet (e.g. a call list to hand out), with the same header,
+    number formats and formula neutralisation as tables.xlsx."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    write_sheet(wb, sheet_name(table.name, set()), table, number_formats(language, sign))
+    out_path = Path(out_path)
+    wb.save(out_path)
+    return out_path

@@ -1,0 +1,652 @@
+"""RFM (module 05): the patient base scored by recency, frequency and money; segments with their next
+best action; the churn threshold and contact window; the return curve; the reactivation list and the
+call-centre plan to work it. Pure, vectorised functions, no I/O.
+
+Definitions (issue 9; a visit is `patients.visit_codes` / `patients.visits`: an invoice's visit_id,
+else a patient-day, made by invoices with amount ≥ 0):
+- **as-of**: an inclusive date (the end of the period); invoices paid after it are ignored.
+- per patient with at least one visit up to the as-of: ``recency_days`` = as-of − day of the last
+  visit (a visit on the as-of day is 0); ``frequency`` = distinct visits; ``paid`` = net total of all
+  the patient's invoices up to the as-of (refunds included); ``monetary`` = paid (option
+  ``rfm_monetary: total``) or paid ÷ frequency (``per_visit``).
+- **scores 1-3** (3 best): c1, c2 = the 1/3 and 2/3 quantiles (linear interpolation, as pandas) of
+  the patients' values; F and M: 1 + (v > c1) + (v > c2); R: 3 − (v > c1) − (v > c2). Equal values
+  get equal scores; when c1 = c2 the score stays empty (NA), and so do the code and the segment.
+  Fixed thresholds [t1, t2] per measure (option ``rfm_thresholds``) use the same comparisons.
+- **code** ``R{r}F{f}M{m}``; **segment**: `rfm_segments.yaml` maps each of the 27 codes to one segment.
+- **churn threshold** T: the ``churn_quantile`` quantile of the gaps in days between consecutive
+  visit days of F3 patients (fewer than ``MIN_GAPS`` such gaps: of all patients with ≥ 2 visit days);
+  **contact window** = [T − ``contact_window_days``, T).
+- **active months** of a patient = (last visit − first visit) in months (30.44 days) + 1; their
+  **monthly value** = paid ÷ active months; **expected value** = 12 × monthly value (= money per
+  visit × visits per year while active). **Money at stake** = the former best patients' monthly value.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .patients import _days, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .periods import AVG_MONTH_DAYS, in_window
+
+SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
+MEASURES = ("recency_days", "frequency", "monetary")
+SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
+CODES = tuple(f"R{r}F{f}M{m}" for r in (3, 2, 1) for f in (3, 2, 1) for m in (3, 2, 1))
+ACTIONS = ("call", "messenger", "recall", "none")
+MONETARY = ("total", "per_visit")
+MIN_GAPS = 30                      # fewer completed F3 gaps than this: the threshold uses all returning patients
+FORMER_BEST = "former_best"
+AT_RISK = "at_risk"
+BEST = "best"
+WINDOW = "window"                  # reason of a listed patient who is inside the contact window
+
+
+# -- the per-patient table ---------------------------------------------------------------------
+
+def up_to(dates: pd.Series, as_of: Any) -> pd.Series:
+    """Rows dated on or before the as-of day (inclusive: up to its 23:59:59); missing dates are out."""
+    return in_window(dates, None, pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1))
+
+
+def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None = None,
+              monetary: str = "total") -> pd.DataFrame:
+    """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
+
+    ``visits``: the invoices' visit codes from `patients.visit_codes` when already computed (reuse them
+    for several as-of dates). Index ``patient_id`` (in order of first appearance); columns
+    ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
+    ``last_visit`` (days, datetime64). See the module docstring for the definitions.
+    """
+    if monetary not in MONETARY:
+        raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
+    if visits is None:
+        codes, patient, names = visit_and_patient_codes(invoices)
+    else:
+        codes = np.asarray(visits, dtype=np.int64)
+        if len(codes) != len(invoices):
+            raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
+        patient, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
+    as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
+    day = _days(invoices["paid_at"])
+    keep = invoices["paid_at"].notna().to_numpy(bool) & (day <= as_of_day) & (patient >= 0)
+    n_patients = len(names)
+    amount = invoices["amount"].to_numpy(dtype="float64")[keep]
+    day, code, patient = day[keep], codes[keep], patient[keep]
+    paid = np.bincount(patient, weights=np.nan_to_num(amount), minlength=n_patients)
+    made = (amount >= 0) & (code >= 0)
+    visit, visit_patient, visit_day = code[made], patient[made], day[made]
+    n_codes = int(visit.max()) + 1 if len(visit) else 0
+    rows = len(visit)
+    first_row = np.full(n_codes, rows, dtype=np.int64)
+    np.minimum.at(first_row, visit, np.arange(rows, dtype=np.int64))
+    earliest = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, visit, visit_day)
+    present = first_row < rows
+    owner = visit_patient[first_row[present]]         # a visit belongs to the patient of its first row
+    when = earliest[present]                          # ... and happened on its earliest day
+    frequency = np.bincount(owner, minlength=n_patients)
+    last = np.full(n_patients, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, owner, when)
+    first = np.full(n_patients, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, owner, when)
+    seen = frequency > 0
+    out = pd.DataFrame({
+        "recency_days": as_of_day - last[seen],
+        "frequency": frequency[seen].astype(np.int64),
+        "monetary": paid[seen] if monetary == "total" else paid[seen] / frequency[seen],
+        "paid": paid[seen],
+        "first_visit": (first[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
+        "last_visit": (last[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
+    }, index=pd.Index(pd.array(names, dtype="string")[seen], name="patient_id"))
+    return out
+
+
+# -- scores, codes, segments -------------------------------------------------------------------
+
+def tercile_cuts(values: pd.Series | np.ndarray) -> tuple[float, float]:
+    """c1, c2: the 1/3 and 2/3 quantiles of the values, linear interpolation (as `Series.quantile`)."""
+    values = np.asarray(values, dtype="float64")
+    if not len(values):
+        return (math.nan, math.nan)
+    c1, c2 = np.quantile(values, [1 / 3, 2 / 3])
+    return float(c1), float(c2)
+
+
+def score(values: pd.Series, cuts: tuple[float, float], *, lower_is_better: bool = False) -> pd.Series:
+    """Scores 1-3 (3 best): 1 + (v > c1) + (v > c2), or 3 − (v > c1) − (v > c2) when fewer is better
+    (recency). All NA when c1 = c2 (or a cut is missing): the measure cannot split the patients."""
+    c1, c2 = cuts
+    if not (np.isfinite(c1) and np.isfinite(c2)) or c1 == c2:
+        return pd.Series(pd.NA, index=values.index, dtype="Int8")
+    v = values.to_numpy(dtype="float64")
+    up = (v > c1).astype(np.int8) + (v > c2).astype(np.int8)
+    return pd.Series(3 - up if lower_is_better else 1 + up, index=values.index, dtype="Int8")
+
+
+def score_cuts(table: pd.DataFrame, thresholds: Mapping[str, Iterable[float]] | None = None
+               ) -> dict[str, tuple[float, float]]:
+    """The cuts per measure: the config's fixed thresholds (option ``rfm_thresholds``: a mapping of
+    recency_days / frequency / monetary to [t1, t2], t1 < t2; measures left out use terciles) or terciles."""
+    thresholds = dict(thresholds or {})
+    unknown = set(thresholds) - set(MEASURES)
+    if unknown:
+        raise ValueError(f"option rfm_thresholds: unknown measure '{sorted(unknown)[0]}'; expected some of: "
+                         f"{', '.join(MEASURES)}")
+    out = {}
+    for measure in MEASURES:
+        given = thresholds.get(measure)
+        if given is None:
+            out[measure] = tercile_cuts(table[measure])
+            continue
+        given = list(given) if isinstance(given, (list, tuple)) else [given]
+        if (len(given) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in given)
+                or not given[0] < given[1]):
+            raise ValueError(f"option rfm_thresholds.{measure}: expected two increasing numbers [t1, t2], got {given!r}")
+        out[measure] = (float(given[0]), float(given[1]))
+    return out
+
+
+def load_segments(path: str | Path = SEGMENTS_FILE) -> dict[str, dict[str, Any]]:
+    """The segments file: segment id -> {action, codes}, checked: each of the 27 codes exactly once."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["segments"]
+    seen: dict[str, str] = {}
+    for segment, spec in raw.items():
+        if spec.get("action") not in ACTIONS:
+            raise ValueError(f"{path}: segment {segment}: action must be one of {', '.join(ACTIONS)}")
+        for code in spec["codes"]:
+            if code not in CODES or code in seen:
+                raise ValueError(f"{path}: code {code} is {'repeated' if code in seen else 'not an RFM code'}")
+            seen[code] = segment
+    missing = [c for c in CODES if c not in seen]
+    if missing:
+        raise ValueError(f"{path}: codes without a segment: {', '.join(missing)}")
+    return raw
+
+
+def segment_map(overrides: Mapping[str, str] | None = None, path: str | Path = SEGMENTS_FILE) -> pd.DataFrame:
+    """One row per code (R3F3M3 … R1F1M1): ``code``, ``segment``, ``action``; `overrides` (option
+    ``rfm_segments``: code -> segment id of the file) move single codes to another segment."""
+    segments = load_segments(path)
+    mapping = {code: seg for seg, spec in segments.items() for code in spec["codes"]}
+    for code, segment in (overrides or {}).items():
+        if code not in CODES:
+            raise ValueError(f"option rfm_segments: '{code}' is not an RFM code like R3F3M3")
+        if segment not in segments:
+            raise ValueError(f"option rfm_segments.{code}: unknown segment '{segment}'; expected one of: "
+                             f"{', '.join(segments)}")
+        mapping[code] = segment
+    return pd.DataFrame({"code": list(CODES), "segment": [mapping[c] for c in CODES],
+                         "action": [segments[mapping[c]]["action"] for c in CODES]}).astype("string")
+
+
+def scored(table: pd.DataFrame, cuts: Mapping[str, tuple[float, float]], segments: pd.DataFrame) -> pd.DataFrame:
+    """`table` with scores ``r``, ``f``, ``m`` (Int8), ``code`` and ``segment``/``action`` (NA when a score is)."""
+    out = table.copy()
+    for measure, col in SCORE_OF.items():
+        out[col] = score(out[measure], cuts[measure], lower_is_better=measure == "recency_days")
+    complete = out[["r", "f", "m"]].notna().all(axis=1).to_numpy()
+    code = np.full(len(out), None, dtype=object)
+    if complete.any():
+        parts = [out[c].to_numpy()[complete].astype(np.int64).astype(str) for c in ("r", "f", "m")]
+        code[complete] = np.char.add(np.char.add(np.char.add("R", parts[0]), np.char.add("F", parts[1])),
+                                     np.char.add("M", parts[2]))
+    out["code"] = pd.array(code, dtype="string")
+    lookup = segments.set_index("code")
+    out["segment"] = lookup["segment"].reindex(out["code"]).to_numpy()
+    out["action"] = lookup["action"].reindex(out["code"]).to_numpy()
+    out["segment"] = out["segment"].astype("string")
+    out["action"] = out["action"].astype("string")
+    return out
+
+
+def segment_summary(table: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """Per segment (in the file's order): patients, share of patients, paid, share of money, median
+    recency/frequency, and the action. Patients without a segment (a score was empty) are left out."""
+    order = list(dict.fromkeys(segments["segment"]))
+    grouped = table.dropna(subset=["segment"]).groupby("segment", sort=False)
+    out = pd.DataFrame({"patients": grouped.size(), "paid": grouped["paid"].sum(),
+                        "median_recency_days": grouped["recency_days"].median(),
+                        "median_frequency": grouped["frequency"].median()}).reindex(order)
+    out["patients"] = out["patients"].fillna(0).astype(np.int64)
+    out["paid"] = out["paid"].fillna(0.0)
+    out["patient_share"] = out["patients"] / max(int(out["patients"].sum()), 1)
+    total = out["paid"].sum()
+    out["paid_share"] = out["paid"] / total if total else np.nan
+    out["action"] = segments.drop_duplicates("segment").set_index("segment")["action"].reindex(order).to_numpy()
+    out["codes"] = segments.groupby("segment", sort=False)["code"].agg(", ".join).reindex(order).to_numpy()
+    return out.rename_axis("segment").reset_index()[
+        ["segment", "codes", "action", "patients", "patient_share", "paid", "paid_share",
+         "median_recency_days", "median_frequency"]]
+
+
+def grid(table: pd.DataFrame) -> pd.DataFrame:
+    """The R × F grid: per (r, f) the patients, their paid total and mean M score (for the chart)."""
+    g = table.dropna(subset=["r", "f"]).groupby(["r", "f"])
+    return pd.DataFrame({"patients": g.size(), "paid": g["paid"].sum(), "mean_m": g["m"].mean()}).reset_index()
+
+
+# -- churn threshold and return curve -----------------------------------------------------------
+
+def visit_days(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+    """Distinct visit days per patient up to ``as_of`` (from `patients.visits`): ``patient_id``,
+    ``day``, sorted by patient and day."""
+    v = patient_visits(invoices, as_of)
+    return v[["patient_id", "day"]].drop_duplicates().reset_index(drop=True)
+
+
+def gaps(days: pd.DataFrame) -> pd.DataFrame:
+    """Completed gaps: days between consecutive visit days of a patient (``patient_id``, ``gap_days``).
+    ``days`` as from `visit_days` (sorted by patient and day)."""
+    pid = days["patient_id"].to_numpy()
+    d = _days(days["day"])
+    same = np.r_[False, pid[1:] == pid[:-1]] if len(pid) else np.zeros(0, bool)
+    diff = np.r_[0, np.diff(d)] if len(d) else np.zeros(0, np.int64)
+    return pd.DataFrame({"patient_id": days["patient_id"].to_numpy()[same], "gap_days": diff[same].astype(np.int64)})
+
+
+@dataclass
+class Threshold:
+    """The churn threshold T (days), its basis (``f3`` or ``all``), the gaps it came from, the window."""
+
+    days: float | None
+    basis: str | None
+    gaps: int
+    quantile: float
+    window_days: int
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        """[T − window_days, T): idle days during which a patient should be contacted."""
+        return None if self.days is None else (self.days - self.window_days, self.days)
+
+
+def churn_threshold(gap_table: pd.DataFrame, frequent: Iterable[str], *, quantile: float = 0.9,
+                    window_days: int = 7, min_gaps: int = MIN_GAPS) -> Threshold:
+    """T = the ``quantile`` quantile (linear) of the completed gaps of the ``frequent`` (F3) patients;
+    with fewer than ``min_gaps`` such gaps, of all gaps (every patient with ≥ 2 visit days); None when
+    there are no gaps at all."""
+    if not 0 < quantile < 1:
+        raise ValueError(f"option churn_quantile: expected a share between 0 and 1, got {quantile!r}")
+    own = gap_table["patient_id"].isin(pd.Index(list(frequent), dtype="string")).to_numpy(bool)
+    basis, chosen = "f3", gap_table["gap_days"].to_numpy()[own]
+    if len(chosen) < min_gaps:
+        basis, chosen = "all", gap_table["gap_days"].to_numpy()
+    if not len(chosen):
+        return Threshold(None, None, 0, quantile, window_days)
+    return Threshold(float(np.quantile(chosen.astype("float64"), quantile)), basis, int(len(chosen)), quantile,
+                     int(window_days))
+
+
+def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
+    """Kaplan–Meier estimate of the share still not back after d idle days.
+
+    ``durations``: idle spells in days; ``observed``: True when the spell ended with a return (a
+    completed gap), False when censored (still idle at the as-of). At each distinct duration d:
+    ``at_risk`` = spells ≥ d, ``returned`` = returns at d, ``censored``; ``still_away`` =
+    Π (1 − returned ÷ at_risk) over durations ≤ d (returns counted before censoring at the same d).
+    """
+    durations = np.asarray(durations, dtype="float64")
+    observed = np.asarray(observed, dtype=bool)
+    days, inverse = np.unique(durations, return_inverse=True)
+    returned = np.bincount(inverse, weights=observed.astype("float64"), minlength=len(days)).astype("float64")
+    total = np.bincount(inverse, minlength=len(days)).astype("float64")
+    at_risk = total[::-1].cumsum()[::-1]
+    still = np.cumprod(1.0 - np.divide(returned, at_risk, out=np.zeros_like(returned), where=at_risk > 0))
+    return pd.DataFrame({"days": days, "at_risk": at_risk.astype(np.int64), "returned": returned.astype(np.int64),
+                         "censored": (total - returned).astype(np.int64), "still_away": still})
+
+
+def return_curve(gap_table: pd.DataFrame, table: pd.DataFrame, patients: Iterable[str]) -> pd.DataFrame:
+    """The return curve of ``patients``: their completed gaps are returns, their current idle spell
+    (``recency_days`` at the as-of) is censored; `kaplan_meier` of these spells."""
+    ids = pd.Index(list(patients), dtype="string")
+    done = gap_table.loc[gap_table["patient_id"].isin(ids).to_numpy(bool), "gap_days"].to_numpy()
+    open_ = table.loc[table.index.isin(ids), "recency_days"].to_numpy()
+    return kaplan_meier(np.r_[done, open_], np.r_[np.ones(len(done), bool), np.zeros(len(open_), bool)])
+
+
+def still_away_at(curve: pd.DataFrame, days: float) -> float:
+    """The curve's value after ``days`` idle days (step function; 1.0 before the first return)."""
+    pos = np.searchsorted(curve["days"].to_numpy(), days, side="right") - 1
+    return 1.0 if pos < 0 else float(curve["still_away"].to_numpy()[pos])
+
+
+# -- what the patients last did, and what comes next -------------------------------------------
+
+def visit_services(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+    """One row per visit up to ``as_of`` with its main service (the service of its largest invoice
+    with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, time."""
+    inv = invoices.loc[up_to(invoices["paid_at"], as_of).to_numpy(bool)]
+    code = visit_codes(inv)
+    frame = pd.DataFrame({"code": code, "patient_id": inv["patient_id"].to_numpy(),
+                          "paid_at": inv["paid_at"].to_numpy(), "amount": inv["amount"].to_numpy(dtype="float64"),
+                          "service": inv["service"].to_numpy() if "service" in inv else pd.NA})
+    frame = frame.loc[(frame["code"] >= 0) & (frame["amount"] >= 0)]
+    when = frame.groupby("code", sort=False).agg(patient_id=("patient_id", "first"), visited_at=("paid_at", "min"))
+    main = (frame.dropna(subset=["service"]).sort_values(["code", "amount"], ascending=[True, False], kind="stable")
+            .drop_duplicates("code").set_index("code")["service"])
+    when["service"] = main.reindex(when.index).to_numpy()
+    when["patient_id"] = when["patient_id"].astype("string")
+    when["service"] = when["service"].astype("string")
+    return when.sort_values(["patient_id", "visited_at"], kind="stable").reset_index(drop=True)
+
+
+def next_best_offer(services: pd.DataFrame) -> pd.DataFrame:
+    """For each service, the most common service of the patient's next visit (over patients who came
+    back): ``service``, ``next_service``, ``pairs`` (visits followed by that next service), ``share`` of
+    the service's continued visits. Ties: the alphabetically first next service."""
+    pid = services["patient_id"].to_numpy()
+    same = np.r_[pid[1:] == pid[:-1], False] if len(pid) else np.zeros(0, bool)
+    pairs = pd.DataFrame({"service": services["service"].to_numpy()[same],
+                          "next_service": services["service"].to_numpy()[np.r_[False, same[:-1]]]
+                          if len(pid) else []}).dropna()
+    counts = pairs.groupby(["service", "next_service"]).size().rename("pairs").reset_index()
+    counts["share"] = counts["pairs"] / counts.groupby("service")["pairs"].transform("sum")
+    best = (counts.sort_values(["service", "pairs", "next_service"], ascending=[True, False, True], kind="stable")
+            .drop_duplicates("service"))
+    return best.reset_index(drop=True).astype({"service": "string", "next_service": "string"})
+
+
+def last_services(services: pd.DataFrame) -> pd.Series:
+    """Each patient's last visit's main service (index patient_id)."""
+    last = services.dropna(subset=["service"]).drop_duplicates("patient_id", keep="last")
+    return pd.Series(last["service"].to_numpy(), index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
+
+
+def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.DataFrame | None = None,
+                 doctors: pd.DataFrame | None = None) -> pd.Series:
+    """Each patient's last doctor up to ``as_of``: from MIS visits (latest ``checked_in_at`` with a
+    doctor), else completed bookings (latest ``slot_start``); the doctor's name when `doctors` has one,
+    else the doctor_id. Index patient_id; empty when neither table is given."""
+    source = None
+    if visits is not None and "doctor_id" in visits and visits["doctor_id"].notna().any():
+        source = visits.rename(columns={"checked_in_at": "at"})
+    elif bookings is not None:
+        source = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)].rename(
+            columns={"slot_start": "at"})
+    if source is None:
+        return pd.Series(dtype="string")
+    keep = up_to(source["at"], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
+    last = source.loc[keep].sort_values("at", kind="stable").drop_duplicates("patient_id", keep="last")
+    doctor = last["doctor_id"].astype("string")
+    if doctors is not None and "doctor_name" in doctors:
+        names = doctors.dropna(subset=["doctor_name"]).drop_duplicates("doctor_id").set_index("doctor_id")["doctor_name"]
+        named = names.reindex(doctor.to_numpy()).to_numpy()
+        doctor = pd.Series(np.where(pd.isna(named), doctor.to_numpy(), named), index=doctor.index)
+    return pd.Series(doctor.to_numpy(), index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
+
+
+# -- value, reactivation, money ----------------------------------------------------------------
+
+def active_months(table: pd.DataFrame) -> pd.Series:
+    """(last visit − first visit) in months of 30.44 days, + 1: a patient seen once was active one month."""
+    return (table["last_visit"] - table["first_visit"]).dt.days / AVG_MONTH_DAYS + 1.0
+
+
+def monthly_value(table: pd.DataFrame) -> pd.Series:
+    """What the patient paid per month while active: paid ÷ active months."""
+    return table["paid"] / active_months(table)
+
+
+def money_at_stake(table: pd.DataFrame, segment: str = FORMER_BEST) -> float:
+    """Per month: what the segment's patients (default the former best) used to pay per month while active."""
+    return float(monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)]).sum())
+
+
+def in_contact_window(table: pd.DataFrame, threshold: Threshold) -> pd.Series:
+    """Patients whose idle days are now inside the contact window [T − window, T)."""
+    if threshold.window is None:
+        return pd.Series(False, index=table.index)
+    lo, hi = threshold.window
+    return (table["recency_days"] >= lo) & (table["recency_days"] < hi)
+
+
+REACTIVATION_COLUMNS = ["priority", "patient_id", "reason", "segment", "code", "last_visit", "idle_days", "visits",
+                        "paid", "expected_value", "last_doctor", "last_service", "suggested_offer"]
+
+
+def reactivation_list(table: pd.DataFrame, threshold: Threshold, *, segments: Iterable[str] = (FORMER_BEST, AT_RISK),
+                      last_doctor: pd.Series | None = None, last_service: pd.Series | None = None,
+                      offers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Patients to call: those in ``segments`` (option ``reactivation_segments``) plus those now inside
+    the contact window (``reason`` = their segment, or ``window``), ranked by expected value (12 ×
+    monthly value) descending, then patient_id. Only the clinic's pseudonymous patient_id identifies
+    them. ``suggested_offer`` = the next best offer for the last service (`next_best_offer`)."""
+    wanted = table["segment"].isin(list(segments)).fillna(False).to_numpy(bool)
+    window = in_contact_window(table, threshold).to_numpy(bool)
+    picked = table.loc[wanted | window]
+    reason = np.where(wanted[wanted | window], picked["segment"].to_numpy(dtype=object), WINDOW)
+    ids = picked.index.astype("string")
+    service = (last_service if last_service is not None else pd.Series(dtype="string")).reindex(ids).to_numpy()
+    offer_map = (offers.set_index("service")["next_service"] if offers is not None and len(offers)
+                 else pd.Series(dtype="string"))
+    out = pd.DataFrame({
+        "patient_id": ids.to_numpy(), "reason": reason, "segment": picked["segment"].to_numpy(),
+        "code": picked["code"].to_numpy(), "last_visit": picked["last_visit"].to_numpy(),
+        "idle_days": picked["recency_days"].to_numpy(), "visits": picked["frequency"].to_numpy(),
+        "paid": picked["paid"].to_numpy(), "expected_value": 12.0 * monthly_value(picked).to_numpy(),
+        "last_doctor": (last_doctor if last_doctor is not None else pd.Series(dtype="string")).reindex(ids).to_numpy(),
+        "last_service": service, "suggested_offer": offer_map.reindex(service).to_numpy() if len(service) else [],
+    })
+    out = out.sort_values(["expected_value", "patient_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out.insert(0, "priority", np.arange(1, len(out) + 1, dtype=np.int64))
+    for col in ("patient_id", "reason", "segment", "code", "last_doctor", "last_service", "suggested_offer"):
+        out[col] = out[col].astype("string")
+    return out[REACTIVATION_COLUMNS]
+
+
+@dataclass
+class CallPlan:
+    """The seed's call-centre arithmetic; every input is an option printed on the page."""
+
+    patients: int
+    calls_per_hour: float
+    call_hours_per_day: float
+    dials_per_day: float
+    deadline_days: float
+    reach_rate: float
+    return_rate: float
+    average_check: float
+    conversations_per_day: float = field(init=False)
+    operator_days: float = field(init=False)
+    operators_needed: int = field(init=False)
+    expected_returns: float = field(init=False)
+    expected_revenue: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conversations_per_day = self.calls_per_hour * self.call_hours_per_day
+        self.operator_days = self.patients / self.dials_per_day
+        self.operators_needed = int(math.ceil(self.operator_days / self.deadline_days - 1e-9)) if self.patients else 0
+        self.expected_returns = self.patients * self.reach_rate * self.return_rate
+        self.expected_revenue = self.expected_returns * self.average_check
+
+
+def call_plan(patients: int, *, calls_per_hour: float = 6, call_hours_per_day: float = 6, dials_per_day: float = 50,
+              deadline_days: float = 30, reach_rate: float = 0.7, return_rate: float = 0.15,
+              average_check: float = math.nan) -> CallPlan:
+    """Conversations per operator-day = calls_per_hour × call_hours_per_day (6 × 6 = 36, ≈ 50 dials with
+    no-answers); operator-days = patients ÷ dials_per_day (10 000 ÷ 50 = 200); operators to finish within
+    ``deadline_days`` working days = ⌈operator-days ÷ deadline⌉; expected returning patients = patients ×
+    reach_rate × return_rate, their revenue at ``average_check``. An estimate: its assumptions are options."""
+    for name, value in (("dials_per_day", dials_per_day), ("reactivation_deadline_days", deadline_days)):
+        if not value > 0:
+            raise ValueError(f"option {name}: expected a positive number, got {value!r}")
+    return CallPlan(int(patients), calls_per_hour, call_hours_per_day, dials_per_day, deadline_days, reach_rate,
+                    return_rate, average_check)
+
+
+def branch_split(table: pd.DataFrame, bookings: pd.DataFrame | None, as_of: Any,
+                 segments: Iterable[str] = (BEST,)) -> pd.DataFrame | None:
+    """Best patients who visit more than one branch (completed bookings up to ``as_of`` with a
+    ``branch_id``): ``patient_id``, ``branches``, ``visits``, ``main_branch``, ``main_share``, ``split``
+    (branch: visits, most first). None when bookings carry no branch."""
+    if bookings is None or "branch_id" not in bookings or not bookings["branch_id"].notna().any():
+        return None
+    best = table.index[table["segment"].isin(list(segments)).fillna(False).to_numpy(bool)]
+    b = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)
+                     & up_to(bookings["slot_start"], as_of).to_numpy(bool)
+                     & bookings["branch_id"].notna().to_numpy(bool)
+                     & bookings["patient_id"].isin(best).to_numpy(bool)]
+    per = b.groupby(["patient_id", "branch_id"]).size().rename("n").reset_index()
+    per = per.sort_values(["patient_id", "n", "branch_id"], ascending=[True, False, True], kind="stable")
+    per["part"] = per["branch_id"].astype(str) + ": " + per["n"].astype(str)
+    g = per.groupby("patient_id", sort=True)
+    out = pd.DataFrame({"branches": g.size(), "visits": g["n"].sum(), "main_branch": g["branch_id"].first(),
+                        "main_visits": g["n"].first(), "split": g["part"].agg(", ".join)})
+    out = out.loc[out["branches"] > 1]
+    out["main_share"] = out["main_visits"] / out["visits"]
+    return out.reset_index()[["patient_id", "branches", "visits", "main_branch", "main_share", "split"]]
+
+
+# -- one period, the whole module ----------------------------------------------------------------
+
+PATIENT_COLUMNS = ["patient_id", "recency_days", "frequency", "monetary", "r", "f", "m", "code", "segment",
+                   "paid", "first_visit", "last_visit"]
+
+
+@dataclass
+class RfmSummary:
+    """Everything the page shows for one as-of date."""
+
+    as_of: pd.Timestamp
+    table: pd.DataFrame                   # scored per-patient table (index patient_id)
+    cuts: dict[str, tuple[float, float]]
+    fixed: list[str]                      # measures scored by fixed thresholds
+    empty: list[str]                      # measures whose score stayed empty (c1 = c2)
+    segments: pd.DataFrame                # code -> segment, action
+    by_segment: pd.DataFrame
+    threshold: Threshold
+    curve: pd.DataFrame
+    offers: pd.DataFrame
+    reactivation: pd.DataFrame
+    plan: CallPlan
+    money_at_stake: float
+    branches: pd.DataFrame | None
+
+    def patients(self) -> pd.DataFrame:
+        """The contract table ``rfm_patients``: one row per patient, canonical columns, sorted by id."""
+        return self.table.reset_index().sort_values("patient_id", kind="stable")[PATIENT_COLUMNS].reset_index(drop=True)
+
+    def count(self, segment: str) -> int:
+        return int(self.table["segment"].eq(segment).fillna(False).sum())
+
+    def former_best(self) -> pd.DataFrame:
+        """The former best patients' rows of the reactivation list (what they last did and with whom)."""
+        return self.reactivation.loc[self.reactivation["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
+
+
+def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any], *,
+                  codes: np.ndarray | None = None) -> RfmSummary:
+    """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm)."""
+    invoices = tables["invoices"]
+    as_of = pd.Timestamp(as_of).normalize()
+    table = rfm_table(invoices, as_of, visits=codes, monetary=options.get("rfm_monetary", "total"))
+    thresholds = options.get("rfm_thresholds") or {}
+    cuts = score_cuts(table, thresholds)
+    segments = segment_map(options.get("rfm_segments"))
+    table = scored(table, cuts, segments)
+    empty = [m for m in MEASURES if table[SCORE_OF[m]].isna().all() and len(table)]
+    days = visit_days(invoices, as_of)
+    gap_table = gaps(days)
+    frequent = table.index[table["f"].eq(3).fillna(False).to_numpy(bool)]
+    threshold = churn_threshold(gap_table, frequent, quantile=float(options.get("churn_quantile", 0.9)),
+                                window_days=int(options.get("contact_window_days", 7)))
+    basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
+    curve = return_curve(gap_table, table, basis)
+    services = visit_services(invoices, as_of)
+    offers = next_best_offer(services)
+    listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
+    reactivation = reactivation_list(
+        table, threshold, segments=listed, offers=offers, last_service=last_services(services),
+        last_doctor=last_doctors(as_of, tables.get("visits"), tables.get("bookings"), tables.get("doctors")))
+    visits_listed = reactivation["visits"].sum()
+    plan = call_plan(len(reactivation), calls_per_hour=options.get("calls_per_hour", 6),
+                     call_hours_per_day=options.get("call_hours_per_day", 6),
+                     dials_per_day=options.get("dials_per_day", 50),
+                     deadline_days=options.get("reactivation_deadline_days", 30),
+                     reach_rate=options.get("reach_rate", 0.7), return_rate=options.get("return_rate", 0.15),
+                     average_check=float(reactivation["paid"].sum() / visits_listed) if visits_listed else math.nan)
+    return RfmSummary(as_of, table, cuts, [m for m in MEASURES if thresholds.get(m) is not None], empty, segments,
+                      segment_summary(table, segments), threshold, curve, offers, reactivation, plan,
+                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of))
+
+
+def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
+              options: Mapping[str, Any]) -> dict[str, RfmSummary]:
+    """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day)."""
+    codes = visit_codes(tables["invoices"])
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes=codes)
+            for name, (_, end) in periods.items()}
+
+
+HEADLINE_UNITS = {"patients": "count", "former_best": "count", "at_risk": "count", "churn_threshold_days": "days",
+                  "reactivation_list": "count", "operator_days": "days", "money_at_stake_per_month": "money"}
+
+
+def headline_metrics(summaries: Mapping[str, RfmSummary]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """metrics.json keys ``rfm.*`` -> (unit, {period: value})."""
+    values = {
+        "patients": lambda s: len(s.table), "former_best": lambda s: s.count(FORMER_BEST),
+        "at_risk": lambda s: s.count(AT_RISK), "churn_threshold_days": lambda s: s.threshold.days,
+        "reactivation_list": lambda s: len(s.reactivation), "operator_days": lambda s: s.plan.operator_days,
+        "money_at_stake_per_month": lambda s: s.money_at_stake,
+    }
+    return {f"rfm.{k}": (HEADLINE_UNITS[k], {p: f(s) for p, s in summaries.items()}) for k, f in values.items()}
+
+
+def top_counts(values: pd.Series, n: int = 3) -> list[tuple[str, int]]:
+    """The n most common non-empty values with their counts (ties: alphabetical)."""
+    counts = values.dropna().value_counts()
+    counts = counts.rename_axis("value").reset_index(name="n").sort_values(["n", "value"], ascending=[False, True])
+    return list(zip(counts["value"].astype(str).head(n), counts["n"].astype(int).head(n)))
+
+
+def build_findings(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
+    """Findings of the current period: dicts {id, severity, money, key, values} for `Module.finding`.
+
+    - former_best: R1F3M3 patients exist (priced: what they paid per month while active — the module's
+      money at stake);
+    - at_risk: at-risk patients exist (priced: their monthly value; other patients than the former best);
+    - contact_window: patients are inside the contact window now (not priced: they are still returning);
+    - call_plan: the reactivation list and the operator-days and operators it takes (an estimate).
+    """
+    cur = summaries["current"]
+    found: list[dict] = []
+
+    def add(id_: str, severity: str, money_: float | None, **values) -> None:
+        money_ = None if money_ is None or not np.isfinite(money_) else float(money_)
+        found.append({"id": id_, "severity": severity, "money": money_, "key": f"rfm.finding.{id_}",
+                      "values": {"money": fmt.money(money_), **values}})
+
+    table = cur.table
+    best = table.loc[table["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
+    if len(best):
+        listed = cur.former_best()
+        joined = lambda pairs: ", ".join(f"{v} ({n})" for v, n in pairs) or "—"   # noqa: E731
+        add("former_best", "high", cur.money_at_stake, patients=fmt.num(len(best)), paid=fmt.money(best["paid"].sum()),
+            visits=fmt.num(best["frequency"].median()), idle=fmt.num(best["recency_days"].median()),
+            doctors=joined(top_counts(listed["last_doctor"])), services=joined(top_counts(listed["last_service"])))
+    risk = table.loc[table["segment"].eq(AT_RISK).fillna(False).to_numpy(bool)]
+    if len(risk):
+        add("at_risk", "medium", float(monthly_value(risk).sum()), patients=fmt.num(len(risk)),
+            paid=fmt.money(risk["paid"].sum()), idle=fmt.num(risk["recency_days"].median()))
+    window = in_contact_window(table, cur.threshold)
+    if window.any():
+        lo, hi = cur.threshold.window
+        add("contact_window", "medium", None, patients=fmt.num(int(window.sum())), threshold=fmt.num(hi),
+            share=fmt.pct(cur.threshold.quantile, 0),
+            low=fmt.num(lo), high=fmt.num(hi))
+    plan = cur.plan
+    if plan.patients:
+        add("call_plan", "medium", None, patients=fmt.num(plan.patients), days=fmt.num(plan.operator_days, 1),
+            dials=fmt.num(plan.dials_per_day),
+            operators=fmt.num(plan.operators_needed), deadline=fmt.num(plan.deadline_days),
+            returns=fmt.num(plan.expected_returns), revenue=fmt.money(plan.expected_revenue))
+    return found
