@@ -122,6 +122,10 @@ def panels_by_month(data: pd.DataFrame, *, month: str, hue: str, values: dict[st
     axes[-1].set_xticks(months, [month_label(x) for x in months], rotation=45 if many else 0,
                         ha="right" if many else "center")
     fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def score_grid(counts: pd.DataFrame, colour: pd.DataFrame, *, xlabel: str = "", ylabel: str = "", title: str = "",
                vmin: float = 1, vmax: float = 3, cmap: str = "RdYlGn", ax=None, figsize=(6.0, 3.4)):
     """A small grid (e.g. R × F scores): cells coloured by `colour`, annotated with the integers of `counts`
