@@ -40,10 +40,11 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "default_slot_minutes": 30,        # schedule: slot length when bookings carry none
     "wait_target_minutes": 15,         # schedule: wait-time target
     "revenue_horizon_days": 180,       # channels: revenue of new patients counted this long after first payment
-    "gross_margin": 1.0,               # channels: share of revenue left after direct costs, 0-1 (1.0 = revenue ROMI)
-    "repeat_channels": list(DEFAULT_REPEAT_CHANNELS),  # channels: lead channels of existing patients, skipped
-                                       # for first/last touch (canonical names, i.e. after the `channels:` mapping)
-    "ltv_months": 12,                  # cohorts: months since first payment to follow
+    "ltv_months": [6, 12],             # cohorts: LTV horizons, months since acquisition (0..N-1); the longest gives LTV/CAC
+    "cohort_period": "month",          # cohorts: cohort by acquisition month or quarter (month | quarter)
+    "channel_cohorts": None,           # cohorts: [first, last] acquisition month of the channel view, e.g. ["2024-01", "2024-12"]; null = all
+    "gross_margin": 1.0,               # channels, cohorts: share of revenue left after direct costs (1.0 = revenue)
+    "repeat_channels": list(DEFAULT_REPEAT_CHANNELS),  # channels, cohorts: lead channels of existing patients, skipped by first touch
     "rfm_thresholds": None,            # rfm: fixed score cuts instead of terciles, e.g. {recency_days: [90, 180],
                                        #      frequency: [1, 3], monetary: [20000, 60000]} (measures left out: terciles)
     "rfm_monetary": "total",           # rfm: M = total net paid (total) or paid per visit (per_visit)

@@ -38,6 +38,7 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
     ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule")),
     ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients")),
     ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",)),
+    ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",)),
 ]}
 SUMMARY = ModuleSpec("summary", "00_summary.ipynb", ())
 

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -59,12 +60,45 @@ def line(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, xlabel: 
 
 
 def heatmap(matrix: pd.DataFrame, *, xlabel: str = "", ylabel: str = "", title: str = "", fmt: str = ".0f",
-            cmap: str = "Reds", ax=None, figsize=(8.0, 3.2), **heatmap_kws):
-    """A matrix (e.g. weekday × hour) with values annotated."""
+            cmap: str = "Reds", ax=None, figsize=(8.0, 3.2), hatched: pd.DataFrame | None = None, **heatmap_kws):
+    """A matrix (e.g. weekday × hour) with values annotated; NaN cells stay blank (not drawn).
+    ``hatched``: a boolean matrix of the same shape whose True cells get a diagonal hatch
+    (e.g. a partial month)."""
     fig, ax = _ax(ax, figsize)
-    sns.heatmap(matrix, annot=True, fmt=fmt, cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
+    annot = heatmap_kws.pop("annot", True)     # True, or a matrix of ready labels (with fmt="")
+    sns.heatmap(matrix, annot=annot, fmt=fmt, cmap=cmap, cbar=False, linewidths=0.5, ax=ax,
                 annot_kws={"fontsize": 7}, **heatmap_kws)
+    if hatched is not None:
+        from matplotlib.patches import Rectangle
+
+        for row, col in np.argwhere(hatched.reindex_like(matrix).fillna(False).to_numpy(bool)):
+            ax.add_patch(Rectangle((col, row), 1, 1, fill=False, hatch="///", edgecolor="#555555", lw=0))
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(data: pd.DataFrame, *, x: str, y: str, hue: str, xlabel: str = "", ylabel: str = "", title: str = "",
+           levels: dict | None = None, legend_title: str = "", ax=None, figsize=FIGSIZE):
+    """One line per ``hue`` value of y over x in the order they first appear; NaN leaves a gap
+    (an unobserved month is not drawn). More lines than the palette: a sequential colour map
+    (oldest light, newest dark). ``levels``: hue value -> y of a dashed line in that colour (e.g. CAC)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _ax(ax, figsize)
+    groups = list(dict.fromkeys(data[hue]))
+    colours = PALETTE if len(groups) <= len(PALETTE) else sns.color_palette("viridis_r", len(groups))
+    wide = data.pivot_table(index=x, columns=hue, values=y, aggfunc="first", dropna=False)
+    for colour, group in zip(colours, groups):
+        ax.plot(wide.index, wide[group], marker="o", markersize=3, linewidth=1.4, color=colour, label=str(group))
+        level = (levels or {}).get(group)
+        if level is not None and np.isfinite(level):
+            ax.axhline(level, color=colour, linestyle="--", linewidth=1)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(title=legend_title or None, title_fontsize=8, fontsize=7, ncol=1 + len(groups) // 10,
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
