@@ -298,10 +298,11 @@ def test_prepared_once_gives_the_same_tables():
 def test_acquisition_rows_point_each_invoice_at_its_patient():
     from audit_kit.metrics.patients import acquisition_rows
 
-    acq, rows = acquisition_rows(INVOICES)
+    acq, rows, existing = acquisition_rows(INVOICES)
     assert acq["patient_id"].tolist() == ["A", "B", "C", "D", "E", "G"]
     # F (refund only) is not acquired: -1
     assert rows.tolist() == [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, -1, 5]
+    assert existing == 0                                           # no registration dates: nobody is existing
 
 
 def test_short_payment_history_is_flagged():
@@ -309,3 +310,6 @@ def test_short_payment_history_is_flagged():
     assert ch.short_history(INVOICES, PERIODS)
     assert not ch.short_history(INVOICES, {"current": (T("2025-11-10"), T("2026-01-01"))})
     assert ch.short_history(INVOICES, {"current": (T("2025-11-09"), T("2026-01-01"))})     # 364 calendar days
+    # with registration dates the existing patients are recognised, so the warning is not needed
+    registered = canon("patients", patient_id=["A"], created_at=["2020-01-01"])
+    assert not ch.short_history(INVOICES, PERIODS, patients=registered)

@@ -80,10 +80,15 @@ def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
 HISTORY_DAYS = 365           # payments history wanted before a period, so that "first payment" means a new patient
 
 
-def short_history(invoices: pd.DataFrame, periods: Mapping[str, Window], min_days: int = HISTORY_DAYS) -> bool:
-    """Whether the payments export starts less than ``min_days`` before the earliest period: then
-    some "new" patients of that period may be long-standing patients returning for the first time
-    since before the export began (their first payment *in the data* falls in the period)."""
+def short_history(invoices: pd.DataFrame, periods: Mapping[str, Window], min_days: int = HISTORY_DAYS,
+                  patients: pd.DataFrame | None = None) -> bool:
+    """Whether the payments export starts less than ``min_days`` before the earliest period while
+    the patients' registration dates are unknown: then some "new" patients of that period may be
+    long-standing patients returning for the first time since before the export began (their first
+    payment *in the data* falls in the period). With ``patients.created_at`` such patients are
+    recognised (`patients.existing_patients`) and this is False."""
+    if patients is not None and "created_at" in patients and patients["created_at"].notna().any():
+        return False
     first = invoices["paid_at"].min()
     earliest = min(pd.Timestamp(start) for start, _ in periods.values())
     return bool(pd.notna(first) and (earliest.normalize() - first.normalize()).days < min_days)   # calendar days
@@ -148,7 +153,7 @@ class Prepared:
     def __init__(self, tables: Mapping[str, pd.DataFrame], horizon_days: int, repeat_channels: Iterable[str]):
         invoices = tables["invoices"]
         leads, patients_t = tables.get("leads"), tables.get("patients")
-        acquired, positions = acquisition_rows(invoices)
+        acquired, positions, self.existing_patients = acquisition_rows(invoices, patients_t)
         acquired = touches(acquired, leads, patients_t, repeat_channels=repeat_channels)
         self.patients = patient_revenue(invoices, acquired, horizon_days, positions)
         self.spend = tables.get("marketing_spend")

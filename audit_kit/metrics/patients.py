@@ -8,7 +8,9 @@ call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no
   visit is a visit; a refund is netted into money but is no visit).
 - **acquired patient**: a patient whose first invoice with amount ≥ 0 falls in the period;
   ``acquired_at`` is that invoice's ``paid_at`` (= the time of the first visit). A patient with
-  refunds only is never acquired.
+  refunds only is never acquired, and neither is an existing patient: one registered in
+  ``patients.created_at`` before the payment export begins and more than 60 days before their
+  first payment in it (their first payment in the data is a return; `existing_patients`).
 - **first touch**: the channel of the patient's earliest lead from a new-contact channel
   (channels in ``repeat_channels`` are skipped); else ``patients.first_channel``; else
   ``unknown``. **last touch**: the channel of the latest such lead created on or before
@@ -28,6 +30,7 @@ from .funnel import _arrow, _positions
 UNKNOWN_CHANNEL = "unknown"
 DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
 ATTRIBUTIONS = ("first_touch", "last_touch")
+KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and before the export: an existing patient
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -97,17 +100,35 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
             [["patient_id", "visited_at", "day", "amount"]])
 
 
-def acquisitions(invoices: pd.DataFrame) -> pd.DataFrame:
+def acquisitions(invoices: pd.DataFrame, patients: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every patient the clinic acquired, with ``acquired_at``: the ``paid_at`` of their first invoice
     with amount ≥ 0 (a free first visit counts: the patient came). Patients with refunds only are
-    absent. Columns ``patient_id``, ``acquired_at``; one row per patient, sorted by patient."""
-    return acquisition_rows(invoices)[0]
+    absent, and so are existing patients (`existing_patients`, when ``patients`` has ``created_at``).
+    Columns ``patient_id``, ``acquired_at``; one row per patient, sorted by patient."""
+    return acquisition_rows(invoices, patients)[0]
 
 
-def acquisition_rows(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """``acquisitions(invoices)`` and, for each invoice row, the position of its patient in it (-1:
-    no patient, or a patient never acquired) — so callers that follow the acquired patients' invoices
-    need not match the IDs again. IDs are hashed once (Arrow dictionary encoding)."""
+def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp) -> np.ndarray:
+    """Which rows of an acquisitions table are patients the clinic already had before the payment
+    export begins: registered (``patients.created_at``) before the day ``since`` (the export's first
+    payment) and more than `KNOWN_BEFORE_DAYS` before their own first payment (the margin keeps new
+    patients who registered when booking ahead). Their first invoice in the data is a return, not
+    an acquisition (left censoring). Without ``patients.created_at`` nobody is excluded. A bool mask."""
+    if patients is None or "created_at" not in patients or pd.isna(since) or not len(acquired):
+        return np.zeros(len(acquired), bool)
+    created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
+    registered = created.reindex(acquired["patient_id"].astype("string").to_numpy())
+    before = registered < pd.Timestamp(since).normalize()
+    long_before = registered < acquired["acquired_at"].to_numpy() - pd.Timedelta(days=KNOWN_BEFORE_DAYS)
+    return (before & long_before).fillna(False).to_numpy(bool)
+
+
+def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """``acquisitions(invoices, patients)``, for each invoice row the position of its patient in it
+    (-1: no patient, a patient never acquired, or an existing patient) — so callers that follow the
+    acquired patients' invoices need not match the IDs again — and how many existing patients
+    (`existing_patients`) were left out. IDs are hashed once (Arrow dictionary encoding)."""
     ids = pc.dictionary_encode(_arrow(invoices["patient_id"]))
     code = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -121,9 +142,11 @@ def acquisition_rows(invoices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     out = pd.DataFrame({"patient_id": pd.Series(names.take(pa.array(order)).to_pandas(types_mapper=pd.ArrowDtype)
                                                 ).astype("string"),
                         "acquired_at": first[acquired][order].view("datetime64[ns]")})
+    existing = existing_patients(out, patients, invoices["paid_at"].min())
+    row = np.where(existing, -1, np.cumsum(~existing) - 1)              # old row -> kept row (-1: left out)
     row_of_code = np.full(len(ids.dictionary) + 1, -1, dtype=np.int64)   # last slot: code -1 (no patient)
-    row_of_code[acquired[order]] = np.arange(len(acquired))
-    return out, row_of_code[code]
+    row_of_code[acquired[order]] = row
+    return out.loc[~existing].reset_index(drop=True), row_of_code[code], int(existing.sum())
 
 
 def acquired_in(acquired: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
