@@ -21,7 +21,7 @@ from .metrics.patients import DEFAULT_REPEAT_CHANNELS
 LANGUAGES = ("ru", "en")
 
 # KPI targets of the method (DESIGN §4, module 00); `targets:` overrides them.
-DEFAULT_TARGETS: dict[str, float] = {
+DEFAULT_TARGETS: dict[str, float | None] = {
     "no_show_rate": 0.05,          # share of kept bookings, at most
     "wait_minutes": 15.0,          # median wait after check-in, at most
     "missed_call_rate": 0.05,      # share of inbound calls unanswered, at most
@@ -29,7 +29,11 @@ DEFAULT_TARGETS: dict[str, float] = {
     "csat": 0.90,                  # share of satisfied answers (4-5 of 5), at least
     "utilisation": 0.85,           # booked / offered doctor time, at least
     "lead_to_booking": 0.60,       # share of leads booked, at least
+    "romi": None,                  # channels: ROMI of all channels, a fraction (0.5 = +50 %), at least; None = not rated
+    "cac": None,                   # channels: cost per new patient, config currency, at most; None = not rated
 }
+# A target that is None has no default (it depends on the clinic's prices): its KPI is shown in the
+# scorecard only when audit.yaml sets it under `targets:`.
 
 # Module options (`options:` in audit.yaml) with their defaults; units in the names.
 DEFAULT_OPTIONS: dict[str, Any] = {
@@ -158,7 +162,7 @@ class AuditConfig:
     periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
     sources: dict[str, TableSource]
     channels: dict[str, str]
-    targets: dict[str, float]
+    targets: dict[str, float | None]
     options: dict[str, Any]
     salt_file: Path
 

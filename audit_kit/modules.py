@@ -36,6 +36,7 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                                                           "site_traffic", "patients", "surveys")),
     ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",)),
     ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule")),
+    ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients")),
     ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",)),
     ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",)),
 ]}

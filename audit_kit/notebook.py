@@ -25,6 +25,7 @@ import pandas as pd
 from .config import AuditConfig, load_config
 from .findings import Finding
 from .ingest import Ledger, ingest, load_tables, save_tables
+from .report.appendix import retag_table
 from .report.fmt import Formatter
 from .report.i18n import Translator
 
@@ -131,7 +132,7 @@ class Module:
         shown.columns = [self.column_label(c) for c in shown.columns]
         caption = f"<caption>{self.text(title_key, **title_values)}</caption>" if title_key else ""
         body = shown.to_html(index=False, escape=True, border=0, classes="audit-table", na_rep="—")
-        body = body.replace('<table border="0" class="dataframe audit-table">', f'<table class="audit-table">{caption}', 1)
+        body = retag_table(body, caption)
         more = ""
         if len(df) > max_rows:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'

@@ -137,6 +137,29 @@ def monthly_lines(data: pd.DataFrame, *, month: str, series: list[str], labels: 
     return fig
 
 
+def panels_by_month(data: pd.DataFrame, *, month: str, hue: str, values: dict[str, str], month_label,
+                    title: str = "", legend_title: str = ""):
+    """One panel per column of ``values`` (column -> y-axis label, units included) stacked over a
+    shared month axis, one line per ``hue`` value; ``month_label(ts)`` formats the ticks."""
+    fig, axes = plt.subplots(len(values), 1, figsize=(8.0, 2.3 * len(values) + 0.6), sharex=True)
+    axes = [axes] if len(values) == 1 else list(axes)
+    months = sorted(data[month].unique())
+    for i, (ax, (col, label)) in enumerate(zip(axes, values.items())):
+        sns.lineplot(data=data, x=month, y=col, hue=hue, marker="o", markersize=4, ax=ax, legend=i == 0,
+                     palette=PALETTE[:data[hue].nunique()])
+        ax.set(xlabel="", ylabel=label)
+        ax.set_ylim(bottom=0)
+    if axes[0].get_legend() is not None:
+        axes[0].legend(title=legend_title, title_fontsize=8, ncol=min(4, data[hue].nunique()), loc="upper left",
+                       bbox_to_anchor=(0, 1.02 + 0.1), frameon=False)
+    many = len(months) > 8
+    axes[-1].set_xticks(months, [month_label(x) for x in months], rotation=45 if many else 0,
+                        ha="right" if many else "center")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def score_grid(counts: pd.DataFrame, colour: pd.DataFrame, *, xlabel: str = "", ylabel: str = "", title: str = "",
                vmin: float = 1, vmax: float = 3, cmap: str = "RdYlGn", ax=None, figsize=(6.0, 3.4)):
     """A small grid (e.g. R × F scores): cells coloured by `colour`, annotated with the integers of `counts`

@@ -57,7 +57,8 @@ def test_metrics_json_contract(demo_run):
     assert data["metrics"], "modules contributed no metrics"
     for key, value in data["metrics"].items():
         assert re.fullmatch(r"[a-z_]+\.[a-z0-9_]+", key), key
-        assert value["unit"] in {"count", "rate", "money", "minutes", "hours", "days", "number"}, key
+        # ratio: a fraction that may be below 0 or above 1 (ROMI, ДРР); rate: a fraction in [0, 1]
+        assert value["unit"] in {"count", "rate", "ratio", "money", "minutes", "hours", "days", "number"}, key
         for period in ("base", "current"):
             v = value[period]
             assert v is None or isinstance(v, (int, float)), (key, v)

@@ -67,7 +67,7 @@ def test_no_empty_values_in_report_catalogs():
 
 
 def published_metrics() -> list[str]:
-    """The metrics.json keys of modules 01–03, 05 and the summary."""
+    """The metrics.json keys of modules 01–05 and the summary."""
     from audit_kit.metrics import funnel, quality, schedule
 
     keys = list(funnel.HEADLINE)
@@ -76,6 +76,7 @@ def published_metrics() -> list[str]:
     keys += ["quality.rows_read", "quality.rows_rejected", "quality.reject_rate", "quality.months_mismatched"]
     keys += [f"quality.{ {'bookings_lead_missing': 'bookings_without_lead'}.get(c, c)}_rate" for c in quality.CHECKS]
     keys += ["summary.nps", "summary.csat"]
+    keys += [f"channels.{k}" for k in ("spend", "leads", "new_patients", "cpl", "cac", "revenue", "romi", "drr")]
     from audit_kit.metrics import rfm
 
     keys += [f"rfm.{k}" for k in rfm.HEADLINE_UNITS]
@@ -89,7 +90,10 @@ def test_every_published_metric_has_a_definition(language):
                for part in ("name", "formula", "definition") if not t.has(f"appendix.metrics.{k}.{part}")]
     assert missing == []
     # definitions fill their placeholders from the options; an unknown placeholder would raise here
-    values = {"horizon": 90, "slot": 30, "wait": 15, "late_hours": 24}
+    from audit_kit.config import DEFAULT_OPTIONS
+    from audit_kit.report.appendix import definition_values
+
+    values = definition_values(DEFAULT_OPTIONS)
     for k in published_metrics():
         t(f"appendix.metrics.{k}.definition", **values)
         t(f"appendix.metrics.{k}.formula", **values)

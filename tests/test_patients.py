@@ -111,3 +111,18 @@ def test_spend_summed_by_month_and_window():
     assert monthly.loc[monthly["channel"] == "SMM", "spend"].tolist() == [150.0, 70.0, 999.0]
     window = channels.spend_by_channel(spend, T("2025-01-01"), T("2025-04-01"))
     assert window.to_dict() == {"SMM": 220.0}
+
+
+def test_existing_patients_are_not_acquired():
+    # The export's first payment is Jan 5. X registered in 2020 (before the export, years before its first
+    # payment): existing. Y registered before the export but only 20 days before its first payment (booked
+    # ahead): new. Z registered long before its first payment but after the export began: new.
+    inv = canon("invoices", invoice_id=["a", "b", "c"], patient_id=["X", "Y", "Z"],
+                paid_at=["2025-01-05", "2025-01-10", "2025-06-01"], amount=[100.0, 200.0, 300.0])
+    reg = canon("patients", patient_id=["X", "Y", "Z"], created_at=["2020-03-01", "2024-12-21", "2025-01-06"])
+    acquired, positions, existing = pt.acquisition_rows(inv, reg)
+    assert acquired["patient_id"].tolist() == ["Y", "Z"] and existing == 1
+    assert positions.tolist() == [-1, 0, 1]
+    assert pt.acquisitions(inv, reg)["patient_id"].tolist() == ["Y", "Z"]
+    assert pt.acquisitions(inv)["patient_id"].tolist() == ["X", "Y", "Z"]          # without registration dates
+    assert pt.existing_patients(pt.acquisitions(inv), reg, T("2025-01-05")).tolist() == [True, False, False]

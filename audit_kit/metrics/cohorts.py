@@ -6,8 +6,8 @@ and "visit" come from `patients`, CAC from `channels`. Definitions:
 
 - **cohort**: the calendar month (``period="month"``) or quarter (``"quarter"``) of the patient's
   acquisition (`patients.acquisitions`: first invoice with amount ≥ 0). Label ``YYYY-MM`` / ``YYYY-Qn``.
-  Patients registered (``patients.created_at``) before the export's first payment and more than
-  60 days before their own are existing patients, not acquisitions, and are in no cohort (`known_before`).
+  Existing patients (`patients.existing_patients`: registered before the export's first payment
+  and more than 60 days before their own) are not acquisitions and are in no cohort.
 - **month_index** k: calendar months between an invoice's (or visit's) month and the patient's
   acquisition month; 0 is the acquisition month. For month cohorts that is the cohort month.
   Invoices before the acquisition month (a refund of something never paid in the data) are left out.
@@ -50,7 +50,6 @@ PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
 NEWEST_COHORTS = 3           # findings: the newest cohorts with that month observed ...
 RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older ones
-KNOWN_BEFORE_DAYS = 60       # registered before the export and over 60 days before the first payment: not new
 CELL_COLUMNS = ["cohort", "month_index", "patients", "revenue", "cum_revenue", "cum_revenue_per_patient",
                 "active_patients", "retention", "observed"]
 VALUES = ["revenue", "cum_revenue", "cum_revenue_per_patient", "active_patients", "retention"]
@@ -101,22 +100,6 @@ def cohort_window(value: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]
         raise ConfigError(f"options.channel_cohorts: expected months like '2024-01', got {value!r}") from None
     return (None if first is None else first.to_timestamp(),
             None if last is None else (last + 1).to_timestamp())
-
-
-def known_before(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp) -> np.ndarray:
-    """Which acquisitions are patients the clinic already had before the invoices begin: registered
-    in ``patients`` (``created_at``) before the day ``since`` (the first payment of the export)
-    and more than `KNOWN_BEFORE_DAYS` before their own first payment (the margin keeps new
-    patients who registered when booking ahead). Their first
-    invoice in the data is a return, not their acquisition, so cohorts leave them out (left
-    censoring); without ``patients.created_at`` every acquisition is kept (a bool mask)."""
-    if patients is None or "created_at" not in patients or pd.isna(since):
-        return np.zeros(len(acquired), bool)
-    created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
-    registered = created.reindex(acquired["patient_id"].astype("string").to_numpy())
-    before = registered < pd.Timestamp(since).normalize()
-    long_before = registered < acquired["acquired_at"].to_numpy() - pd.Timedelta(days=KNOWN_BEFORE_DAYS)
-    return (before & long_before).fillna(False).to_numpy(bool)
 
 
 def check_margin(gross_margin: Any) -> float:
@@ -396,17 +379,15 @@ class Prepared:
 
 def prepare(data: Mapping[str, pd.DataFrame], *,
             repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS) -> Prepared:
-    """`patients.acquisitions` less `known_before`, `patients.touches` and `patients.visits`, once
+    """`patients.acquisition_rows` (existing patients left out), `patients.touches` and `patients.visits`, once
     for every period's `summarise`."""
     invoices = data["invoices"]
-    acquired = pt.acquisitions(invoices)
-    known = known_before(acquired, data.get("patients"), invoices["paid_at"].min())
-    acquired = acquired.loc[~known].reset_index(drop=True)
+    acquired, _, known = pt.acquisition_rows(invoices, data.get("patients"))
     by_channel = "leads" in data or "patients" in data
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    return Prepared(acquired, int(known.sum()), pt.visits(invoices), by_channel)
+    return Prepared(acquired, known, pt.visits(invoices), by_channel)
 
 
 def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
@@ -416,8 +397,8 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     """Module 06 as of ``end`` (default: the latest payment) from the canonical tables: needs
     ``invoices``; channels with ``leads`` or ``patients``; CAC and payback with ``marketing_spend``.
 
-    Acquisitions of patients registered before the first payment of the export (`known_before`)
-    are left out of every cohort; the summary counts them. ``prepared``: `prepare(data)` when
+    Existing patients (`patients.existing_patients`) are left out of every cohort; the summary
+    counts them (``known_before``). ``prepared``: `prepare(data)` when
     several data ends are summarised (``repeat_channels`` is then the one it was made with)."""
     period, horizons, gross_margin = check_period(period), ltv_horizons(ltv_months), check_margin(gross_margin)
     window_from, window_to = cohort_window(channel_cohorts)

@@ -8,7 +8,9 @@ call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no
   visit is a visit; a refund is netted into money but is no visit).
 - **acquired patient**: a patient whose first invoice with amount ≥ 0 falls in the period;
   ``acquired_at`` is that invoice's ``paid_at`` (= the time of the first visit). A patient with
-  refunds only is never acquired.
+  refunds only is never acquired, and neither is an existing patient: one registered in
+  ``patients.created_at`` before the payment export begins and more than 60 days before their
+  first payment in it (their first payment in the data is a return; `existing_patients`).
 - **first touch**: the channel of the patient's earliest lead from a new-contact channel
   (channels in ``repeat_channels`` are skipped); else ``patients.first_channel``; else
   ``unknown``. **last touch**: the channel of the latest such lead created on or before
@@ -20,10 +22,15 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .funnel import _arrow, _positions
 
 UNKNOWN_CHANNEL = "unknown"
 DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
 ATTRIBUTIONS = ("first_touch", "last_touch")
+KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and before the export: an existing patient
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -93,18 +100,53 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
             [["patient_id", "visited_at", "day", "amount"]])
 
 
-def acquisitions(invoices: pd.DataFrame) -> pd.DataFrame:
+def acquisitions(invoices: pd.DataFrame, patients: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every patient the clinic acquired, with ``acquired_at``: the ``paid_at`` of their first invoice
     with amount ≥ 0 (a free first visit counts: the patient came). Patients with refunds only are
-    absent. Columns ``patient_id``, ``acquired_at``; one row per patient, sorted by patient."""
-    kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool)
-    kept &= invoices["patient_id"].notna().to_numpy(bool)
-    first = (pd.DataFrame({"patient_id": invoices["patient_id"].to_numpy()[kept],
-                           "acquired_at": invoices["paid_at"].to_numpy(dtype="datetime64[ns]")[kept]})
-             .groupby("patient_id", sort=True)["acquired_at"].min())
-    out = first.reset_index()
-    out["patient_id"] = out["patient_id"].astype("string")
-    return out
+    absent, and so are existing patients (`existing_patients`, when ``patients`` has ``created_at``).
+    Columns ``patient_id``, ``acquired_at``; one row per patient, sorted by patient."""
+    return acquisition_rows(invoices, patients)[0]
+
+
+def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp) -> np.ndarray:
+    """Which rows of an acquisitions table are patients the clinic already had before the payment
+    export begins: registered (``patients.created_at``) before the day ``since`` (the export's first
+    payment) and more than `KNOWN_BEFORE_DAYS` before their own first payment (the margin keeps new
+    patients who registered when booking ahead). Their first invoice in the data is a return, not
+    an acquisition (left censoring). Without ``patients.created_at`` nobody is excluded. A bool mask."""
+    if patients is None or "created_at" not in patients or pd.isna(since) or not len(acquired):
+        return np.zeros(len(acquired), bool)
+    created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
+    registered = created.reindex(acquired["patient_id"].astype("string").to_numpy())
+    before = registered < pd.Timestamp(since).normalize()
+    long_before = registered < acquired["acquired_at"].to_numpy() - pd.Timedelta(days=KNOWN_BEFORE_DAYS)
+    return (before & long_before).fillna(False).to_numpy(bool)
+
+
+def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """``acquisitions(invoices, patients)``, for each invoice row the position of its patient in it
+    (-1: no patient, a patient never acquired, or an existing patient) — so callers that follow the
+    acquired patients' invoices need not match the IDs again — and how many existing patients
+    (`existing_patients`) were left out. IDs are hashed once (Arrow dictionary encoding)."""
+    ids = pc.dictionary_encode(_arrow(invoices["patient_id"]))
+    code = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
+    never = np.iinfo(np.int64).max
+    first = np.full(len(ids.dictionary), never, dtype=np.int64)
+    np.minimum.at(first, code[kept], paid[kept])
+    acquired = np.flatnonzero(first != never)
+    names = ids.dictionary.take(pa.array(acquired))
+    order = np.asarray(pc.sort_indices(names))
+    out = pd.DataFrame({"patient_id": pd.Series(names.take(pa.array(order)).to_pandas(types_mapper=pd.ArrowDtype)
+                                                ).astype("string"),
+                        "acquired_at": first[acquired][order].view("datetime64[ns]")})
+    existing = existing_patients(out, patients, invoices["paid_at"].min())
+    row = np.where(existing, -1, np.cumsum(~existing) - 1)              # old row -> kept row (-1: left out)
+    row_of_code = np.full(len(ids.dictionary) + 1, -1, dtype=np.int64)   # last slot: code -1 (no patient)
+    row_of_code[acquired[order]] = row
+    return out.loc[~existing].reset_index(drop=True), row_of_code[code], int(existing.sum())
 
 
 def acquired_in(acquired: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -124,21 +166,21 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
     """
     out = acquired[["patient_id", "acquired_at"]].reset_index(drop=True)
     n = len(out)
-    first = np.full(n, None, dtype=object)
-    last = np.full(n, None, dtype=object)
+    first = np.full(n, -1, dtype=np.int64)                 # codes into `names`; -1 = no lead
+    last = np.full(n, -1, dtype=np.int64)
+    names = pd.Index([], dtype="string")
     if leads is not None and len(leads) and n:
-        repeat = set(repeat_channels)
         keep = (leads["patient_id"].notna() & leads["channel"].notna() & leads["created_at"].notna()
-                & ~leads["channel"].isin(list(repeat))).to_numpy(bool)
-        keys = pd.Index(out["patient_id"].astype("string"))
-        pos = keys.get_indexer(leads["patient_id"].astype("string").to_numpy()[keep])
+                & ~leads["channel"].isin(list(repeat_channels))).to_numpy(bool)
+        pos = _positions(leads["patient_id"], out["patient_id"])[keep]
         own = pos >= 0
         pos = pos[own]
         created = leads["created_at"].to_numpy(dtype="datetime64[ns]")[keep][own].view("int64")
-        channel = leads["channel"].astype("string").to_numpy(dtype=object)[keep][own]
-        row = np.arange(len(pos))
-        order = np.lexsort((row, created, pos))            # by patient, then time, then table order
-        pos_s, created_s, channel_s = pos[order], created[order], channel[order]
+        channel, names = pd.factorize(leads["channel"].astype("string")[keep][own])
+        names = pd.Index(names, dtype="string")
+        by_time = np.argsort(created, kind="stable")       # = np.lexsort((created, pos)), about twice as fast:
+        order = by_time[np.argsort(pos[by_time], kind="stable")]   # by patient, then time, then table order
+        pos_s, created_s, channel_s = pos[order], created[order], channel[order].astype(np.int64)
         start = np.r_[True, pos_s[1:] != pos_s[:-1]]
         first[pos_s[start]] = channel_s[start]
         acquired_ns = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -146,13 +188,21 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
         pos_b, channel_b = pos_s[before], channel_s[before]
         end = np.r_[pos_b[1:] != pos_b[:-1], True] if len(pos_b) else np.zeros(0, bool)
         last[pos_b[end]] = channel_b[end]
-    fallback = np.full(n, UNKNOWN_CHANNEL, dtype=object)
+    # Every channel is a code into one list of names; the string columns are built once at the end.
+    given = np.full(n, -1, dtype=np.int64)
+    card_names = pd.Index([], dtype="string")
     if patients is not None and "first_channel" in patients and n:
-        registered = patients.dropna(subset=["first_channel"]).drop_duplicates("patient_id")
-        given = (pd.Series(registered["first_channel"].astype("string").to_numpy(),
-                           index=registered["patient_id"].astype("string").to_numpy())
-                 .reindex(out["patient_id"].astype("string").to_numpy()))
-        fallback = np.where(given.notna().to_numpy(), given.to_numpy(dtype=object), fallback)
-    out["first_touch"] = pd.Series(np.where(pd.isna(first), fallback, first), dtype="string")
-    out["last_touch"] = pd.Series(np.where(pd.isna(last), fallback, last), dtype="string")
+        registered = patients.loc[patients["first_channel"].notna().to_numpy(bool)]
+        row = _positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
+        card, card_names = pd.factorize(registered["first_channel"].astype("string"))
+        found = row >= 0
+        given[found] = card[row[found]]
+    all_names = pd.Index(list(names) + list(card_names) + [UNKNOWN_CHANNEL], dtype="string").unique()
+    lead_code = all_names.get_indexer(pd.Index(names, dtype="string"))
+    card_code = all_names.get_indexer(pd.Index(card_names, dtype="string"))
+    fallback = np.where(given >= 0, card_code[np.maximum(given, 0)] if len(card_code) else -1,
+                        all_names.get_loc(UNKNOWN_CHANNEL))
+    for col, code in (("first_touch", first), ("last_touch", last)):
+        codes = np.where(code >= 0, lead_code[np.maximum(code, 0)] if len(lead_code) else -1, fallback)
+        out[col] = pd.Series(all_names.to_numpy(dtype=object)[codes], dtype="string")
     return out

@@ -37,6 +37,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("csat", "summary.csat", "min", "rate"),
     Kpi("utilisation", "schedule.utilisation", "min", "rate"),
     Kpi("lead_to_booking", "funnel.lead_to_booking", "min", "rate"),
+    Kpi("romi", "channels.romi", "min", "ratio"),
+    Kpi("cac", "channels.cac", "max", "money"),
 )
 
 
@@ -151,11 +153,11 @@ def scorecard(metrics: Mapping[str, Mapping[str, Any]], targets: Mapping[str, fl
 
     The target of a rate is a fraction, of the NPS points, of the wait minutes; the status compares
     the current period's value (`no_data` when the metric is absent or null — the module did not
-    run, or its data was missing). A KPI whose target is not configured is left out.
+    run, or its data was missing). A KPI whose target is not configured (absent or None) is left out.
     """
     rows = []
     for k in kpis:
-        if k.name not in targets:
+        if targets.get(k.name) is None:
             continue
         m = metrics.get(k.metric) or {}
         current, base = m.get("current"), m.get("base")

@@ -50,10 +50,15 @@ def table_html(table: ReportTable, fmt: Formatter, css: str = "") -> str:
     shown.columns = [table.labels.get(c, c) for c in shown.columns]
     body = shown.to_html(index=False, escape=True, border=0, classes="audit-table", na_rep="—")
     caption = f"<caption>{html.escape(table.title)}</caption>" if table.title else ""
-    # pandas writes `<table border="0" class="dataframe audit-table">` or, since 3.0, without border
-    body = re.sub(r'<table[^>]*class="dataframe audit-table"[^>]*>', f'<table class="audit-table {css}">{caption}',
-                  body, count=1)
-    return f'<div class="audit-table-wrap">{body}</div>'
+    return f'<div class="audit-table-wrap">{retag_table(body, caption, css)}</div>'
+
+
+def retag_table(body: str, caption: str = "", css: str = "") -> str:
+    """pandas' table markup with the report's opening tag and the (escaped) caption markup.
+
+    pandas writes `<table border="0" class="dataframe audit-table">` or, since 3.0, without border."""
+    return re.sub(r'<table[^>]*class="dataframe audit-table"[^>]*>',
+                  lambda _: f'<table class="{("audit-table " + css).strip()}">{caption}', body, count=1)
 
 
 def _labels(t: Translator, prefix: str, columns) -> dict[str, str]:
@@ -91,7 +96,8 @@ def ledger_table(run_dir: Path, t: Translator) -> ReportTable | None:
 def definition_values(options: Mapping[str, Any]) -> dict[str, Any]:
     """Placeholders the definitions mention, from the config's options."""
     return {"horizon": options.get("treatment_horizon_days", 90), "slot": options.get("default_slot_minutes", 30),
-            "wait": options.get("wait_target_minutes", 15), "late_hours": LATE_CANCEL_HOURS}
+            "wait": options.get("wait_target_minutes", 15), "late_hours": LATE_CANCEL_HOURS,
+            "revenue_horizon": options.get("revenue_horizon_days", 180), "margin": options.get("gross_margin", 1.0)}
 
 
 def definition_tables(metric_keys, t: Translator, options: Mapping[str, Any]) -> list[ReportTable]:

@@ -99,8 +99,10 @@ class Formatter:
         return f"{self.date(start)} – {self.date(end)}"
 
     def value(self, x: Any, unit: str) -> str:
-        """Format by unit name: count, money, rate, minutes, hours, days, number."""
-        return {"count": self.num, "money": self.money, "rate": self.pct, "minutes": self.minutes,
+        """Format by unit name: count, money, rate, ratio, minutes, hours, days, number.
+
+        A ratio is a fraction that may be negative or above 1 (ROMI, ДРР), shown as a percentage."""
+        return {"count": self.num, "money": self.money, "rate": self.pct, "ratio": self.pct, "minutes": self.minutes,
                 "hours": self.hours}.get(unit, lambda v: self.num(v, 1))(x)
 
     def column(self, s: pd.Series, kind: str) -> pd.Series:

@@ -157,7 +157,7 @@ def kpi_value(fmt: Formatter, value: Any, unit: str) -> str:
     """A KPI value or target: rates as %, minutes, NPS points with one decimal."""
     if unit == "number":
         return fmt.num(value, 1)
-    if unit == "rate":
+    if unit in ("rate", "ratio"):
         return fmt.pct(value, 1)
     return fmt.value(value, unit)
 
@@ -204,7 +204,7 @@ def signed(fmt: Formatter, x: Any, unit: str) -> str:
     """A change in the metric's unit with its sign: +12, −3 400 ₽, +2,5 п. п. (rates), +1,5 (NPS)."""
     if x is None or not np.isfinite(x):
         return MISSING
-    if unit == "rate":
+    if unit in ("rate", "ratio"):
         return fmt.pp(x)
     sign = "+" if x > 0 else ("−" if x < 0 else "")
     body = fmt.num(abs(x), 1) if unit == "number" else fmt.value(abs(x), unit)

@@ -55,6 +55,7 @@ def number_formats(language: str, sign: str) -> dict[str, str]:
         "count": "#,##0",
         "money": f'#,##0 "{sign}"' if ru else f'"{sign}"#,##0',
         "rate": "0.0%",
+        "ratio": "0.0%",                 # a fraction that may be < 0 or > 1 (ROMI, ДРР)
         "change": "+0.0%;-0.0%;0.0%",
         "pp": f"+0.0{pp};-0.0{pp};0.0{pp}",
         "minutes": "#,##0" + unit("мин", "min"),
