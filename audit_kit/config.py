@@ -131,7 +131,7 @@ OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
 # _rate or _share, else any finite number.
 TARGET_RANGES: dict[str, tuple[float, float]] = {
     "no_show_rate": (0, 1), "missed_call_rate": (0, 1), "csat": (0, 1), "utilisation": (0, 1),
-    "lead_to_booking": (0, 1), "nps": (-100, 100), "wait_minutes": (0, 1440),
+    "lead_to_booking": (0, 1), "nps": (-100, 100), "wait_minutes": (0, 1440), "cac": (0, math.inf),
 }
 YEARS = (1990, 2100)        # audit periods outside these years are typos
 
@@ -314,7 +314,9 @@ def _target(path: Path, key: str, value: Any) -> float:
     """A target value within its range (TARGET_RANGES; shares in [0, 1])."""
     name = key.split(".", 1)[1]
     low, high = TARGET_RANGES.get(name, (0, 1) if name.endswith(("_rate", "_share")) else (-math.inf, math.inf))
-    what = "a number, a share between 0 and 1 (5% is 0.05)" if (low, high) == (0, 1) else f"a number between {low:g} and {high:g}"
+    what = ("a number, a share between 0 and 1 (5% is 0.05)" if (low, high) == (0, 1)
+            else "a number" if (low, high) == (-math.inf, math.inf)
+            else f"a number of at least {low:g}" if high == math.inf else f"a number between {low:g} and {high:g}")
     value = _number(path, key, value, what)
     if not low <= value <= high:
         _fail(path, key, f"expected {what}, got {value!r}")
@@ -428,6 +430,8 @@ def load_config(path: str | Path) -> AuditConfig:
     for key, value in _mapping(path, "targets", raw.get("targets"), "target name -> value").items():
         if key not in DEFAULT_TARGETS:
             _fail(path, f"targets.{key}", f"unknown target; expected one of: {', '.join(DEFAULT_TARGETS)}")
+        if value is None and DEFAULT_TARGETS[key] is None:    # left unrated, as by default
+            continue
         targets[key] = _target(path, f"targets.{key}", value)
     options = dict(DEFAULT_OPTIONS)
     for key, value in _mapping(path, "options", raw.get("options"), "option name -> value").items():

@@ -175,3 +175,9 @@ def test_a_module_checks_the_content_of_its_options_at_load_time(clinic, monkeyp
     assert load_config(config({}, options={"lucky_numbers": {"7": 1}})).options["lucky_numbers"] == {"7": 1}
     with pytest.raises(ConfigError, match=r"key 'options.lucky_numbers': 13 is not allowed"):
         load_config(config({}, options={"lucky_numbers": {"13": 1}}))
+
+
+def test_targets_without_a_default_may_stay_null_or_take_a_number(clinic):
+    _, config = clinic
+    cfg = load_config(config({}, targets={"romi": -0.2, "cac": None}))
+    assert cfg.targets["romi"] == -0.2 and cfg.targets["cac"] is None
