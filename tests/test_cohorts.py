@@ -307,3 +307,15 @@ def test_workbook_writes_unobserved_cells_empty():
     table = cc.summarise(data()).contract_cohorts()
     cells = _cells(table["revenue"])
     assert cells[-1] is None and cells[4] == 0.0                        # blank, and an observed zero
+
+
+@pytest.mark.parametrize("end", [None, "2025-02-28"])
+def test_prepared_positions_give_the_same_cells_as_matching_ids(end):
+    d = data()
+    prepared = cc.prepare(d)
+    end = None if end is None else pd.Timestamp(end)
+    args = dict(by="channel", end=end, visits=prepared.visits)
+    fast = cc.cohort_cells(d["invoices"], prepared.acquired, positions=prepared.positions, **args)
+    slow = cc.cohort_cells(d["invoices"], prepared.acquired, **args)
+    pd.testing.assert_frame_equal(fast, slow)
+    assert fast["revenue"].sum() > 0 and fast["active_patients"].sum() > 0

@@ -119,7 +119,8 @@ def is_month_end(day: pd.Timestamp) -> bool:
 
 
 def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str = "month", by: str | None = None,
-                 end: pd.Timestamp | None = None, visits: pd.DataFrame | None = None) -> pd.DataFrame:
+                 end: pd.Timestamp | None = None, visits: pd.DataFrame | None = None,
+                 positions: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per (``by`` group if given, cohort, month_index) with ``patients``, ``revenue``,
     ``active_patients``, ``observed`` and ``partial`` (see the module docstring).
 
@@ -131,6 +132,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     the cohort's month or quarter. Unobserved cells have NaN revenue and active patients.
     ``visits``: `patients.visits(invoices)` when already at hand (those after ``end`` are ignored,
     which equals ``visits(invoices, as_of=end)`` for the patient and time of each visit).
+    ``positions``: (each invoice's row in ``acquired``, each visit's row in ``acquired``; -1 for
+    none) when already at hand (`prepare`), so that the patient IDs need not be matched again.
     """
     period = check_period(period)
     end = data_end(invoices) if end is None else pd.Timestamp(end)
@@ -139,7 +142,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     if pd.isna(end):
         return pd.DataFrame(columns=columns)
     cut = end.normalize() + pd.Timedelta(days=1)
-    acq = acquired.loc[in_window(acquired["acquired_at"], None, cut).to_numpy(bool)].reset_index(drop=True)
+    kept = in_window(acquired["acquired_at"], None, cut).to_numpy(bool)
+    acq = acquired.loc[kept].reset_index(drop=True)
     if acq.empty:
         return pd.DataFrame(columns=columns)
     step = 3 if period == "quarter" else 1
@@ -155,21 +159,24 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     patient_cell = (group * n_c + cohort) * n_k                     # cell of each patient at k = 0
     ids = acq["patient_id"]
 
-    def place(patient_ids, times) -> tuple[np.ndarray, np.ndarray]:
+    row = np.r_[np.where(kept, np.cumsum(kept) - 1, -1), -1]          # row in acquired -> row in acq (-1: none)
+
+    def place(patient_ids, times, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Position of each row's patient among the acquired (-1: none) and its month index k."""
-        pos = _positions(patient_ids, ids)
+        pos = _positions(patient_ids, ids) if known is None else row[known]
         k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
     paid = in_window(invoices["paid_at"], None, cut).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
-    pos, k = place(invoices["patient_id"], invoices["paid_at"])
+    pos, k = place(invoices["patient_id"], invoices["paid_at"], None if positions is None else positions[0])
     ok = (pos >= 0) & paid
     revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
                           minlength=n_cells)
 
     seen = pt.visits(invoices, as_of=end) if visits is None else visits
-    seen = seen.loc[in_window(seen["visited_at"], None, cut).to_numpy(bool)]
-    pos, k = place(seen["patient_id"], seen["visited_at"])
+    in_data = in_window(seen["visited_at"], None, cut).to_numpy(bool)
+    seen = seen.loc[in_data]
+    pos, k = place(seen["patient_id"], seen["visited_at"], None if positions is None else positions[1][in_data])
     # one (patient, month) pair however many visits: the patient counts once a month
     pair = pd.unique(pos[pos >= 0] * np.int64(n_k) + k[pos >= 0])
     active = np.bincount(patient_cell[pair // n_k] + pair % n_k, minlength=n_cells).astype("float64")
@@ -375,6 +382,7 @@ class Prepared:
     known_before: int
     visits: pd.DataFrame
     by_channel: bool
+    positions: tuple[np.ndarray, np.ndarray]   # each invoice's and each visit's row in ``acquired`` (-1: none)
 
 
 def prepare(data: Mapping[str, pd.DataFrame], *,
@@ -382,12 +390,14 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
     """`patients.acquisition_rows` (existing patients left out), `patients.touches` and `patients.visits`, once
     for every period's `summarise`."""
     invoices = data["invoices"]
-    acquired, _, known = pt.acquisition_rows(invoices, data.get("patients"))
+    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"))
     by_channel = "leads" in data or "patients" in data
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    return Prepared(acquired, known, pt.visits(invoices), by_channel)
+    seen = pt.visits(invoices)
+    visit_rows = _positions(seen["patient_id"], acquired["patient_id"])
+    return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
 
 
 def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
@@ -407,7 +417,7 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     prepared = prepare(data, repeat_channels=repeat_channels) if prepared is None else prepared
     by_channel = prepared.by_channel
     cells = cohort_cells(invoices, prepared.acquired, period=period, by="channel" if by_channel else None, end=end,
-                         visits=prepared.visits)
+                         visits=prepared.visits, positions=prepared.positions)
     if cells.empty:
         until = end.date() if pd.notna(end) else "the data end"
         raise InputError(f"invoices: no new patient to put in a cohort up to {until} "

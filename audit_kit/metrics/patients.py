@@ -77,27 +77,43 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
 def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
 
-    Columns: ``patient_id``; ``visited_at`` — the earliest ``paid_at`` of the visit's invoices with
-    amount ≥ 0; ``day`` (its calendar day); ``amount`` — the net of all the visit's invoices up to
-    ``as_of`` (refunds included; a refund on another day without a visit_id nets into no visit and
-    is left out here, but counts in a patient's money). Sorted by patient, then time.
+    Columns: ``patient_id`` (the patient of the visit's earliest invoice); ``visited_at`` — the
+    earliest ``paid_at`` of the visit's invoices with amount ≥ 0; ``day`` (its calendar day);
+    ``amount`` — the net of all the visit's invoices up to ``as_of`` (refunds included; a refund on
+    another day without a visit_id nets into no visit and is left out here, but counts in a
+    patient's money). Sorted by patient, then time.
     """
     inv = invoices
     if as_of is not None:
         inv = inv.loc[(inv["paid_at"] < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).fillna(False).to_numpy(bool)]
-    code = visit_codes(inv)
+    code, patient, names = visit_and_patient_codes(inv)
     amount = inv["amount"].to_numpy(dtype="float64")
-    frame = pd.DataFrame({"code": code, "patient_id": inv["patient_id"].to_numpy(), "paid_at": inv["paid_at"].to_numpy(),
-                          "amount": amount, "makes_visit": amount >= 0})
-    frame = frame.loc[frame["code"] >= 0]
-    net = frame.groupby("code", sort=False)["amount"].sum()
-    made = frame.loc[frame["makes_visit"]]
-    out = (made.groupby("code", sort=False).agg(patient_id=("patient_id", "first"), visited_at=("paid_at", "min")))
-    out["amount"] = net.reindex(out.index).to_numpy()
-    out["patient_id"] = out["patient_id"].astype("string")
-    out["day"] = out["visited_at"].dt.normalize()
-    return (out.sort_values(["patient_id", "visited_at"], kind="stable").reset_index(drop=True)
-            [["patient_id", "visited_at", "day", "amount"]])
+    at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    valid = code >= 0
+    n_codes = int(code.max()) + 1 if valid.any() else 0
+    net = np.bincount(code[valid], weights=np.nan_to_num(amount[valid]), minlength=n_codes)
+    made = np.flatnonzero(valid & (amount >= 0))
+    big = np.iinfo(np.int64).max
+    earliest = np.full(n_codes, big, np.int64)
+    np.minimum.at(earliest, code[made], at[made])
+    first_row = np.full(n_codes, big, np.int64)                    # the visit's earliest invoice (table order on ties)
+    earliest_rows = made[at[made] == earliest[code[made]]]
+    np.minimum.at(first_row, code[earliest_rows], earliest_rows)
+    first = first_row[first_row != big]
+    name_array = _arrow(pd.Series(names, dtype="string"))
+    rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
+    rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))
+    seconds = (at[first] - at[first].min()) // 10**9 if len(first) else at[first]
+    first = first[np.argsort(rank[patient[first]] * (int(seconds.max()) + 1 if len(first) else 1) + seconds,
+                             kind="stable")]                       # by patient, then time (to the second)
+    when = at[first].view("datetime64[ns]")
+    ids = pc.take(name_array, pa.array(patient[first]))
+    return pd.DataFrame({
+        "patient_id": pd.Series(ids.to_pandas(types_mapper=pd.ArrowDtype)).astype("string"),
+        "visited_at": when,
+        "day": when.astype("datetime64[D]").astype("datetime64[ns]"),
+        "amount": net[code[first]],
+    })
 
 
 def acquisitions(invoices: pd.DataFrame, patients: pd.DataFrame | None = None) -> pd.DataFrame:
