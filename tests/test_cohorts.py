@@ -253,7 +253,9 @@ class TestMetricsAndFindings:
         found = {f["id"]: f for f in cc.build_findings(s, Formatter("en"), Translator("en"))}
         assert set(found) == {"never_pays_back", "fastest_payback"}
         # SMM: 5 000 over 2 months; 2 300 of 5 000 recovered by month 1 → 2 500 × 0.54 a month
-        assert found["never_pays_back"]["money"] == pytest.approx(2500 * (1 - 2300 / 5000))
+        # priced once, by the channel section: here the unrecovered spend is evidence only
+        assert found["never_pays_back"]["money"] is None
+        assert found["never_pays_back"]["values"]["unrecovered"] == Formatter("en").money(2500 * (1 - 2300 / 5000))
         assert found["never_pays_back"]["values"]["channels"] == "SMM"
         assert found["fastest_payback"]["values"]["channel"] == "Контекст"
         assert found["fastest_payback"]["values"]["month"] == "in the month of acquisition"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -66,7 +67,8 @@ def test_smm_never_pays_back(demo_run, channels):
     assert channels.loc["Контекст", "payback_month"] == 1
     findings = json.loads((Path(demo_run.run_dir) / "modules" / "cohorts" / "findings.json").read_text("utf-8"))
     never = next(f for f in findings if f["id"] == "never_pays_back")
-    assert never["title"] == "Каналы, которые не окупаются: SMM" and never["money_at_stake_per_month"] > 40_000
+    assert never["title"] == "Каналы, которые не окупаются: SMM" and never["money_at_stake_per_month"] is None
+    assert re.search(r"не вернувшиеся выручкой: 4\d\u00a0\d{3}\u00a0₽ в месяц", never["evidence"])   # ≈ 46 000 ₽
     assert {f["id"] for f in findings} >= {"never_pays_back", "fastest_payback", "unpaid_ltv"}
 
 

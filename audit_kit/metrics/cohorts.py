@@ -470,8 +470,10 @@ def build_findings(s: CohortSummary, fmt, t) -> list[dict]:
     - newer_cohorts_worse: the newest cohorts retain ≥ 5 pp worse at month 3 than the older ones
       (priced: the revenue per patient gap × their patients per cohort);
     - never_pays_back: channels with spend whose patients have not paid back their CAC within the
-      observed months (priced: the channel's monthly spend not recovered by its LTV at the longest
-      horizon, else the best margin reached);
+      observed months; not priced here, because the channel section (module 04) prices the same
+      loss as the channel's negative ROMI and the summary must count it once — the evidence still
+      states ``unrecovered``: the monthly spend not recovered by the LTV at the longest horizon,
+      else by the best margin reached;
     - fastest_payback: the paid channel that pays back first (ties: the higher LTV/CAC);
     - unpaid_ltv: the channel without spend (referrals) whose LTV is ≥ 1.5 × that of paid channels.
     ``t`` translates channel names (``unknown``) and payback months."""
@@ -501,7 +503,7 @@ def build_findings(s: CohortSummary, fmt, t) -> list[dict]:
         reached = never[f"ltv_{n}m"].fillna(never["best_margin_per_patient"] / s.gross_margin) * s.gross_margin
         never["unrecovered"] = never["spend"] / months * (1 - reached / never["cac"]).clip(lower=0)
         never = never.assign(reached=reached).sort_values("unrecovered", ascending=False)
-        add("never_pays_back", "high", float(never["unrecovered"].sum()),
+        add("never_pays_back", "high", None, unrecovered=fmt.money(float(never["unrecovered"].sum())),
             channels=", ".join(name(c) for c in never["channel"]),
             details="; ".join(t("cohorts.finding.never_pays_back.detail", channel=name(c), months=int(m), n=n,
                                 reached=fmt.money(r), cac=fmt.money(v), spend=fmt.money(sp / months))
