@@ -38,6 +38,9 @@ def cmd_validate(args) -> int:
         print(json.dumps(result.ledger.summary(), ensure_ascii=False, indent=2))
     else:
         _print_ledger(result.ledger.summary())
+        for name, t in result.ledger.tables.items():      # what was corrected in the rows kept
+            if t.fixes:
+                print(f"fixed in {name}: " + ", ".join(f"{k}: {v}" for k, v in t.fixes.items()))
         totals = result.ledger.totals()
         print(f"total: {totals['read']} rows read, {totals['used']} used ({totals['fixed']} fixed), "
               f"{totals['rejected']} rejected")

@@ -4,10 +4,12 @@ Every mistake is a ConfigError naming the key, the file and what was expected.
 """
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import yaml
@@ -58,7 +60,80 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "reactivation_deadline_days": 30,  # rfm: working days to finish the call list (sets the operators needed)
     "reach_rate": 0.7,                 # rfm: share of listed patients reached (estimate)
     "return_rate": 0.15,               # rfm: share of reached patients who book and come back (estimate)
+    "phone_link_window_minutes": 60,   # ingest: a lead without call_id takes the same phone's call this close in time
 }
+
+# How an `options:` value is checked (`_option`), so a new option needs no code here:
+# - by the type of its default: int -> a whole number, float -> a number, bool -> true/false,
+#   str -> text, list -> a list whose items have the type of the default's items (texts when the
+#   default is empty), dict -> a mapping with text keys, None -> null or a mapping;
+# - a number must be > 0 when its default is > 0 (>= 0 when it is 0) and at most the ceiling of its
+#   unit (the name's suffix, NUMBER_CEILINGS); a name ending in _rate, _share or _quantile is a
+#   fraction (at most 1);
+# - OPTION_TYPES overrides the kinds (null, int, number, bool, text, list, mapping; "any" leaves the
+#   value to its OPTION_CHECKS entry), OPTION_CHOICES lists the values a text option may take, and
+#   OPTION_CHECKS runs the owning module's own check of the content at load time.
+OPTION_TYPES: dict[str, tuple[str, ...]] = {
+    "ltv_months": ("any",),          # 12 or [6, 12]: cohorts.ltv_horizons decides
+    "channel_cohorts": ("any",),     # null or [first, last] with nulls allowed: cohorts.cohort_window decides
+}
+# A text option limited to a few values lists them here.
+OPTION_CHOICES: dict[str, tuple[str, ...]] = {"rfm_monetary": ("total", "per_visit")}
+FRACTION_SUFFIXES = ("_rate", "_share", "_quantile")
+NUMBER_CEILINGS = {"_days": 36_500, "_months": 1_200, "_hours": 876_000, "_minutes": 525_600, "_seconds": 31_536_000}
+DEFAULT_CEILING = 1e9
+
+
+def _check_rfm_thresholds(value: Any) -> None:
+    from .metrics.rfm import MEASURES, score_cuts
+
+    score_cuts(pd.DataFrame({m: [1.0, 2.0, 3.0] for m in MEASURES}), value)
+
+
+def _check_rfm_segments(value: Any) -> None:
+    from .metrics.rfm import segment_map
+
+    segment_map(value)
+
+
+def _check_segment_ids(value: Any) -> None:
+    from .metrics.rfm import load_segments
+
+    known = load_segments()
+    unknown = [v for v in value if v not in known]
+    if unknown:
+        raise ValueError(f"unknown segment '{unknown[0]}'; expected some of: {', '.join(known)}")
+
+
+def _cohorts(function: str) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        from .metrics import cohorts
+
+        return getattr(cohorts, function)(value)
+    return check
+
+
+# Content checks a module owns: option -> a function that raises ValueError (or ConfigError) on a bad
+# value, after the type check. They run at load time, so a bad value stops the run with exit 2
+# naming the key instead of failing the module later. An option whose kinds are ("any",) in
+# OPTION_TYPES is left to its check alone.
+OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "rfm_thresholds": _check_rfm_thresholds,
+    "rfm_segments": _check_rfm_segments,
+    "reactivation_segments": _check_segment_ids,
+    "ltv_months": _cohorts("ltv_horizons"),
+    "cohort_period": _cohorts("check_period"),
+    "channel_cohorts": _cohorts("cohort_window"),
+    "gross_margin": _cohorts("check_margin"),
+}
+
+# Allowed range of each target; a target not listed is a share in [0, 1] when its name ends in
+# _rate or _share, else any finite number.
+TARGET_RANGES: dict[str, tuple[float, float]] = {
+    "no_show_rate": (0, 1), "missed_call_rate": (0, 1), "csat": (0, 1), "utilisation": (0, 1),
+    "lead_to_booking": (0, 1), "nps": (-100, 100), "wait_minutes": (0, 1440), "cac": (0, math.inf),
+}
+YEARS = (1990, 2100)        # audit periods outside these years are typos
 
 KNOWN_KEYS = {"client", "language", "currency", "periods", "data", "channels", "targets", "options", "salt_file"}
 SOURCE_KEYS = {"path", "sheet", "columns", "encoding", "delimiter"}
@@ -117,17 +192,31 @@ def _fail(path: Path, key: str, message: str) -> None:
     raise ConfigError(f"{path}: key '{key}': {message}")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit dates: `2025-02-30` stays text, so `_date` can name it instead of YAML failing."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _date(path: Path, key: str, value: Any) -> pd.Timestamp:
     if isinstance(value, (dt.date, dt.datetime)):
-        return pd.Timestamp(value).normalize()
-    try:
-        return pd.Timestamp(dt.date.fromisoformat(str(value)))
-    except ValueError:
-        _fail(path, key, f"expected a date like 2025-01-31, got {value!r}")
+        day = value if not isinstance(value, dt.datetime) else value.date()
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            _fail(path, key, f"expected a date like 2025-01-31 (a real calendar day), got {value!r}")
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        _fail(path, key, f"expected a date between {YEARS[0]} and {YEARS[1]}, got {value!r}")
+    return pd.Timestamp(day)
 
 
 def _periods(path: Path, raw: Any) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
-    if not isinstance(raw, dict) or "current" not in raw:
+    if not isinstance(raw, dict) or "current" not in raw or any(not isinstance(k, str) for k in raw):
         _fail(path, "periods", "expected a mapping with 'current: [start, end]' and optionally 'base: [start, end]'")
     out = {}
     for name, value in raw.items():
@@ -140,6 +229,11 @@ def _periods(path: Path, raw: Any) -> dict[str, tuple[pd.Timestamp, pd.Timestamp
         if end < start:
             _fail(path, key, f"the end {end.date()} is before the start {start.date()}")
         out[name] = (start, end)
+    if "base" in out:
+        (b0, b1), (c0, c1) = out["base"], out["current"]
+        if b0 <= c1 and c0 <= b1:
+            _fail(path, "periods.base", f"the base period {b0.date()}..{b1.date()} overlaps the current period "
+                                        f"{c0.date()}..{c1.date()}; expected a base that ends before the current starts")
     return dict(sorted(out.items(), key=lambda kv: kv[0] != "base"))  # base first, then current
 
 
@@ -161,19 +255,154 @@ def _sources(path: Path, raw: Any) -> dict[str, TableSource]:
             _fail(path, key, "expected a file path or a mapping with 'path:'")
         unknown = set(spec) - SOURCE_KEYS
         if unknown:
-            _fail(path, f"{key}.{sorted(unknown)[0]}", f"unknown key; expected one of: {', '.join(sorted(SOURCE_KEYS))}")
+            _fail(path, f"{key}.{sorted(unknown, key=str)[0]}", f"unknown key; expected one of: {', '.join(sorted(SOURCE_KEYS))}")
         columns = spec.get("columns") or {}
         if not isinstance(columns, dict):
             _fail(path, f"{key}.columns", "expected a mapping of raw header -> canonical column name")
         canonical = {c.name for c in TABLES[table].columns} | set(TABLES[table].alternatives.values())
+        if table == "calls":       # the calls' phone is caller_phone; `phone` is understood as the same
+            columns = {k: ("caller_phone" if v == "phone" else v) for k, v in columns.items()}
         for raw_name, name in columns.items():
+            if not isinstance(name, str) or raw_name is None:
+                _fail(path, f"{key}.columns.{raw_name}", f"expected a canonical column name as text, got {name!r}")
             if name not in canonical:
                 _fail(path, f"{key}.columns.{raw_name}", f"'{name}' is not a column of table '{table}'; expected one of: {', '.join(sorted(canonical))}")
+        _source_options(path, key, spec)
+        if not isinstance(spec["path"], str) or not spec["path"].strip():
+            _fail(path, f"{key}.path", f"expected a file path as text, got {spec['path']!r}")
         file = (path.parent / str(spec["path"])).resolve()
         if not file.is_file():
             _fail(path, f"{key}.path", f"file not found: {file}")
         out[table] = TableSource(table, file, spec.get("sheet"), {str(k): str(v) for k, v in columns.items()},
                                  spec.get("encoding"), spec.get("delimiter"))
+    return out
+
+
+def _source_options(path: Path, key: str, spec: dict) -> None:
+    """sheet: a name or a 0-based index; encoding: one Python knows; delimiter: one character."""
+    sheet, encoding, delimiter = spec.get("sheet"), spec.get("encoding"), spec.get("delimiter")
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int)) or
+                              (isinstance(sheet, int) and sheet < 0)):
+        _fail(path, f"{key}.sheet", f"expected a sheet name or a 0-based sheet number, got {sheet!r}")
+    if encoding is not None:
+        try:
+            codecs.lookup(str(encoding))
+        except LookupError:
+            _fail(path, f"{key}.encoding", f"unknown encoding {encoding!r}; expected e.g. utf-8, cp1251 or utf-16 "
+                                           f"(or remove the key: the kit detects these itself)")
+        if not isinstance(encoding, str):
+            _fail(path, f"{key}.encoding", f"expected an encoding name as text, got {encoding!r}")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n"):
+        _fail(path, f"{key}.delimiter", f"expected one character such as ';', ',' or a tab, got {delimiter!r}")
+
+
+def _mapping(path: Path, key: str, raw: Any, what: str) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        _fail(path, key, f"expected a mapping of {what}, got {type(raw).__name__} {raw!r}"[:200])
+    return raw
+
+
+def _number(path: Path, key: str, value: Any, what: str = "a number") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(path, key, f"expected {what}, got {value!r}")
+    return value
+
+
+def _target(path: Path, key: str, value: Any) -> float:
+    """A target value within its range (TARGET_RANGES; shares in [0, 1])."""
+    name = key.split(".", 1)[1]
+    low, high = TARGET_RANGES.get(name, (0, 1) if name.endswith(("_rate", "_share")) else (-math.inf, math.inf))
+    what = ("a number, a share between 0 and 1 (5% is 0.05)" if (low, high) == (0, 1)
+            else "a number" if (low, high) == (-math.inf, math.inf)
+            else f"a number of at least {low:g}" if high == math.inf else f"a number between {low:g} and {high:g}")
+    value = _number(path, key, value, what)
+    if not low <= value <= high:
+        _fail(path, key, f"expected {what}, got {value!r}")
+    return float(value)
+
+
+def _option_kinds(name: str) -> tuple[str, ...]:
+    if name in OPTION_TYPES:
+        return OPTION_TYPES[name]
+    default = DEFAULT_OPTIONS[name]
+    if default is None:
+        return ("null", "mapping")
+    for kind, types in (("bool", bool), ("int", int), ("number", float), ("text", str), ("list", (list, tuple)),
+                        ("mapping", dict)):
+        if isinstance(default, types):
+            return (kind,)
+    return ("null", "mapping", "list", "text", "number", "bool")
+
+
+KIND_WORDS = {"null": "null", "int": "a whole number", "number": "a number", "bool": "true or false",
+              "text": "text", "list": "a list of texts", "mapping": "a mapping", "any": "a value"}
+
+
+def _list_of_numbers(name: str) -> bool:
+    """A list option whose default holds numbers takes numbers (else texts)."""
+    default = DEFAULT_OPTIONS[name]
+    return isinstance(default, (list, tuple)) and bool(default) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in default)
+
+
+def _option(path: Path, name: str, value: Any) -> Any:
+    """An option value checked against its kinds (`_option_kinds`); numbers also against their range."""
+    key = f"options.{name}"
+    kinds = _option_kinds(name)
+    if "any" in kinds:
+        return value
+    unit = next((suffix.strip("_") for suffix in NUMBER_CEILINGS if name.endswith(suffix)), "")
+    default = DEFAULT_OPTIONS[name]
+    positive = isinstance(default, (int, float)) and not isinstance(default, bool) and default > 0
+    ceiling = next((c for suffix, c in NUMBER_CEILINGS.items() if name.endswith(suffix)), DEFAULT_CEILING)
+    if name.endswith(FRACTION_SUFFIXES):
+        ceiling = 1
+    words = {**KIND_WORDS, "list": "a list of numbers" if _list_of_numbers(name) else KIND_WORDS["list"]}
+    expected = " or ".join(words[k] for k in kinds) + (f" ({unit})" if unit else "")
+    if "int" in kinds or "number" in kinds:
+        expected += f" {'greater than 0' if positive else '0 or more'} and at most {ceiling:,.0f}"
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if value is None and "null" in kinds:
+        return None
+    if isinstance(value, bool) and "bool" in kinds:
+        return value
+    if is_number and ("int" in kinds or "number" in kinds):
+        whole = math.isfinite(value) and float(value).is_integer()
+        in_range = math.isfinite(value) and (value > 0 if positive else value >= 0) and value <= ceiling
+        if not in_range or ("number" not in kinds and not whole):
+            _fail(path, key, f"expected {expected}, got {value!r}")
+        return int(value) if "number" not in kinds else value
+    if isinstance(value, str) and "text" in kinds:
+        if name in OPTION_CHOICES and value not in OPTION_CHOICES[name]:
+            _fail(path, key, f"expected one of {', '.join(OPTION_CHOICES[name])}, got {value!r}")
+        return value
+    if isinstance(value, (list, tuple)) and "list" in kinds:
+        if _list_of_numbers(name):
+            bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
+        else:
+            bad = [v for v in value if not isinstance(v, str) or not v.strip()]
+        if bad:
+            _fail(path, key, f"expected {expected}, got an item {bad[0]!r}")
+        return list(value)
+    if isinstance(value, dict) and "mapping" in kinds:
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            _fail(path, key, f"expected {expected} with text keys, got the key {bad[0]!r}")
+        return value
+    _fail(path, key, f"expected {expected}, got {value!r}"[:300])
+
+
+def _channels(path: Path, raw: Any) -> dict[str, str]:
+    channels = _mapping(path, "channels", raw, "raw channel value -> canonical channel")
+    out = {}
+    for key, value in channels.items():
+        if key is None or isinstance(key, (bool, list, dict)):
+            _fail(path, f"channels.{key}", "expected a raw channel or utm value as text on the left")
+        if not isinstance(value, str) or not value.strip():
+            _fail(path, f"channels.{key}", f"expected the canonical channel name as text, got {value!r}")
+        out[str(key)] = value.strip()
     return out
 
 
@@ -185,35 +414,42 @@ def load_config(path: str | Path) -> AuditConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; create one with 'audit-kit init <client folder>'")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a YAML mapping with keys client, periods, data")
     unknown = set(raw) - KNOWN_KEYS
     if unknown:
-        _fail(path, sorted(unknown)[0], f"unknown key; expected one of: {', '.join(sorted(KNOWN_KEYS))}")
+        _fail(path, str(sorted(unknown, key=str)[0]), f"unknown key; expected one of: {', '.join(sorted(KNOWN_KEYS))}")
     language = raw.get("language", "ru")
     if language not in LANGUAGES:
         _fail(path, "language", f"expected one of {', '.join(LANGUAGES)}, got {language!r}")
-    channels = raw.get("channels") or {}
-    if not isinstance(channels, dict):
-        _fail(path, "channels", "expected a mapping of raw channel value -> canonical channel")
+    channels = _channels(path, raw.get("channels"))
     targets = dict(DEFAULT_TARGETS)
-    for key, value in (raw.get("targets") or {}).items():
+    for key, value in _mapping(path, "targets", raw.get("targets"), "target name -> value").items():
         if key not in DEFAULT_TARGETS:
             _fail(path, f"targets.{key}", f"unknown target; expected one of: {', '.join(DEFAULT_TARGETS)}")
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            _fail(path, f"targets.{key}", f"expected a number, got {value!r}")
-        targets[key] = float(value)
+        if value is None and DEFAULT_TARGETS[key] is None:    # left unrated, as by default
+            continue
+        targets[key] = _target(path, f"targets.{key}", value)
     options = dict(DEFAULT_OPTIONS)
-    for key, value in (raw.get("options") or {}).items():
+    for key, value in _mapping(path, "options", raw.get("options"), "option name -> value").items():
         if key not in DEFAULT_OPTIONS:
             _fail(path, f"options.{key}", f"unknown option; expected one of: {', '.join(DEFAULT_OPTIONS)}")
-        options[key] = value
+        options[key] = _option(path, key, value)
+        if key in OPTION_CHECKS and options[key] is not None:
+            try:
+                OPTION_CHECKS[key](options[key])
+            except (ValueError, TypeError, ConfigError) as exc:
+                message = str(exc).removeprefix(f"option {key}").removeprefix(f"options.{key}").lstrip(":. ")
+                _fail(path, f"options.{key}", message)
     client = raw.get("client")
     if not client or not isinstance(client, str):
         _fail(path, "client", "expected the clinic's name as text (shown on the report cover)")
+    for key in ("currency", "salt_file"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            _fail(path, key, f"expected text, got {raw[key]!r}")
     return AuditConfig(
         path=path,
         client=client,
@@ -221,7 +457,7 @@ def load_config(path: str | Path) -> AuditConfig:
         currency=str(raw.get("currency", "RUB")),
         periods=_periods(path, raw.get("periods")),
         sources=_sources(path, raw.get("data")),
-        channels={str(k): str(v) for k, v in channels.items()},
+        channels=channels,
         targets=targets,
         options=options,
         salt_file=(path.parent / str(raw.get("salt_file", ".audit_salt"))).resolve(),

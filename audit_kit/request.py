@@ -22,6 +22,9 @@ EXAMPLES = {
     "surveys": ["P-501", "18.01.2025", "9", "5", "V-7001", "D-01"],
 }
 
+# Contact columns any table may carry (ingest/schema.py PII_ALIASES); hashed at ingest.
+CONTACT_EXAMPLES = {"full_name": "Петрова Мария", "phone": "+7 900 000-00-00", "email": "maria@example.ru"}
+
 INSTRUCTIONS_RU = [
     "Запрос данных для аудита клиники",
     "",
@@ -52,7 +55,9 @@ def write_request_workbook(path: Path) -> Path:
         ws.append(["Поле (canonical)", "Как может называться у вас", "Обязательное", "Пример", "Примечание"])
         for cell in ws[2]:
             cell.font, cell.fill = Font(bold=True), head_fill
-        for col, example in zip(table.columns, EXAMPLES[name]):
+        examples = CONTACT_EXAMPLES | dict(zip((c.name for c in table.columns), EXAMPLES[name]))
+        for col in table.columns:
+            example = examples.get(col.name, "")
             note = "персональные данные: будут обезличены" if col.kind == PII else ""
             if col.name in table.alternatives:
                 note = f"или поле «{table.alternatives[col.name]}» (дата)"

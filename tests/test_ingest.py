@@ -252,3 +252,101 @@ def test_save_tables_removes_tables_no_longer_in_the_config(clinic, tmp_path):
     save_tables(ingest(load_config(config({"invoices": "data/pay.csv", "leads": "data/l.csv"}))), tmp_path / "run")
     save_tables(ingest(load_config(config({"invoices": "data/pay.csv"}))), tmp_path / "run")
     assert set(load_tables(tmp_path / "run").tables) == {"invoices"}
+
+
+class TestAwkwardFiles:
+    ROWS = [["1", "P1", "05.01.2025", "100"], ["2", "P2", "06.01.2025", "200"], ["3", "P3", "07.01.2025", "300"]]
+
+    def _write(self, clinic, data: bytes, **source):
+        folder, config = clinic
+        (folder / "data").mkdir(exist_ok=True)
+        (folder / "data" / "pay.csv").write_bytes(data)
+        return ingest(load_config(config({"invoices": {"path": "data/pay.csv", **source}})))
+
+    @staticmethod
+    def _text(rows, sep=";"):
+        return "\n".join(sep.join(r) for r in rows) + "\n"
+
+    @pytest.mark.parametrize("bom, encoding", [(b"\xff\xfe", "utf-16-le"), (b"", "utf-16-le"), (b"\xfe\xff", "utf-16-be")])
+    def test_excel_unicode_text_is_read(self, clinic, bom, encoding):
+        """Excel's "Unicode text": UTF-16 with a BOM, tab-delimited (and the same without a BOM)."""
+        result = self._write(clinic, bom + self._text([INVOICE_HEADER] + self.ROWS, "\t").encode(encoding))
+        inv = result.tables["invoices"]
+        assert inv["patient_id"].tolist() == ["P1", "P2", "P3"] and inv["amount"].sum() == 600.0
+
+    def test_a_cp1251_row_in_a_utf8_file_is_decoded_and_counted(self, clinic):
+        rows = [INVOICE_HEADER + ["Номенклатура"], ["1", "P1", "05.01.2025", "100", "Приём"],
+                ["2", "P2", "06.01.2025", "200", "Анализы"]]
+        data = self._text(rows).encode("utf-8") + self._text([["3", "П-3", "07.01.2025", "300", "УЗИ"]]).encode("cp1251")
+        result = self._write(clinic, data)
+        assert result.tables["invoices"]["patient_id"].tolist() == ["P1", "P2", "П-3"]
+        led = result.ledger.tables["invoices"]
+        assert led.fixes == {"mixed_encoding (re-decoded)": 1} and led.examples["mixed_encoding (re-decoded)"] == [4]
+        assert (led.used, led.fixed) == (3, 1)
+
+    @pytest.mark.parametrize("service", ["Анализы", "Исследование"])   # "И" has the byte 0x98, undefined in cp1251
+    def test_a_utf8_row_in_a_cp1251_file_is_decoded_and_counted(self, clinic, service):
+        rows = [INVOICE_HEADER + ["Номенклатура"], ["1", "P1", "05.01.2025", "100", "Приём"],
+                ["2", "P2", "06.01.2025", "200", "УЗИ"]]
+        data = self._text(rows).encode("cp1251") + self._text([["3", "P3", "07.01.2025", "300", service]]).encode("utf-8")
+        result = self._write(clinic, data)
+        assert result.tables["invoices"]["service"].tolist() == ["Приём", "УЗИ", service]
+        assert result.ledger.tables["invoices"].fixes == {"mixed_encoding (re-decoded)": 1}
+
+    def test_mojibake_cells_in_an_xlsx_are_decoded_and_counted(self, clinic):
+        """UTF-8 text pasted into a cp1251 program shows as 'РџСЂРёС‘Рј'; ordinary Russian text is left alone."""
+        folder, config = clinic
+        garbled = "Приём терапевта".encode("utf-8").decode("cp1251")
+        write_xlsx(folder / "data" / "pay.xlsx", [INVOICE_HEADER + ["Номенклатура"],
+                                                  ["1", "P1", "05.01.2025", 100, garbled],
+                                                  ["2", "P2", "05.01.2025", 100, "Сёстры Рябовы: приём"]])
+        result = ingest(load_config(config({"invoices": "data/pay.xlsx"})))
+        assert result.tables["invoices"]["service"].tolist() == ["Приём терапевта", "Сёстры Рябовы: приём"]
+        assert result.ledger.tables["invoices"].fixes == {"mixed_encoding (re-decoded)": 1}
+
+    def test_unknown_configured_encoding_is_named(self, clinic):
+        from audit_kit.errors import ConfigError
+
+        with pytest.raises(ConfigError, match=r"key 'data.invoices.encoding': unknown encoding 'win-1251'"):
+            self._write(clinic, self._text([INVOICE_HEADER] + self.ROWS).encode(), encoding="win-1251")
+
+    def test_configured_encoding_that_does_not_fit_is_named(self, clinic):
+        with pytest.raises(InputError, match=r"pay\.csv: cannot decode the file as utf-8 \(set in audit\.yaml"):
+            self._write(clinic, self._text([INVOICE_HEADER] + self.ROWS).encode("cp1251"), encoding="utf-8")
+
+    def test_ragged_rows_are_rejected_with_their_reason(self, clinic):
+        rows = [INVOICE_HEADER, self.ROWS[0], ["2", "P2", "06.01.2025"], ["3", "P3", "07.01.2025", "3", "900,50"],
+                ["4", "P4", "08.01.2025", "400", ""], ['"5"', '"P;5"', "09.01.2025", "500"]]
+        result = self._write(clinic, self._text(rows).encode())
+        led = result.ledger.tables["invoices"]
+        assert led.reasons == {"too_few_fields": 1, "too_many_fields": 1}
+        assert led.examples["too_few_fields"] == [3] and led.examples["too_many_fields"] == [4]
+        assert result.tables["invoices"]["invoice_id"].tolist() == ["1", "4", "5"]   # a trailing ';' is fine, quotes too
+        assert led.balanced
+
+    def test_a_file_without_a_header_row_is_named(self, clinic):
+        with pytest.raises(InputError) as err:
+            self._write(clinic, self._text(self.ROWS).encode())
+        msg = str(err.value)
+        assert "pay.csv (table 'invoices'): the file has no header row" in msg
+        assert "invoice_id, patient_id, paid_at, amount" in msg and "'1', 'P1', '05.01.2025', '100'" in msg
+
+    def test_the_no_header_example_hides_contacts(self, clinic):
+        rows = [["1", "Иванов Иван", "+7 912 345-67-89", "05.01.2025", "100"]]
+        with pytest.raises(InputError) as err:
+            self._write(clinic, self._text(rows).encode())
+        assert "912" not in str(err.value) and "Иванов" not in str(err.value)
+
+    def test_unknown_headers_still_ask_for_a_mapping(self, clinic):
+        with pytest.raises(InputError, match=r"required column 'invoice_id' not found"):
+            self._write(clinic, self._text([["Док №", "Клиент", "Когда", "Сколько"]] + self.ROWS).encode())
+
+
+def test_a_data_row_taken_for_headers_is_not_echoed_with_contacts(clinic):
+    folder, config = clinic
+    write_csv(folder / "data" / "l.csv", [["Иванов Иван", "ivan@mail.ru", "SEO"], ["Петрова Анна", "anna@mail.ru", "vk"]])
+    with pytest.raises(InputError) as err:
+        ingest(load_config(config({"leads": "data/l.csv"})))
+    msg = str(err.value)
+    assert "required column 'lead_id' not found" in msg and "'[name]', '[e-mail]', 'SEO'" in msg
+    assert "Иванов" not in msg and "ivan@" not in msg

@@ -81,6 +81,41 @@ def test_reason_phrases_exist_in_both_catalogs():
         assert "paid_at" in text.iloc[2] and "blanked" not in text.iloc[2]
 
 
+def test_ingest_reasons_of_hardening_are_described_in_both_languages():
+    from audit_kit.report.i18n import Translator
+
+    reasons = pd.Series(["contact_in_text:lost_reason (masked)", "name_in_text:service (masked)",
+                         "phone_as_id:patient_id (hashed)", "linked_by_phone:patient_id", "mixed_encoding (re-decoded)",
+                         "too_few_fields", "too_many_fields"])
+    assert q.parse_reasons(reasons)["action"].fillna("").tolist() == ["masked", "masked", "hashed", "", "redecoded", "", ""]
+    en = q.describe_reasons(reasons, q.reason_phrases(Translator("en"))).tolist()
+    assert en[0] == "phone or e-mail in lost_reason — masked"
+    assert en[3] == "patient_id found by the phone number"
+    assert en[4] == "row in another text encoding than the rest of the file — decoded again"
+    ru = q.describe_reasons(reasons, q.reason_phrases(Translator("ru"))).tolist()
+    assert ru[2] == "patient_id — номер телефона — заменено псевдонимом"
+
+
+def test_lead_links_by_id_by_phone_and_none_per_window():
+    leads = canon("leads", lead_id=["1", "2", "3", "4", "5"], channel=["a"] * 5,
+                  created_at=["2025-01-05", "2025-01-06", "2025-01-07", "2025-02-01", "2024-12-31"],
+                  patient_id=["P1", "P2", None, "P4", None])
+    leads["_patient_link"] = pd.Series(["id", "phone", "none", "id", "none"], dtype="string")
+    links = q.lead_links(leads, T("2025-01-01"), T("2025-04-01"))
+    # four leads in the window: 2 by id (1, 4), 1 by phone (2), 1 none (3); lead 5 is outside
+    assert links["link"].tolist() == ["id", "phone", "none"]
+    assert links["leads"].tolist() == [2, 1, 1]
+    assert links["share"].tolist() == [0.5, 0.25, 0.25]
+
+
+def test_lead_links_without_the_ingest_column_and_with_no_leads():
+    leads = canon("leads", lead_id=["1", "2"], channel=["a", "a"], created_at=["2025-01-05", "2025-01-06"],
+                  patient_id=["P1", None])
+    assert q.lead_links(leads)["leads"].tolist() == [1, 0, 1]
+    empty = q.lead_links(leads, T("2030-01-01"), T("2030-02-01"))
+    assert empty["leads"].tolist() == [0, 0, 0] and empty["share"].isna().all()
+
+
 def test_catalogs_have_the_same_keys():
     import yaml
     from audit_kit.report.i18n import CATALOG_DIR, _flatten

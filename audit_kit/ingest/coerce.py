@@ -146,9 +146,27 @@ def map_channel(txt: pd.Series, mapping: dict[str, str]) -> pd.Series:
     return exact.fillna(by_norm).fillna(txt).astype("string")
 
 
+def on_distinct(values: pd.Series, rewrite) -> tuple[pd.Series, pd.Series]:
+    """Apply `rewrite(distinct) -> (new values, changed mask)` to the distinct values only and spread
+    the result back: clinic text columns repeat a few service names or reasons over millions of rows,
+    so regex work is done once per distinct value. Returns (values, bool mask of changed cells)."""
+    codes, uniques = pd.factorize(values)
+    none = pd.Series(False, index=values.index)
+    if not len(uniques):
+        return values, none
+    new, changed = rewrite(pd.Series(uniques, dtype="string"))
+    changed = changed.to_numpy(bool)
+    if not changed.any():
+        return values, none
+    hit = (codes >= 0) & changed[np.maximum(codes, 0)]
+    out = values.astype("string").copy()
+    out[hit] = new.to_numpy(dtype=object)[codes[hit]]
+    return out, pd.Series(hit, index=values.index)
+
+
 def is_blank_row(frame: pd.DataFrame) -> pd.Series:
     return frame.isna().all(axis=1) if len(frame.columns) else pd.Series(True, index=frame.index)
 
 
 __all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "parse_month", "parse_number",
-           "parse_bool", "parse_status", "map_channel", "is_blank_row", "np"]
+           "parse_bool", "parse_status", "map_channel", "on_distinct", "is_blank_row", "np"]

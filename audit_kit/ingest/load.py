@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 from ..errors import InputError
 from . import coerce
 from .ledger import Ledger, TableLedger
-from .pii import load_salt, pseudonymise
-from .readers import RawTable, read_grid, to_raw_table
-from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, PII, STATUS, TABLES, TEXT,
-                     Table)
+from .link import link_by_phone
+from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
+from .readers import MIXED_ENCODING, RawTable, read_grid, redecode_mojibake, to_raw_table
+from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, PII, STAFF_TABLES, STATUS, TABLES,
+                     TEXT, Table)
 
 UNKNOWN_CHANNEL = {"ru": "(не указан)", "en": "(not given)"}
 PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: coerce.parse_number,
@@ -66,8 +67,14 @@ def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[s
                     mapping[header] = alt_for
             taken.add(alt_for)
     missing = [c for c in table.required if c not in taken]
+    if missing and not mapping and _looks_like_data(raw.frame.columns):
+        found = ", ".join(f"'{h}'" for h in _example_cells(raw.frame.columns))
+        raise InputError(
+            f"{raw.file} (table '{table.name}'): the file has no header row: expected the first row to name the "
+            f"columns ({', '.join(table.required)} or their usual Russian names), found a row of data: {found}. "
+            f"Export the file with headers, or add a header row")
     if missing:
-        headers = ", ".join(f"'{h}'" for h in raw.frame.columns)
+        headers = ", ".join(f"'{h}'" for h in _example_cells(raw.frame.columns, n=len(raw.frame.columns), cut=False))
         col = missing[0]
         raise InputError(
             f"{raw.file} (table '{table.name}'): required column '{col}' not found"
@@ -77,8 +84,44 @@ def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[s
     return mapping
 
 
+def _looks_like_data(headers: pd.Index) -> bool:
+    """Header cells that read as dates or numbers (a data row where the header should be)."""
+    cells = coerce.as_text(pd.Series([h for h in headers if not str(h).startswith("__blank")], dtype="string"))
+    cells = cells.str.replace(r"\.\d+$", "", regex=True)      # pandas' ".1" suffix on repeated headers
+    if cells.dropna().empty:
+        return False
+    dates, _ = coerce.parse_datetime(cells)
+    numbers, _ = coerce.parse_number(cells)
+    return bool((dates.notna() | numbers.notna()).any())
+
+
+def _example_cells(headers: pd.Index, n: int = 4, cut: bool = True) -> list[str]:
+    """The first cells of a row shown in an error (the header row, or the data row found in its place):
+    phones, e-mails and what looks like a person's name masked, long values cut."""
+    cells = pd.Series([h for h in headers if not str(h).startswith("__blank")][:n], dtype="string")
+    masked, _ = mask_contacts(cells, "en")
+    masked = masked.str.replace(r"^[А-ЯЁA-Z][а-яёa-z]+(?:\s+[А-ЯЁA-Z][а-яёa-z.]*){1,2}$", "[name]", regex=True)
+    return [v if len(v) <= 30 or not cut else v[:27] + "..." for v in masked.astype(str)]
+
+
 def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[pd.DataFrame, TableLedger]:
-    """One raw export -> canonical DataFrame and its ledger entry."""
+    """One raw export -> canonical DataFrame and its ledger entry (the table's own names masked in its text)."""
+    read = _read_table(source, config, salt)
+    mask_known_names({source.table: read}, name_tokens(read.names), config.language)
+    return read.frame.drop(columns="_fixed"), read.ledger
+
+
+@dataclass
+class _Read:
+    """A table as `_read_table` leaves it: `_fixed` marks rows already corrected, `names` holds the raw
+    full names (never stored) for masking them in every table's free text."""
+
+    frame: pd.DataFrame
+    ledger: TableLedger
+    names: pd.Series
+
+
+def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
     table = TABLES[source.table]
     index = _alias_index(table, source.columns)
     grid, _, from_excel = read_grid(source.path, set(index), sheet=source.sheet, encoding=source.encoding,
@@ -94,13 +137,26 @@ def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[p
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)
     reject = pd.Series(False, index=text.index)
+    if raw.from_excel:      # csv lines in another encoding were re-decoded by the reader
+        text, fixed = redecode_mojibake(text)
+    else:
+        fixed = pd.Series(False, index=text.index)
 
     blank = text.isna().all(axis=1)
+    ledger.note("fixes", MIXED_ENCODING, fixed & ~blank, rows)
     ledger.note("reasons", "empty_row", blank, rows)
     reject |= blank
+    for reason, bad in raw.problems.items():      # ragged rows, text in another encoding
+        bad = bad.reindex(text.index, fill_value=False) & ~blank
+        if reason.endswith(")"):
+            ledger.note("fixes", reason, bad & ~reject, rows)
+            fixed |= bad
+        else:
+            ledger.note("reasons", reason, bad & ~reject, rows)
+            reject |= bad
 
     out = pd.DataFrame(index=text.index)
-    fixed = pd.Series(False, index=text.index)
+    names = pd.Series([], dtype="string")
     for col in table.columns:
         if col.name not in text:
             continue
@@ -114,14 +170,27 @@ def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[p
                 ledger.note("fixes", f"{REASON_PREFIX[col.kind]}:{col.name} (blanked)", bad & ~reject, rows)
                 fixed |= bad
             values = parsed
-        elif col.kind == CHANNEL:
-            values = coerce.map_channel(values, config.channels)
-            if col.required:
-                empty = values.isna()
-                ledger.note("fixes", f"empty:{col.name} (set to {UNKNOWN_CHANNEL[config.language]})", empty & ~reject, rows)
-                fixed |= empty
-                values = values.fillna(UNKNOWN_CHANNEL[config.language])
+        elif col.kind in (TEXT, CHANNEL):
+            values, contact = mask_contacts(values, config.language)
+            ledger.note("fixes", f"contact_in_text:{col.name} (masked)", contact & ~reject, rows)
+            fixed |= contact
+            if col.kind == CHANNEL:
+                values = coerce.map_channel(values, config.channels)
+                if col.required:
+                    empty = values.isna()
+                    ledger.note("fixes", f"empty:{col.name} (set to {UNKNOWN_CHANNEL[config.language]})",
+                                empty & ~reject, rows)
+                    fixed |= empty
+                    values = values.fillna(UNKNOWN_CHANNEL[config.language])
+        elif col.kind == ID:      # some CRMs key contacts by phone or e-mail: hashed like those columns
+            for contact, found in (("phone", phone_ids(values)), ("email", email_ids(values))):
+                if found.any():
+                    ledger.note("fixes", f"{contact}_as_id:{col.name} (hashed)", found & ~reject, rows)
+                    fixed |= found
+                    values = values.mask(found, pseudonymise(values.where(found), contact, salt))
         elif col.kind == PII:
+            if col.name == "full_name":
+                names = values.where(~reject).dropna().drop_duplicates()
             values = pseudonymise(values, col.name, salt)
         if col.required and col.kind != CHANNEL:
             missing = values.isna() & text[col.name].isna() & ~blank
@@ -143,9 +212,36 @@ def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[p
     ledger.rejected = int(reject.sum())
     ledger.used = ledger.read - ledger.rejected
     ledger.fixed = int((fixed & ~reject).sum())
-    result = out.loc[~reject.to_numpy()].reset_index(drop=True)
-    result["_source_row"] = rows[~reject.to_numpy()].to_numpy()
-    return _finalise_dtypes(result, table), ledger
+    keep = ~reject.to_numpy()
+    result = out.loc[keep].reset_index(drop=True)
+    result["_source_row"] = rows[keep].to_numpy()
+    result = _finalise_dtypes(result, table)
+    result["_fixed"] = fixed.to_numpy()[keep]
+    return _Read(result, ledger, names)
+
+
+def mask_known_names(tables: dict[str, _Read], tokens: pd.Series, language: str) -> None:
+    """Words of the patients' names (from any table's `full_name`) masked in every free-text column
+    of the patient-side tables (staff tables keep their doctors' names); each cell counted as fixed."""
+    if tokens.empty:
+        return
+    for name, read in tables.items():
+        if name in STAFF_TABLES:
+            continue
+        df, rows = read.frame, read.frame["_source_row"]
+        for col in TABLES[name].columns:
+            if col.kind not in (TEXT, CHANNEL) or col.name not in df:
+                continue
+            df[col.name], hit = mask_names(df[col.name], tokens, language)
+            read.ledger.note("fixes", f"name_in_text:{col.name} (masked)", hit, rows)
+            _count_fixed(read, hit)
+
+
+def _count_fixed(read: _Read, rows: pd.Series) -> None:
+    """Mark rows fixed by a step after the table was read and keep the ledger's `fixed` in step."""
+    new = rows.to_numpy(bool) & ~read.frame["_fixed"].to_numpy(bool)
+    read.ledger.fixed += int(new.sum())
+    read.frame["_fixed"] = read.frame["_fixed"].to_numpy(bool) | rows.to_numpy(bool)
 
 
 def _fix_table(name: str, out: pd.DataFrame, ledger: TableLedger, rows: pd.Series, reject: pd.Series) -> pd.DataFrame:
@@ -190,12 +286,18 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 
 
 def ingest(config: AuditConfig) -> IngestResult:
-    """Every table the config names -> canonical tables and the ledger. Raises InputError."""
+    """Every table the config names -> canonical tables and the ledger. Raises InputError.
+
+    After every table is read: patient names from any table are masked in every table's free text,
+    and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py)."""
     salt = load_salt(config.salt_file)
-    tables, ledger = {}, Ledger()
-    for name, source in config.sources.items():
-        tables[name], ledger.tables[name] = ingest_table(source, config, salt)
-    return IngestResult(tables, ledger)
+    reads = {name: _read_table(source, config, salt) for name, source in config.sources.items()}
+    tokens = name_tokens(pd.concat([pd.Series([], dtype="string")] + [r.names for r in reads.values()],
+                                   ignore_index=True))
+    mask_known_names(reads, tokens, config.language)
+    link_by_phone(reads, window_minutes=config.options.get("phone_link_window_minutes", 60), mark=_count_fixed)
+    ledger = Ledger({name: r.ledger for name, r in reads.items()})
+    return IngestResult({name: r.frame.drop(columns="_fixed") for name, r in reads.items()}, ledger)
 
 
 def save_tables(result: IngestResult, run_dir: Path) -> None:

@@ -5,10 +5,14 @@ The same phone in two formats (+7 (912) 000-00-00, 89120000000) gives the same p
 """
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from .coerce import on_distinct
 
 SALT_BYTES = 16
 
@@ -36,10 +40,121 @@ def _canonical_form(values: pd.Series, column: str) -> pd.Series:
 
 
 def pseudonymise(values: pd.Series, column: str, salt: str) -> pd.Series:
-    """Salted keyed hash (SipHash via pandas) of the normalised value; NA stays NA."""
-    norm = _canonical_form(values, column)
-    present = norm.notna() & (norm != "")
-    hashed = pd.util.hash_pandas_object(norm[present].astype(str), index=False, hash_key=salt)
-    out = pd.Series(pd.NA, index=values.index, dtype="string")
-    out[present] = "h" + pd.Series(hashed.to_numpy(), index=hashed.index).map("{:016x}".format).astype("string")
+    """Salted keyed hash (SipHash via pandas) of the normalised value; NA stays NA.
+
+    Hashed once per distinct value and spread back (a phone recurs on many leads); the hex digits
+    are made with numpy from the hashes' bytes, not formatted row by row."""
+    codes, uniques = pd.factorize(values.astype("string"))
+    norm = _canonical_form(pd.Series(uniques, dtype="string"), column)
+    present = (norm.notna() & (norm != "")).to_numpy(bool)
+    hashed = pd.util.hash_pandas_object(norm[present].astype(str), index=False, hash_key=salt).to_numpy()
+    digits = np.frombuffer(hashed.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
+    pseudonyms = np.full(len(uniques), None, dtype=object)
+    pseudonyms[present] = np.char.add("h", digits)
+    out = np.full(len(values), None, dtype=object)
+    known = codes >= 0
+    out[known] = pseudonyms[codes[known]]
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+# -- contacts in free text ---------------------------------------------------------------------------
+# Written for RE2 (pyarrow's regex engine, used by pandas' string methods): no look-behind.
+# A phone: +7 / 8 / 7 prefix or none, a 3-digit code (maybe in brackets), then 3-2-2 digits with
+# spaces, dashes or dots between; or a local 3-2-2 number written with dashes (345-67-89).
+PHONE_PATTERN = (r"(?:(?:\+\s?7|\b[78])[\s\-.]*\(?\d{3}\)?|\(\d{3}\)|\b\d{3})[\s\-.]*\d{3}[\s\-.]*\d{2}[\s\-.]*\d{2}\b"
+                 r"|\b\d{3}-\d{2}-\d{2}\b")
+EMAIL_PATTERN = r"[^\s@,;:<>()\[\]\"']+@[^\s@,;:<>()\[\]\"']+\.[^\s@,;:<>()\[\]\"'.]{2,}"
+CONTACT_PATTERN = f"{EMAIL_PATTERN}|{PHONE_PATTERN}"
+# An ID cell that is a phone number: the whole cell, +7/8/7 and 10 digits, or 10 digits starting with 9,
+# brackets, spaces and dashes allowed.
+PHONE_ID_PATTERN = r"^\s*(?:(?:\+\s?7|[78])[\s\-]*\(?\d{3}\)?|\(?9\d{2}\)?)[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}\s*$"
+MASKS = {"ru": {"phone": "[телефон]", "email": "[e-mail]", "name": "[имя]"},
+         "en": {"phone": "[phone]", "email": "[e-mail]", "name": "[name]"}}
+
+
+def _flag(values: pd.Series, pattern: str) -> pd.Series:
+    return values.astype("string").str.contains(pattern, regex=True).fillna(False).astype(bool)
+
+
+def mask_contacts(values: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
+    """Phone numbers and e-mails inside free text replaced by a marker ([телефон], [e-mail]).
+
+    Returns the masked text and a bool mask of the cells that held a contact. The regex runs once
+    per distinct value (`coerce.on_distinct`).
+    """
+    marks = MASKS.get(language, MASKS["en"])
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        hit = _flag(distinct, CONTACT_PATTERN)
+        masked = (distinct.str.replace(EMAIL_PATTERN, marks["email"], regex=True)
+                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)) if hit.any() else distinct
+        return masked, hit
+
+    return on_distinct(values, rewrite)
+
+
+def phone_ids(values: pd.Series) -> pd.Series:
+    """ID cells that are phone numbers (bool per cell); they are hashed like a phone column.
+
+    Only cells of phone length starting like a phone (+, 7, 8, 9 or a bracket) go to the regex."""
+    txt = values.astype("string")
+    candidate = (txt.str.len().between(10, 22) & txt.str.slice(0, 1).isin(list("+789("))).fillna(False).astype(bool)
+    out = pd.Series(False, index=values.index)
+    if candidate.any():
+        out[candidate] = _flag(txt[candidate], PHONE_ID_PATTERN).to_numpy()
     return out
+
+
+def email_ids(values: pd.Series) -> pd.Series:
+    """ID cells that are e-mail addresses (bool per cell); they are hashed like an e-mail column."""
+    txt = values.astype("string")
+    candidate = txt.str.contains("@", regex=False).fillna(False).astype(bool)
+    out = pd.Series(False, index=values.index)
+    if candidate.any():
+        out[candidate] = _flag(txt[candidate], rf"^\s*{EMAIL_PATTERN}\s*$").to_numpy()
+    return out
+
+
+# -- patient names in free text ------------------------------------------------------------------------
+NAME_TOKEN_MIN = 3          # initials and short particles are not masked on their own
+
+
+def _fold(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.lower().str.replace("ё", "е", regex=False)
+
+
+def name_tokens(names: pd.Series) -> pd.Series:
+    """The distinct words (lower case, ё→е, at least NAME_TOKEN_MIN letters) of raw full names."""
+    words = _fold(names.dropna()).str.split(r"[^\w]+", regex=True).explode()
+    words = words[words.str.len().ge(NAME_TOKEN_MIN).fillna(False).astype(bool)
+                  & ~words.str.contains(r"\d", regex=True).fillna(True).astype(bool)]
+    return words.drop_duplicates().reset_index(drop=True).astype("string")
+
+
+def mask_names(values: pd.Series, tokens: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
+    """Every word of a known patient name (see `name_tokens`) inside free text replaced by [имя].
+
+    The distinct cells are split into words and the words looked up in the name list (a hash
+    join), so the cost grows with the text, not with the number of names; only cells with a hit
+    are rewritten, with one pattern made of the names actually found. Returns the text and the
+    bool mask of the cells changed.
+    """
+    if tokens.empty:
+        return values, pd.Series(False, index=values.index)
+    known = set(tokens.astype(object))
+    mark = MASKS.get(language, MASKS["en"])["name"]
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        words = _fold(distinct).str.split(r"[^\w]+", regex=True).explode()
+        found = words.astype(object).isin(known).to_numpy(bool)
+        hit = pd.Series(found, index=words.index).groupby(level=0).any().reindex(distinct.index, fill_value=False)
+        if not found.any():
+            return distinct, hit
+        names = sorted(set(words[found].astype(str)), key=len, reverse=True)
+        alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in names)
+        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+        out = distinct.copy()
+        out[hit] = distinct[hit].astype(object).str.replace(pattern, mark, regex=True).astype("string")
+        return out, hit
+
+    return on_distinct(values, rewrite)

@@ -1,20 +1,30 @@
 """Read a raw export (csv, xlsx, xls or ods) into a frame of raw cell values, keeping source row numbers.
 
-Encodings utf-8, utf-8-sig and cp1251; delimiters `,` `;` and tab; the header row is found
-among the first rows (1C and MIS reports often put a title above it).
+Encodings utf-8, utf-8-sig, cp1251 and utf-16 (Excel "Unicode text"); a file in one encoding with
+some lines in the other is decoded line by line and the lines counted; delimiters `,` `;` and tab;
+the header row is found among the first rows (1C and MIS reports often put a title above it). Rows
+with fewer or more fields than the header are named (RawTable.problems) for the ledger.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 
 ENCODINGS = ("utf-8-sig", "cp1251")
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+ENCODING_SAMPLE_LINES = 2000       # lines that decide whether a non-UTF-8 file is mostly cp1251
+# Ledger reasons for rows the reader flags (ingest/load.py rejects or counts them as fixed).
+MIXED_ENCODING = "mixed_encoding (re-decoded)"
+TOO_FEW_FIELDS, TOO_MANY_FIELDS = "too_few_fields", "too_many_fields"
 DELIMITERS = ",;\t"
 HEADER_SCAN_ROWS = 15
 
@@ -27,16 +37,104 @@ class RawTable:
     row_numbers: pd.Series       # source row number (1-based, as a spreadsheet shows it) per row
     file: Path
     from_excel: bool
+    problems: dict[str, pd.Series] = field(default_factory=dict)   # ledger reason -> bool per row
 
 
-def _decode(path: Path, encoding: str | None) -> tuple[str, str]:
+def _decode(path: Path, encoding: str | None) -> tuple[str, str, list[int]]:
+    """(text, encoding, 0-based numbers of lines that were in another encoding and were re-decoded)."""
     data = path.read_bytes()
-    for enc in ([encoding] if encoding else ENCODINGS):
+    if encoding:
         try:
-            return data.decode(enc), enc
-        except (UnicodeDecodeError, LookupError):
+            if codecs.lookup(encoding).name != "cp1251":
+                return data.decode(encoding), encoding, []
+            return _cp1251_with_utf8_lines(data)
+        except LookupError:
+            raise InputError(f"{path}: unknown encoding {encoding!r} (data.<table>.encoding in audit.yaml); "
+                             f"expected e.g. utf-8, cp1251 or utf-16, or remove the setting") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: cannot decode the file as {encoding} (set in audit.yaml, data.<table>.encoding): "
+                             f"byte {exc.start} is not {encoding}; remove the setting to let the kit detect "
+                             f"utf-8, cp1251 or utf-16") from None
+    if data[:2] in UTF16_BOMS or _looks_utf16(data):
+        enc = "utf-16" if data[:2] in UTF16_BOMS else ("utf-16-le" if data[1:2] in (b"\x00", b"\x04") else "utf-16-be")
+        try:
+            return data.decode(enc), "utf-16", []
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: the file looks like UTF-16 (Excel 'Unicode text') but cannot be decoded as "
+                             f"such; save it again as 'CSV UTF-8' or xlsx") from None
+    if data[:3] == b"\xef\xbb\xbf":
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), "utf-8", []
+    except UnicodeDecodeError:
+        pass
+    if _mostly_cp1251(data):
+        return _cp1251_with_utf8_lines(data)
+    # Mostly UTF-8 with some lines in Windows-1251 (two exports glued together): re-decode those lines.
+    text = data.decode("utf-8", errors="surrogateescape")
+    pieces, lines, pos, line_no = [], [], 0, 0
+    for m in _BAD_LINE.finditer(text):
+        line_no += text.count("\n", pos, m.start())
+        pieces.append(text[pos:m.start()])
+        pieces.append(m.group().encode("utf-8", "surrogateescape").decode("cp1251", errors="replace"))
+        lines.append(line_no)
+        pos = m.end()
+    pieces.append(text[pos:])
+    return "".join(pieces), "utf-8", lines
+
+
+def _cp1251_with_utf8_lines(data: bytes) -> tuple[str, str, list[int]]:
+    """A cp1251 file; lines that are UTF-8 (Cyrillic there is bytes D0/D1 + 80..BF, which cp1251 text
+    almost never has, and which then decode as UTF-8) are decoded as UTF-8 and their numbers returned.
+    The candidate lines are found with numpy on the bytes, so a clean file costs one scan."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    pair = ((raw[:-1] == 0xD0) | (raw[:-1] == 0xD1)) & (raw[1:] >= 0x80) & (raw[1:] < 0xC0)
+    suspects = np.flatnonzero(pair | (raw[:-1] == 0x98))
+    if not len(suspects):
+        return data.decode("cp1251", errors="replace"), "cp1251", []
+    ends = np.flatnonzero(raw == 10)
+    pieces, lines, pos = [], [], 0
+    for line in np.unique(np.searchsorted(ends, suspects)):
+        start = int(ends[line - 1]) + 1 if line > 0 else 0
+        end = int(ends[line]) if line < len(ends) else len(data)
+        try:
+            decoded = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            continue            # a cp1251 line after all (or broken): decoded with the rest
+        pieces.append(data[pos:start].decode("cp1251", errors="replace"))
+        pieces.append(decoded)
+        lines.append(int(line))
+        pos = end
+    pieces.append(data[pos:].decode("cp1251", errors="replace"))
+    return "".join(pieces), "cp1251", lines
+
+
+_BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """UTF-16 without a BOM: nearly every other byte of the first ones is 0x00 (Latin, digits) or 0x04 (Cyrillic)."""
+    head = data[:2000]
+    if len(head) < 4:
+        return False
+    for high in (head[1::2], head[0::2]):
+        if sum(high.count(b) for b in (b"\x00", b"\x04")) >= 0.9 * len(high):
+            return True
+    return False
+
+
+def _mostly_cp1251(data: bytes) -> bool:
+    """Among the first lines with non-ASCII bytes, are most invalid as UTF-8 (so the file is cp1251)?"""
+    bad = good = 0
+    for line in data.split(b"\n", ENCODING_SAMPLE_LINES)[:ENCODING_SAMPLE_LINES]:
+        if line.isascii():
             continue
-    raise InputError(f"{path}: cannot decode the file as {' or '.join(ENCODINGS)}; save it as UTF-8 or Windows-1251 csv, or as xlsx")
+        try:
+            line.decode("utf-8")
+            good += 1
+        except UnicodeDecodeError:
+            bad += 1
+    return bad > good
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -73,15 +171,18 @@ def read_grid(path: Path, known: set[str], *, sheet=None, encoding: str | None =
                                  engine="calamine")
             head = find_header(grid.head(HEADER_SCAN_ROWS).values.tolist(), known)
             return grid.iloc[head:], head, True
-        text, _ = _decode(path, encoding)
+        text, _, redecoded = _decode(path, encoding)
         if not text.strip():
             raise InputError(f"{path}: the file is empty; expected a header row and at least one data row")
         sep = delimiter or _sniff_delimiter(text)
         first = list(csv.reader(text.splitlines()[:HEADER_SCAN_ROWS], delimiter=sep))
         head = find_header(first, known)
-        grid = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-                           skip_blank_lines=False, skiprows=head, engine="c")
+        fields = _field_counts(text, sep)
+        width = int(fields[head:].max()) if len(fields) > head else 1
+        grid = pd.read_csv(io.StringIO(text), sep=sep, header=None, names=range(width), dtype=str,
+                           keep_default_na=False, skip_blank_lines=False, skiprows=head, engine="c")
         grid.index = grid.index + head
+        grid.attrs["problems"] = _ragged(grid, fields) | ({MIXED_ENCODING: redecoded} if redecoded else {})
         return grid, head, False
     except InputError:
         raise
@@ -95,17 +196,63 @@ def read_grid(path: Path, known: set[str], *, sheet=None, encoding: str | None =
         raise InputError(f"{path}: cannot read the file ({type(exc).__name__}: {exc})".splitlines()[0]) from None
 
 
+def _field_counts(text: str, sep: str) -> np.ndarray:
+    """Fields per line (0-based line numbers, as read_csv numbers rows with blank lines kept).
+
+    Counted on the bytes with numpy; lines with a quote are recounted with the csv module, as a
+    quoted value may hold the delimiter.
+    """
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    if not len(ends) or ends[-1] != len(raw) - 1:
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    seps = np.flatnonzero(raw == ord(sep))
+    counts = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+    quotes = np.flatnonzero(raw == ord('"'))
+    if len(quotes):
+        quoted = np.flatnonzero(np.searchsorted(quotes, ends) - np.searchsorted(quotes, starts))
+        lines = text.split("\n")
+        for i in quoted:
+            counts[i] = max(len(next(csv.reader([lines[i]], delimiter=sep), [])), 1)
+    return counts
+
+
+def _ragged(grid: pd.DataFrame, fields: np.ndarray) -> dict[str, list[int]]:
+    """Data rows (line numbers) with fewer fields than the header's named columns, or with values
+    beyond the header's last field (a trailing delimiter with nothing after it is fine)."""
+    header = grid.iloc[0]
+    named = [i for i, h in enumerate(header) if isinstance(h, str) and h.strip()]
+    if not named or len(grid) < 2:
+        return {}
+    lines = grid.index.to_numpy()[1:]
+    counts = fields[lines] if len(fields) > lines.max() else np.ones(len(lines), dtype=int)
+    text_lines = counts > 1    # a line with one field is blank or a note; the blank-row rules cover it
+    few = lines[(counts < named[-1] + 1) & text_lines]
+    header_fields = int(fields[grid.index[0]])
+    extra = grid.iloc[1:, header_fields:]
+    many = lines[extra.ne("").any(axis=1).to_numpy()] if extra.shape[1] else lines[:0]
+    out = {}
+    if len(few):
+        out[TOO_FEW_FIELDS] = few.tolist()
+    if len(many):
+        out[TOO_MANY_FIELDS] = many.tolist()
+    return out
+
+
 def to_raw_table(grid: pd.DataFrame, path: Path, from_excel: bool) -> RawTable:
     """First grid row is the header; data rows keep their 1-based source row numbers."""
     headers = [("" if pd.isna(h) else str(h)).strip() for h in grid.iloc[0]]
     frame = grid.iloc[1:].copy()
     frame.columns = _unique(headers)
     frame = frame.loc[:, [h for h in frame.columns if not h.startswith("__blank")]]
-    row_numbers = pd.Series(frame.index.to_numpy() + 1, index=range(len(frame)))
+    lines = frame.index.to_numpy()
+    row_numbers = pd.Series(lines + 1, index=range(len(frame)))
     frame = frame.reset_index(drop=True)
     if frame.empty:
         raise InputError(f"{path}: the file has a header but no data rows; expected at least one row")
-    return RawTable(frame, row_numbers, path, from_excel)
+    problems = {reason: pd.Series(np.isin(lines, flagged)) for reason, flagged in grid.attrs.get("problems", {}).items()}
+    return RawTable(frame, row_numbers, path, from_excel, problems)
 
 
 def _unique(headers: list[str]) -> list[str]:
@@ -119,3 +266,43 @@ def _unique(headers: list[str]) -> list[str]:
         seen[h] = n + 1
         out.append(h if n == 0 else f"{h}.{n}")
     return out
+
+
+# UTF-8 Cyrillic read as cp1251 turns every letter into Р or С and a character from bytes 0x80-0xBF.
+_CONTINUATION = bytes(range(0x80, 0xC0)).decode("cp1251", errors="ignore")
+MOJIBAKE_PATTERN = "[РСВв][" + re.escape(_CONTINUATION) + "]"
+
+
+def redecode_mojibake(text: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Cells that are UTF-8 text read as cp1251 ("РџСЂРёС‘Рј") decoded back ("Приём").
+
+    A distinct value is a candidate when it holds such a pair and is re-decoded only when its
+    cp1251 bytes are valid UTF-8, which ordinary Russian text never is. Returns the frame and a
+    bool per row: some cell was re-decoded.
+    """
+    from .coerce import on_distinct
+
+    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        candidate = distinct.str.contains(MOJIBAKE_PATTERN, regex=True).fillna(False).astype(bool)
+        redone = pd.Series([_redecode(v) for v in distinct[candidate]], index=distinct.index[candidate], dtype=object)
+        redone = redone.dropna()
+        out = distinct.copy()
+        out[redone.index] = redone.astype("string")
+        return out, pd.Series(distinct.index.isin(redone.index), index=distinct.index)
+
+    fixed = pd.Series(False, index=text.index)
+    out = text
+    for col in text.columns:
+        values, hit = on_distinct(text[col], rewrite)
+        if hit.any():
+            out = out.copy() if out is text else out
+            out[col] = values
+            fixed |= hit
+    return out, fixed
+
+
+def _redecode(value: str) -> str | None:
+    try:
+        return value.encode("cp1251").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None

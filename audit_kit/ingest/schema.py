@@ -67,7 +67,8 @@ TABLES: dict[str, Table] = {
             _c("wait_seconds", NUMBER, False, "ожидание", "ожидание сек", "время ожидания", "время ожидания сек"),
             _c("duration_seconds", NUMBER, False, "длительность", "длительность сек", "продолжительность", "duration"),
             _c("channel", CHANNEL, False, "канал", "источник", "source"),
-            _c("caller_phone", PII, False, "номер абонента", "телефон", "номер телефона", "номер звонящего", "phone"),
+            _c("caller_phone", PII, False, "номер абонента", "телефон", "номер телефона", "номер звонящего", "phone",
+               "моб телефон", "мобильный телефон", "телефон клиента", "контактный телефон"),
             _c("called_back_at", DATETIME, False, "перезвонили", "время перезвона", "дата перезвона", "callback"),
         ), key="call_id"),
         Table("bookings", "Записи", (
@@ -112,7 +113,7 @@ TABLES: dict[str, Table] = {
         Table("doctors", "Врачи", (
             _c("doctor_id", ID, True, "id врача", "код врача", "id"),
             _c("specialty", TEXT, True, "специальность", "специализация", "профиль"),
-            _c("doctor_name", TEXT, False, "врач", "фио врача", "имя врача", "доктор"),
+            _c("doctor_name", TEXT, False, "врач", "фио врача", "имя врача", "доктор", "фио"),
         ), key="doctor_id"),
         Table("marketing_spend", "Расходы на рекламу", (
             _c("month", MONTH, True, "месяц", "период"),
@@ -131,9 +132,6 @@ TABLES: dict[str, Table] = {
             _c("birth_year", NUMBER, False, "год рождения"),
             _c("sex", TEXT, False, "пол"),
             _c("district", TEXT, False, "район"),
-            _c("full_name", PII, False, "фио", "фио пациента", "пациент", "имя"),
-            _c("phone", PII, False, "телефон", "мобильный телефон", "номер телефона"),
-            _c("email", PII, False, "e-mail", "электронная почта", "почта", "емейл"),
         ), key="patient_id"),
         Table("surveys", "Опросы", (
             _c("patient_id", ID, True, "id пациента", "код пациента", "номер карты"),
@@ -145,6 +143,37 @@ TABLES: dict[str, Table] = {
         )),
     ]
 }
+
+# Contact columns (DESIGN §3: PII) that any table may carry, as CRM and call-tracking exports put the
+# contact's name, phone and e-mail on every row. They are hashed at ingest (ingest/pii.py); the hashed
+# phone links leads to patients and calls when IDs are missing (ingest/link.py).
+PII_ALIASES: dict[str, tuple[str, ...]] = {
+    "full_name": ("фио", "фио пациента", "фио клиента", "пациент", "имя", "имя клиента", "контакт", "контактное лицо",
+                  "клиент", "full name", "name", "contact"),
+    "phone": ("телефон", "мобильный телефон", "моб телефон", "номер телефона", "телефон клиента", "телефон пациента",
+              "контактный телефон", "телефон контакта", "phone", "mobile"),
+    "email": ("e-mail", "email", "e-mail клиента", "email клиента", "e-mail пациента", "электронная почта", "почта",
+              "емейл", "эл почта"),
+}
+
+
+# Tables about staff, not patients: a name there is a doctor's working name (doctors.doctor_name), so
+# they take no `full_name` (a staff phone or e-mail is still hashed).
+STAFF_TABLES = ("doctors", "schedule")
+
+
+def _with_contacts(table: Table) -> Table:
+    """The table with the contact columns it lacks appended (calls keep their own `caller_phone`)."""
+    have = {c.name for c in table.columns}
+    if "caller_phone" in have:
+        have.add("phone")
+    if table.name in STAFF_TABLES:
+        have.add("full_name")
+    extra = tuple(Column(name, PII, False, aliases) for name, aliases in PII_ALIASES.items() if name not in have)
+    return Table(table.name, table.title_ru, table.columns + extra, table.key, table.alternatives)
+
+
+TABLES = {name: _with_contacts(table) for name, table in TABLES.items()}
 
 # Booking statuses: canonical value -> accepted raw spellings (normalised like headers).
 BOOKING_STATUSES: dict[str, tuple[str, ...]] = {
@@ -158,4 +187,4 @@ BOOKING_STATUSES: dict[str, tuple[str, ...]] = {
 TRUE_VALUES = ("да", "yes", "y", "true", "1", "отвечен", "принят", "answered", "успешный", "состоялся", "входящий принятый")
 FALSE_VALUES = ("нет", "no", "n", "false", "0", "пропущен", "пропущенный", "не отвечен", "missed", "unanswered", "не принят", "неотвеченный", "входящий пропущенный")
 
-PII_COLUMNS = tuple(c.name for t in TABLES.values() for c in t.columns if c.kind == PII)
+PII_COLUMNS = tuple(dict.fromkeys(c.name for t in TABLES.values() for c in t.columns if c.kind == PII))

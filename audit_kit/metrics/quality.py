@@ -46,8 +46,15 @@ SOURCES = ("completed_bookings", "visits", "paid_visits")
 
 # Reason codes of the ingest ledger (audit_kit/ingest/load.py) and the fixes' actions.
 REASON_CODES = ("missing", "invalid_date", "invalid_number", "invalid_yes_no", "unknown_status", "invalid_month",
-                "duplicate_row", "duplicate_id", "empty_row", "empty", "before")
-ACTION_CODES = ("blanked", "set_to", "next_day")
+                "duplicate_row", "duplicate_id", "empty_row", "empty", "before", "too_few_fields", "too_many_fields",
+                "mixed_encoding", "contact_in_text", "name_in_text", "phone_as_id", "email_as_id",
+                "linked_by_phone")
+ACTION_CODES = ("blanked", "set_to", "next_day", "masked", "hashed", "redecoded")
+# Fix texts of the ingest (in brackets after the reason) -> action code; "set to ..." is matched apart.
+ACTION_TEXTS = {"blanked": "blanked", "moved to next day": "next_day", "masked": "masked", "hashed": "hashed",
+                "re-decoded": "redecoded"}
+# How a lead is tied to a patient (ingest/link.py `_patient_link`).
+LEAD_LINKS = ("id", "phone", "none")
 _REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<column>\w+))?)"
               r"(?: \((?P<action>.*)\))?$")
 
@@ -120,8 +127,8 @@ def parse_reasons(reasons: pd.Series) -> pd.DataFrame:
     action_text = parts["action"]
     set_to = action_text.str.startswith("set to ").fillna(False).astype(bool)
     action = pd.Series(pd.NA, index=reasons.index, dtype="string")
-    action = action.mask(action_text.eq("blanked").fillna(False).astype(bool), "blanked")
-    action = action.mask(action_text.eq("moved to next day").fillna(False).astype(bool), "next_day")
+    for text, code in ACTION_TEXTS.items():
+        action = action.mask(action_text.eq(text).fillna(False).astype(bool), code)
     action = action.mask(set_to, "set_to")
     action = action.mask(action.isna() & action_text.notna(), "other")
     return pd.DataFrame({
@@ -262,6 +269,26 @@ def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None =
         b = window("bookings")
         add("bookings_unknown_doctor", len(b), bookings_unknown_doctor(b, tables["doctors"]), b["booking_id"])
     return pd.DataFrame(rows, columns=["check", "checked", "broken", "share", "amount", "examples"])
+
+
+def lead_links(leads: pd.DataFrame, start: pd.Timestamp | None = None,
+               end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """How the leads created in [start, end) are tied to a patient, one row per way (LEAD_LINKS).
+
+    id: the export gave the lead's patient_id; phone: the ingest found it by the hashed phone
+    (ingest/link.py, `_patient_link`); none: no patient. Columns link, leads (count) and share
+    (of the window's leads; NaN when there are none). Tables without `_patient_link` count a
+    given patient_id as id.
+    """
+    window = leads.loc[in_window(leads["created_at"], start, end)]
+    if "_patient_link" in window:
+        how = window["_patient_link"].fillna("none")
+    else:
+        how = pd.Series(np.where(window["patient_id"].notna(), "id", "none"), index=window.index)
+    counts = how.value_counts().reindex(list(LEAD_LINKS), fill_value=0).astype("int64")
+    total = int(counts.sum())
+    share = counts / total if total else pd.Series(np.nan, index=counts.index)
+    return pd.DataFrame({"link": list(LEAD_LINKS), "leads": counts.to_numpy(), "share": share.to_numpy(dtype=float)})
 
 
 # -- 3. counts that should agree across systems ----------------------------------------------------
