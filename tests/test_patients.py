@@ -126,3 +126,11 @@ def test_existing_patients_are_not_acquired():
     assert pt.acquisitions(inv, reg)["patient_id"].tolist() == ["Y", "Z"]
     assert pt.acquisitions(inv)["patient_id"].tolist() == ["X", "Y", "Z"]          # without registration dates
     assert pt.existing_patients(pt.acquisitions(inv), reg, T("2025-01-05")).tolist() == [True, False, False]
+
+
+def test_data_end_is_the_latest_payment_for_every_module():
+    from audit_kit.metrics import cohorts
+
+    assert pt.data_end(INVOICES) == T("2025-03-01 10:00")
+    assert channels.data_end is pt.data_end and cohorts.data_end is pt.data_end      # one definition
+    assert pd.isna(pt.data_end(INVOICES.iloc[:0]))

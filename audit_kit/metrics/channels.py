@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .funnel import _positions, lead_journey, severity, stage_counts
-from .patients import _NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows, touches
+from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
+                       data_end, touches)
 from .periods import in_window
 
 
@@ -70,11 +71,6 @@ FORMATS = {"spend": "money", "leads": "count", "cpl": "money", "bookings": "coun
 MIN_PATIENTS = 10            # a channel needs this many new patients to be named cheapest/dearest or least returning
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
-
-
-def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
-    """The latest ``paid_at`` in the invoices: the data end, up to which revenue is counted."""
-    return pd.Timestamp(invoices["paid_at"].max())
 
 
 HISTORY_DAYS = 365           # payments history wanted before a period, so that "first payment" means a new patient

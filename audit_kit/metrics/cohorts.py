@@ -44,6 +44,7 @@ from ..errors import ConfigError, InputError
 from . import channels as ch
 from . import patients as pt
 from .funnel import _positions
+from .patients import data_end
 from .periods import in_window, period_months
 
 PERIODS = ("month", "quarter")
@@ -106,11 +107,6 @@ def check_margin(gross_margin: Any) -> float:
     if isinstance(gross_margin, bool) or not isinstance(gross_margin, (int, float)) or not 0 < gross_margin <= 1:
         raise ConfigError(f"options.gross_margin: expected a share in (0, 1], like 0.6, got {gross_margin!r}")
     return float(gross_margin)
-
-
-def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
-    """The latest ``paid_at`` of the invoices (NaT when there is none)."""
-    return pd.Timestamp(invoices["paid_at"].max())
 
 
 def is_month_end(day: pd.Timestamp) -> bool:

@@ -45,6 +45,11 @@ def _days(times: pd.Series) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_DAY
 
 
+def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
+    """The data end: the latest ``paid_at`` in the invoices, up to which revenue is observed (NaT when none)."""
+    return pd.Timestamp(invoices["paid_at"].max())
+
+
 def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     """The visit of each invoice row, as an integer code (rows of one visit share a code).
 
