@@ -134,3 +134,14 @@ def test_data_end_is_the_latest_payment_for_every_module():
     assert pt.data_end(INVOICES) == T("2025-03-01 10:00")
     assert channels.data_end is pt.data_end and cohorts.data_end is pt.data_end      # one definition
     assert pd.isna(pt.data_end(INVOICES.iloc[:0]))
+
+
+def test_precomputed_codes_give_the_same_results():
+    codes = pt.visit_and_patient_codes(INVOICES)
+    pd.testing.assert_frame_equal(pt.visits(INVOICES, codes=codes), pt.visits(INVOICES))
+    fast = pt.acquisition_rows(INVOICES, patient_codes=codes[1:])
+    slow = pt.acquisition_rows(INVOICES)
+    pd.testing.assert_frame_equal(fast[0], slow[0])
+    assert fast[1].tolist() == slow[1].tolist() and fast[2] == slow[2]
+    with pytest.raises(ValueError, match="without as_of"):
+        pt.visits(INVOICES, as_of=T("2025-02-01"), codes=codes)

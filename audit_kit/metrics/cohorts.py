@@ -386,12 +386,13 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
     """`patients.acquisition_rows` (existing patients left out), `patients.touches` and `patients.visits`, once
     for every period's `summarise`."""
     invoices = data["invoices"]
-    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"))
+    codes = pt.visit_and_patient_codes(invoices)                     # the IDs hashed once for both
+    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"), patient_codes=codes[1:])
     by_channel = "leads" in data or "patients" in data
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    seen = pt.visits(invoices)
+    seen = pt.visits(invoices, codes=codes)
     visit_rows = _positions(seen["patient_id"], acquired["patient_id"])
     return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
 

@@ -79,19 +79,23 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return out, patient, pd.Index(names)
 
 
-def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
+           codes: tuple[np.ndarray, np.ndarray, pd.Index] | None = None) -> pd.DataFrame:
     """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
 
     Columns: ``patient_id`` (the patient of the visit's earliest invoice); ``visited_at`` — the
     earliest ``paid_at`` of the visit's invoices with amount ≥ 0; ``day`` (its calendar day);
     ``amount`` — the net of all the visit's invoices up to ``as_of`` (refunds included; a refund on
     another day without a visit_id nets into no visit and is left out here, but counts in a
-    patient's money). Sorted by patient, then time.
+    patient's money). Sorted by patient, then time. ``codes``: `visit_and_patient_codes(invoices)`
+    when already at hand (without ``as_of``), so that the IDs are not hashed again.
     """
     inv = invoices
     if as_of is not None:
+        if codes is not None:
+            raise ValueError("visits: codes are those of all the invoices; pass them without as_of")
         inv = inv.loc[(inv["paid_at"] < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).fillna(False).to_numpy(bool)]
-    code, patient, names = visit_and_patient_codes(inv)
+    code, patient, names = visit_and_patient_codes(inv) if codes is None else codes
     amount = inv["amount"].to_numpy(dtype="float64")
     at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     valid = code >= 0
@@ -144,28 +148,33 @@ def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, sin
     return (before & long_before).fillna(False).to_numpy(bool)
 
 
-def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None
-                     ) -> tuple[pd.DataFrame, np.ndarray, int]:
+def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None, *,
+                     patient_codes: tuple[np.ndarray, pd.Index] | None = None) -> tuple[pd.DataFrame, np.ndarray, int]:
     """``acquisitions(invoices, patients)``, for each invoice row the position of its patient in it
     (-1: no patient, a patient never acquired, or an existing patient) — so callers that follow the
     acquired patients' invoices need not match the IDs again — and how many existing patients
-    (`existing_patients`) were left out. IDs are hashed once (Arrow dictionary encoding)."""
-    ids = pc.dictionary_encode(_arrow(invoices["patient_id"]))
-    code = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    (`existing_patients`) were left out. IDs are hashed once (Arrow dictionary encoding), or not at
+    all when ``patient_codes`` (codes and IDs from `visit_and_patient_codes`) are given."""
+    if patient_codes is None:
+        ids = pc.dictionary_encode(_arrow(invoices["patient_id"]))
+        code = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        dictionary = ids.dictionary
+    else:
+        code, dictionary = patient_codes[0], _arrow(pd.Series(patient_codes[1], dtype="string"))
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
     never = np.iinfo(np.int64).max
-    first = np.full(len(ids.dictionary), never, dtype=np.int64)
+    first = np.full(len(dictionary), never, dtype=np.int64)
     np.minimum.at(first, code[kept], paid[kept])
     acquired = np.flatnonzero(first != never)
-    names = ids.dictionary.take(pa.array(acquired))
+    names = dictionary.take(pa.array(acquired))
     order = np.asarray(pc.sort_indices(names))
     out = pd.DataFrame({"patient_id": pd.Series(names.take(pa.array(order)).to_pandas(types_mapper=pd.ArrowDtype)
                                                 ).astype("string"),
                         "acquired_at": first[acquired][order].view("datetime64[ns]")})
     existing = existing_patients(out, patients, invoices["paid_at"].min())
     row = np.where(existing, -1, np.cumsum(~existing) - 1)              # old row -> kept row (-1: left out)
-    row_of_code = np.full(len(ids.dictionary) + 1, -1, dtype=np.int64)   # last slot: code -1 (no patient)
+    row_of_code = np.full(len(dictionary) + 1, -1, dtype=np.int64)       # last slot: code -1 (no patient)
     row_of_code[acquired[order]] = row
     return out.loc[~existing].reset_index(drop=True), row_of_code[code], int(existing.sum())
 
