@@ -45,7 +45,7 @@ from . import channels as ch
 from . import patients as pt
 from .funnel import _positions
 from .patients import data_end
-from .periods import in_window, period_months
+from .periods import in_window, period_months, up_to
 
 PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
@@ -137,8 +137,7 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
                                       "observed", "partial"]
     if pd.isna(end):
         return pd.DataFrame(columns=columns)
-    cut = end.normalize() + pd.Timedelta(days=1)
-    kept = in_window(acquired["acquired_at"], None, cut).to_numpy(bool)
+    kept = up_to(acquired["acquired_at"], end).to_numpy(bool)
     acq = acquired.loc[kept].reset_index(drop=True)
     if acq.empty:
         return pd.DataFrame(columns=columns)
@@ -163,14 +162,14 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
         k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
-    paid = in_window(invoices["paid_at"], None, cut).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
+    paid = up_to(invoices["paid_at"], end).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
     pos, k = place(invoices["patient_id"], invoices["paid_at"], None if positions is None else positions[0])
     ok = (pos >= 0) & paid
     revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
                           minlength=n_cells)
 
     seen = pt.visits(invoices, as_of=end) if visits is None else visits
-    in_data = in_window(seen["visited_at"], None, cut).to_numpy(bool)
+    in_data = up_to(seen["visited_at"], end).to_numpy(bool)
     seen = seen.loc[in_data]
     pos, k = place(seen["patient_id"], seen["visited_at"], None if positions is None else positions[1][in_data])
     # one (patient, month) pair however many visits: the patient counts once a month

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .funnel import _arrow, _positions
+from .periods import up_to
 
 UNKNOWN_CHANNEL = "unknown"
 DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
@@ -61,13 +62,18 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     return visit_and_patient_codes(invoices)[0]
 
 
+def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Integer code of each invoice row's patient (-1: no patient) and the patient_id of each code."""
+    code, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
+    return code.astype(np.int64), pd.Index(names)
+
+
 def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient codes
     (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
     n = len(invoices)
     visit = _codes(invoices["visit_id"]) if "visit_id" in invoices else np.full(n, -1, np.int64)
-    patient, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
-    patient = patient.astype(np.int64)
+    patient, names = patient_grouping(invoices)
     day = _days(invoices["paid_at"])
     dated = invoices["paid_at"].notna().to_numpy(bool)
     n_ids = int(visit.max()) + 1 if n else 0
@@ -94,7 +100,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     if as_of is not None:
         if codes is not None:
             raise ValueError("visits: codes are those of all the invoices; pass them without as_of")
-        inv = inv.loc[(inv["paid_at"] < pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)).fillna(False).to_numpy(bool)]
+        inv = inv.loc[up_to(inv["paid_at"], as_of).to_numpy(bool)]
     code, patient, names = visit_and_patient_codes(inv) if codes is None else codes
     amount = inv["amount"].to_numpy(dtype="float64")
     at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -153,14 +159,10 @@ def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = Non
     """``acquisitions(invoices, patients)``, for each invoice row the position of its patient in it
     (-1: no patient, a patient never acquired, or an existing patient) — so callers that follow the
     acquired patients' invoices need not match the IDs again — and how many existing patients
-    (`existing_patients`) were left out. IDs are hashed once (Arrow dictionary encoding), or not at
-    all when ``patient_codes`` (codes and IDs from `visit_and_patient_codes`) are given."""
-    if patient_codes is None:
-        ids = pc.dictionary_encode(_arrow(invoices["patient_id"]))
-        code = ids.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        dictionary = ids.dictionary
-    else:
-        code, dictionary = patient_codes[0], _arrow(pd.Series(patient_codes[1], dtype="string"))
+    (`existing_patients`) were left out. IDs are hashed once (`patient_grouping`), or not at all
+    when ``patient_codes`` (codes and IDs from `visit_and_patient_codes`) are given."""
+    code, ids = patient_grouping(invoices) if patient_codes is None else patient_codes
+    dictionary = _arrow(pd.Series(ids, dtype="string"))
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
     never = np.iinfo(np.int64).max

@@ -33,3 +33,8 @@ def month_start(dates: pd.Series) -> pd.Series:
     """First day of each date's calendar month (datetime64[ns]; NaT stays NaT)."""
     values = dates.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
     return pd.Series(values, index=dates.index)
+
+
+def up_to(dates: pd.Series, as_of) -> pd.Series:
+    """Rows dated on or before the as-of day (inclusive: up to its 23:59:59); missing dates are out."""
+    return in_window(dates, None, pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1))

@@ -33,7 +33,7 @@ import pandas as pd
 import yaml
 
 from .patients import _days, visit_and_patient_codes, visit_codes, visits as patient_visits
-from .periods import AVG_MONTH_DAYS, in_window
+from .periods import AVG_MONTH_DAYS, in_window, up_to
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
 MEASURES = ("recency_days", "frequency", "monetary")
@@ -49,11 +49,6 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 
 # -- the per-patient table ---------------------------------------------------------------------
-
-def up_to(dates: pd.Series, as_of: Any) -> pd.Series:
-    """Rows dated on or before the as-of day (inclusive: up to its 23:59:59); missing dates are out."""
-    return in_window(dates, None, pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1))
-
 
 def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None = None,
               monetary: str = "total") -> pd.DataFrame:
