@@ -41,12 +41,15 @@ class TestVisits:
         p1 = v.loc[v["patient_id"] == "P1"]
         assert p1["visited_at"].tolist() == [T("2025-01-05 10:00"), T("2025-01-05 15:00"), T("2025-03-01 10:00")]
         assert p1["amount"].tolist() == [1500.0, 0.0, 700.0]
+        assert p1["invoice_row"].tolist() == [0, 2, 8]           # each visit's earliest invoice
         assert v.loc[v["patient_id"] == "P4", "amount"].tolist() == [0.0]
 
     def test_as_of_is_inclusive_and_drops_later_invoices(self):
         v = pt.visits(INVOICES, as_of=T("2025-02-28"))
         assert v.groupby("patient_id").size().to_dict() == {"P1": 2, "P2": 1, "P4": 1}
         assert len(pt.visits(INVOICES, as_of=T("2025-03-01"))) == 5
+        later = pt.visits(INVOICES.iloc[3:], as_of=T("2025-03-01"))     # positions in the invoices given
+        assert later.loc[later["patient_id"] == "P1", "invoice_row"].tolist() == [5]
 
 
 class TestAcquisition:

@@ -392,7 +392,7 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
     seen = pt.visits(invoices, codes=codes)
-    visit_rows = _positions(seen["patient_id"], acquired["patient_id"])
+    visit_rows = invoice_rows[seen["invoice_row"].to_numpy()]          # the visit's patient among the acquired
     return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
 
 

@@ -93,14 +93,16 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     earliest ``paid_at`` of the visit's invoices with amount ≥ 0; ``day`` (its calendar day);
     ``amount`` — the net of all the visit's invoices up to ``as_of`` (refunds included; a refund on
     another day without a visit_id nets into no visit and is left out here, but counts in a
-    patient's money). Sorted by patient, then time. ``codes``: `visit_and_patient_codes(invoices)`
+    patient's money); ``invoice_row`` — the position of the visit's earliest invoice in ``invoices``
+    (to follow a visit back to per-invoice arrays). Sorted by patient, then time. ``codes``: `visit_and_patient_codes(invoices)`
     when already at hand (without ``as_of``), so that the IDs are not hashed again.
     """
     inv = invoices
     if as_of is not None:
         if codes is not None:
             raise ValueError("visits: codes are those of all the invoices; pass them without as_of")
-        inv = inv.loc[up_to(inv["paid_at"], as_of).to_numpy(bool)]
+        kept = up_to(inv["paid_at"], as_of).to_numpy(bool)
+        inv = inv.loc[kept]
     code, patient, names = visit_and_patient_codes(inv) if codes is None else codes
     amount = inv["amount"].to_numpy(dtype="float64")
     at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
@@ -128,6 +130,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
         "visited_at": when,
         "day": when.astype("datetime64[D]").astype("datetime64[ns]"),
         "amount": net[code[first]],
+        "invoice_row": first if as_of is None else np.flatnonzero(kept)[first],
     })
 
 
