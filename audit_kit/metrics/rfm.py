@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .patients import _days, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .patients import _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .periods import AVG_MONTH_DAYS, in_window, up_to
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
@@ -67,7 +67,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
         codes = np.asarray(visits, dtype=np.int64)
         if len(codes) != len(invoices):
             raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
-        patient, names = pd.factorize(invoices["patient_id"], use_na_sentinel=True)
+        patient, names = patient_grouping(invoices)
     as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = _days(invoices["paid_at"])
     keep = invoices["paid_at"].notna().to_numpy(bool) & (day <= as_of_day) & (patient >= 0)
