@@ -5,6 +5,7 @@ Periods are ``[start, end)`` timestamps (end exclusive), as ``Module.periods`` g
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 AVG_MONTH_DAYS = 365.25 / 12
@@ -21,6 +22,14 @@ def period_months(start: pd.Timestamp, end: pd.Timestamp) -> float:
 
 def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.Series:
     """Rows whose date lies in [start, end); a missing bound is open; a missing date is outside any bounded window."""
+    if isinstance(dates.dtype, np.dtype) and dates.dtype.kind == "M":     # naive datetimes: numpy, NaT compares False
+        values = dates.to_numpy()
+        mask = np.ones(len(values), bool)
+        if start is not None:
+            mask &= values >= pd.Timestamp(start).to_datetime64()
+        if end is not None:
+            mask &= values < pd.Timestamp(end).to_datetime64()
+        return pd.Series(mask, index=dates.index)
     mask = pd.Series(True, index=dates.index)
     if start is not None:
         mask &= dates.ge(start).fillna(False).astype(bool)

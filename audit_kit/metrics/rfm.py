@@ -70,7 +70,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
         patient, names = patient_grouping(invoices)
     as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = _days(invoices["paid_at"])
-    keep = invoices["paid_at"].notna().to_numpy(bool) & (day <= as_of_day) & (patient >= 0)
+    keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
     n_patients = len(names)
     amount = invoices["amount"].to_numpy(dtype="float64")[keep]
     day, code, patient = day[keep], codes[keep], patient[keep]
