@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .funnel import _arrow, _positions
+from .ids import MIX, factorize, integer_codes
+from .ids import codes as id_codes
 from .periods import up_to
 
 UNKNOWN_CHANNEL = "unknown"
@@ -37,22 +39,9 @@ KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and be
 _NS_PER_DAY = 86_400 * 10**9
 
 
-def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer code per value in order of first appearance (equal values share one; NA is -1) and
-    the value of each code: `pd.factorize`, but Arrow's hashing straight on the string buffers (it
-    releases the GIL, so two columns can be hashed on two threads)."""
-    if not isinstance(values.dtype, pd.StringDtype):
-        code, names = pd.factorize(values, use_na_sentinel=True)
-        return code.astype(np.int64), pd.Index(names)
-    encoded = pc.dictionary_encode(_arrow(values))
-    code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    names = pd.Index(pd.array(encoded.dictionary.to_pandas(types_mapper=pd.ArrowDtype), dtype="string"))
-    return code, names
-
-
 def _codes(values: pd.Series) -> np.ndarray:
     """Integer code per value (equal values share one; NA is -1)."""
-    return _factorize(values)[0]
+    return id_codes(values)
 
 
 def _days(times: pd.Series) -> np.ndarray:
@@ -78,28 +67,26 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
 
 def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
     """Integer code of each invoice row's patient (-1: no patient) and the patient_id of each code."""
-    return _factorize(invoices["patient_id"])
+    return factorize(invoices["patient_id"])
 
 
 def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient codes
     (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
     n = len(invoices)
-    if "visit_id" in invoices:                       # the two hashings are independent: one thread each
-        with ThreadPoolExecutor(2) as pool:
-            visit_job = pool.submit(_codes, invoices["visit_id"])
-            patient, names = patient_grouping(invoices)
-            visit = visit_job.result()
-    else:
-        visit = np.full(n, -1, np.int64)
+    with ThreadPoolExecutor(1) as pool:              # the two hashings are independent: the visit IDs on a thread
+        visit_job = pool.submit(_codes, invoices["visit_id"]) if "visit_id" in invoices else None
         patient, names = patient_grouping(invoices)
-    day = _days(invoices["paid_at"])
-    dated = invoices["paid_at"].notna().to_numpy(bool)
+        no_visit_id = (invoices["visit_id"].isna().to_numpy(bool) if visit_job is not None
+                       else np.ones(n, bool))
+        day = _days(invoices["paid_at"])
+        by_day = no_visit_id & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
+        combined = patient[by_day] * np.int64(1 << 20) + (day[by_day] - day[by_day].min() if by_day.any() else 0)
+        day_visit = integer_codes(combined.view(np.uint64) * MIX)[0]
+        visit = visit_job.result() if visit_job is not None else np.full(n, -1, np.int64)
     n_ids = int(visit.max()) + 1 if n else 0
-    by_day = (visit < 0) & (patient >= 0) & dated
-    combined = patient[by_day] * np.int64(1 << 20) + (day[by_day] - day[by_day].min() if by_day.any() else 0)
     out = visit.copy()
-    out[by_day] = n_ids + pd.factorize(combined)[0]
+    out[by_day] = n_ids + day_visit
     out[(visit < 0) & ~by_day] = -1
     return out, patient, pd.Index(names)
 

@@ -72,8 +72,11 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     day = _days(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
     n_patients = len(names)
-    amount = invoices["amount"].to_numpy(dtype="float64")[keep]
-    day, code, patient = day[keep], codes[keep], patient[keep]
+    amount = invoices["amount"].to_numpy(dtype="float64")
+    if not keep.all():                                # as-of before the data end: copy the rows kept
+        amount, day, code, patient = amount[keep], day[keep], codes[keep], patient[keep]
+    else:
+        code = codes
     paid = np.bincount(patient, weights=np.nan_to_num(amount), minlength=n_patients)
     made = (amount >= 0) & (code >= 0)
     visit, visit_patient, visit_day = code[made], patient[made], day[made]
