@@ -16,10 +16,10 @@ def _reference(values: pd.Series) -> tuple[np.ndarray, list]:
 
 def _way(values: pd.Series) -> str:
     """Which way `factorize` takes for these values."""
-    arr = _arrow(values)
-    if ids._number_codes(arr) is not None:
+    strings = ids._Strings(_arrow(values))
+    if ids._number_codes(strings) is not None:
         return "number"
-    return "packed" if ids._packed_codes(arr) is not None else "arrow"
+    return "packed" if ids._packed_codes(strings) is not None else "arrow"
 
 
 def _assert_like_pandas(values) -> str:
@@ -53,21 +53,25 @@ def test_codes_and_way(values, way, expected):
     assert ids.codes(pd.Series(values, dtype="string")).tolist() == expected
 
 
+def _strings(values) -> "ids._Strings":
+    return ids._Strings(_arrow(pd.Series(values, dtype="string")))
+
+
 def test_decimal_numbers():
-    arr = _arrow(pd.Series(["P12", "P3", "P99999"], dtype="string"))
-    assert ids.decimal_numbers(arr).tolist() == [12, 3, 99999]
-    eight = _arrow(pd.Series(["12345678", "90000001"], dtype="string"))
-    assert ids.decimal_numbers(eight).tolist() == [12345678, 90000001]
-    assert ids.decimal_numbers(_arrow(pd.Series(["123456789"], dtype="string"))) is None   # 9 bytes
+    assert ids.decimal_numbers(_strings(["P12", None, "P3", "P99999"])).tolist() == [12, 3, 99999]
+    assert ids.decimal_numbers(_strings(["12345678", "90000001"])).tolist() == [12345678, 90000001]
+    assert ids.decimal_numbers(_strings(["0", "5", "10"])).tolist() == [0, 5, 10]
+    assert ids.decimal_numbers(_strings(["123456789"])) is None                 # 9 bytes
+    assert ids.decimal_numbers(_strings(["P"])) is None                         # no digits
 
 
 def test_packed_words_encode_bytes_and_length():
-    words = ids.packed_words(_arrow(pd.Series(["ab", "a"], dtype="string")))
+    words = ids.packed_words(_strings(["ab", "a"]))
     assert len(words) == 1
     assert words[0].tolist() == [0x6261 | (2 << 56), 0x61 | (1 << 56)]
-    two = ids.packed_words(_arrow(pd.Series(["abcdefghi"], dtype="string")))
+    two = ids.packed_words(_strings(["abcdefghi"]))
     assert [w.tolist() for w in two] == [[int.from_bytes(b"abcdefgh", "little")], [ord("i") | (9 << 56)]]
-    assert ids.packed_words(_arrow(pd.Series(["x" * 16], dtype="string"))) is None
+    assert ids.packed_words(_strings(["x" * 16])) is None
 
 
 @pytest.mark.parametrize("values", [["P1", "P2", "P1", "P3", "V77777777777", "P2"],
@@ -84,7 +88,7 @@ def test_a_hash_collision_falls_back_to_strings(monkeypatch):
     """Two-word IDs are hashed by a non-injective mix; if two IDs share a hash the codes must still be exact."""
     monkeypatch.setattr(ids, "_mix", lambda first, second: np.zeros(len(first), np.uint64))
     values = pd.Series(["ABCDEFGHI1", "ABCDEFGHI2", "ABCDEFGHI1"], dtype="string")
-    assert ids._packed_codes(_arrow(values)) is None
+    assert ids._packed_codes(ids._Strings(_arrow(values))) is None
     assert ids.factorize(values)[0].tolist() == [0, 1, 0]
 
 

@@ -58,56 +58,62 @@ def codes(values: pd.Series) -> np.ndarray:
 
 def _string_codes(ids: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, each code's first row) by the fastest way that applies."""
+    strings = _Strings(ids)
     for way in (_number_codes, _packed_codes):
-        found = way(ids)
+        found = way(strings)
         if found is not None:
-            return found
+            return _spread(*found, strings.rows, len(ids))
     code = pc.fill_null(pc.dictionary_encode(ids).indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     rows = np.flatnonzero(code >= 0)
     return code, rows[_first_rows(code[rows])] if len(rows) else rows
 
 
-def _buffers(ids: pa.LargeStringArray, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(word_at, starts, lengths) of the strings of ``rows`` (default all): ``word_at[p]`` is the
-    8 bytes from byte p of the data on, little-endian (an unaligned, overlapping view of a padded
-    copy), ``starts``/``lengths`` the byte offset and byte length of each string."""
-    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset: ids.offset + len(ids) + 1]
-    data_buffer = ids.buffers()[2]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    if rows is not None:
-        starts, lengths = starts[rows], lengths[rows]
-    padded = np.concatenate([data, np.zeros(24, np.uint8)])
-    word_at = np.ndarray(shape=(len(data) + 16,), dtype="<u8", buffer=padded, strides=(1,))
-    return word_at, starts, lengths
+class _Strings:
+    """The non-null strings of an Arrow string array, read from its buffers: ``rows`` (their
+    positions; None when none is null), ``starts`` and ``lengths`` (byte offset and byte length of
+    each), and `word_at` (built on first use)."""
+
+    def __init__(self, ids: pa.LargeStringArray):
+        self.ids = ids
+        self.rows = None if ids.null_count == 0 else np.flatnonzero(~ids.is_null().to_numpy(zero_copy_only=False))
+        offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset: ids.offset + len(ids) + 1]
+        self.starts, self.lengths = offsets[:-1], np.diff(offsets)
+        if self.rows is not None:
+            self.starts, self.lengths = self.starts[self.rows], self.lengths[self.rows]
+        self.longest = int(self.lengths.max()) if len(self.lengths) else 0
+        self._word_at: np.ndarray | None = None
+
+    @property
+    def word_at(self) -> np.ndarray:
+        """``word_at[p]``: the 8 bytes from byte p of the data on, little-endian (an unaligned,
+        overlapping view of a copy of the data padded with zeros)."""
+        if self._word_at is None:
+            data_buffer = self.ids.buffers()[2]
+            data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+            padded = np.concatenate([data, np.zeros(24, np.uint8)])
+            self._word_at = np.ndarray(shape=(len(data) + 16,), dtype="<u8", buffer=padded, strides=(1,))
+        return self._word_at
 
 
-def _valid_rows(ids: pa.LargeStringArray) -> np.ndarray | None:
-    """Positions of the non-null IDs; None when none is null."""
-    return None if ids.null_count == 0 else np.flatnonzero(~ids.is_null().to_numpy(zero_copy_only=False))
-
-
-def packed_words(ids: pa.LargeStringArray, rows: np.ndarray | None = None) -> list[np.ndarray] | None:
-    """Each string (of ``rows``, default all) as one or two uint64 words that determine it exactly:
-    its UTF-8 bytes little-endian from the first word on, its byte length in the top byte of the last
-    word — one word when the longest string has at most 7 bytes, two up to 15. None when longer."""
-    word_at, starts, lengths = _buffers(ids, rows)
-    longest = int(lengths.max()) if len(lengths) else 0
-    if longest > MAX_PACKED_BYTES:
+def packed_words(strings: _Strings) -> list[np.ndarray] | None:
+    """Each string as one or two uint64 words that determine it exactly: its UTF-8 bytes
+    little-endian from the first word on, its byte length in the top byte of the last word — one
+    word when the longest string has at most 7 bytes, two up to 15. None when longer."""
+    if strings.longest > MAX_PACKED_BYTES:
         return None
+    starts, lengths = strings.starts, strings.lengths
     length_byte = lengths.astype(np.uint64) << np.uint64(56)
-    first = word_at[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
-    if longest <= 7:
+    first = strings.word_at[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+    if strings.longest <= 7:
         return [first | length_byte]
-    second = word_at[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 7)]
+    second = strings.word_at[starts + 8] & _LOW_BYTES[np.clip(lengths - 8, 0, 7)]
     return [first, second | length_byte]
 
 
-def _packed_codes(ids: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes, the row of each code's first appearance) through `packed_words`; None when the IDs
-    are too long to pack or (vanishingly rarely) two different two-word IDs share a hash."""
-    rows = _valid_rows(ids)
-    words = packed_words(ids, rows)
+def _packed_codes(strings: _Strings) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, the row of each code's first appearance) of the strings through `packed_words`; None
+    when they are too long to pack or (vanishingly rarely) two different two-word IDs share a hash."""
+    words = packed_words(strings)
     if words is None:
         return None
     key = words[0] * MIX if len(words) == 1 else _mix(*words)   # one word: exact, a bijection
@@ -116,7 +122,7 @@ def _packed_codes(ids: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray] | N
         same = first[code]
         if not ((words[0][same] == words[0]).all() and (words[1][same] == words[1]).all()):
             return None
-    return _spread(code, first, rows, len(ids))
+    return code, first
 
 
 def _mix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -125,7 +131,7 @@ def _mix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 
 
 def _spread(code: np.ndarray, first: np.ndarray, rows: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and first rows computed on ``rows`` (None: all) as codes of all n IDs (-1 elsewhere)."""
+    """Codes and first rows computed on the non-null ``rows`` (None: all) as codes of all n IDs (NA: -1)."""
     if rows is None:
         return code, first
     full = np.full(n, -1, np.int64)
@@ -133,44 +139,53 @@ def _spread(code: np.ndarray, first: np.ndarray, rows: np.ndarray | None, n: int
     return full, rows[first]
 
 
-def decimal_numbers(ids: pa.LargeStringArray, rows: np.ndarray | None = None) -> np.ndarray | None:
-    """The number of each ID (of ``rows``) when that number determines the ID: all IDs are one fixed
-    prefix (no digits in it; may be empty) followed by 1-8 decimal digits, at most 8 bytes in all,
-    and either none of them has a leading zero or all have the same number of digits. None otherwise."""
-    word_at, starts, lengths = _buffers(ids, rows)
-    if not len(lengths) or int(lengths.max()) > 8:
+def decimal_numbers(strings: _Strings) -> np.ndarray | None:
+    """The number of each string when that number determines it: all are one fixed prefix (no
+    digits in it; may be empty) followed by 1-8 decimal digits, at most 8 bytes in all, and either
+    none of them has a leading zero or all have the same number of digits. None otherwise."""
+    if not len(strings.lengths) or strings.longest > 8:
         return None
-    raw = word_at[starts] & _LOW_BYTES[lengths]
+    lengths = strings.lengths
+    raw = strings.word_at[strings.starts]
+    raw &= _LOW_BYTES[lengths]
     first = int(raw[0])
     prefix = 0                                            # the first ID's leading non-digit bytes
     while prefix < int(lengths[0]) and not 0x30 <= (first >> (8 * prefix)) & 0xFF <= 0x39:
         prefix += 1
-    prefix_mask = _LOW_BYTES[prefix]
     digits = lengths - prefix
-    if digits.min() < 1 or ((raw & prefix_mask) != (np.uint64(first) & prefix_mask)).any():
+    if digits.min() < 1:
         return None
-    # right-align the digits in the word and fill the bytes below them with "0": a leading "0" adds nothing
-    pad = (8 - digits).astype(np.uint64) * np.uint64(8)
-    text = ((raw >> np.uint64(8 * prefix)) << pad) | (_ASCII_ZEROS & _LOW_BYTES[8 - digits])
-    is_digits = ((text & _HIGH_NIBBLES) == _ASCII_ZEROS) & (((text + _PLUS_SIX) & _HIGH_NIBBLES) == _ASCII_ZEROS)
-    if not is_digits.all():
+    if prefix and ((raw & _LOW_BYTES[prefix]) != np.uint64(first & int(_LOW_BYTES[prefix]))).any():
         return None
-    lead = (raw >> np.uint64(8 * prefix)) & np.uint64(0xFF)
-    if digits.min() != digits.max() and ((lead == 0x30) & (digits > 1)).any():
+    text = raw >> np.uint64(8 * prefix) if prefix else raw
+    if digits.min() != digits.max() and (((text & np.uint64(0xFF)) == 0x30) & (digits > 1)).any():
         return None                                       # "007" and "7" would share a number
+    # right-align the digits in the word and fill the bytes below them with "0": a leading "0" adds nothing
+    below = 8 - digits
+    np.left_shift(text, (below * 8).astype(np.uint64), out=text)
+    text |= _ASCII_ZEROS & _LOW_BYTES[below]
+    # every byte "0"-"9": its high nibble is 3, and still 3 after adding 6
+    nibbles = (text & _HIGH_NIBBLES) | (((text + _PLUS_SIX) & _HIGH_NIBBLES) >> np.uint64(4))
+    if not (nibbles == np.uint64(0x3333333333333333)).all():
+        return None
     # eight ASCII digits to their number, three multiply-shift steps (Muła and Lemire's method)
-    x = text - _ASCII_ZEROS
-    x = (x * np.uint64(10)) + (x >> np.uint64(8))
+    text -= _ASCII_ZEROS
+    x = text * np.uint64(10)
+    x += text >> np.uint64(8)
     mask = np.uint64(0x000000FF000000FF)
-    x = (((x & mask) * np.uint64(0x000F424000000064)) + (((x >> np.uint64(16)) & mask) * np.uint64(0x0000271000000001))) >> np.uint64(32)
-    return x.astype(np.int64)
+    high = (x >> np.uint64(16)) & mask
+    high *= np.uint64(0x0000271000000001)
+    x &= mask
+    x *= np.uint64(0x000F424000000064)
+    x += high
+    x >>= np.uint64(32)
+    return x.view(np.int64)
 
 
-def _number_codes(ids: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(codes, the row of each code's first appearance) through `decimal_numbers`, indexed without
-    hashing when the numbers span at most `DENSE_SPAN_PER_ROW` values per row; None otherwise."""
-    rows = _valid_rows(ids)
-    numbers = decimal_numbers(ids, rows)
+def _number_codes(strings: _Strings) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, the row of each code's first appearance) of the strings through `decimal_numbers`,
+    indexed without hashing when the numbers span at most `DENSE_SPAN_PER_ROW` values per row."""
+    numbers = decimal_numbers(strings)
     if numbers is None:
         return None
     low = int(numbers.min())
@@ -181,11 +196,12 @@ def _number_codes(ids: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray] | N
     n = len(key)
     first_row = np.full(span, n, np.int64)
     np.minimum.at(first_row, key, np.arange(n, dtype=np.int64))
-    present = np.flatnonzero(first_row < n)             # the numbers that occur, ascending
-    number_code = np.full(span, -1, np.int64)
-    number_code[present] = np.arange(len(present))
-    code, first = _in_order_of_appearance(number_code[key], first_row[present])
-    return _spread(code, first, rows, len(ids))
+    present = first_row < n                              # the numbers that occur
+    is_first = np.zeros(n, bool)
+    is_first[first_row[present]] = True
+    rank = np.cumsum(is_first) - 1                       # a first row's code: how many first rows before it
+    first_row[present] = rank[first_row[present]]        # from here on: the code of each number
+    return first_row[key], np.flatnonzero(is_first)
 
 
 def _in_order_of_appearance(group: np.ndarray, first_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

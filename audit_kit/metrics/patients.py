@@ -85,10 +85,8 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         day_visit = integer_codes(combined.view(np.uint64) * MIX)[0]
         visit = visit_job.result() if visit_job is not None else np.full(n, -1, np.int64)
     n_ids = int(visit.max()) + 1 if n else 0
-    out = visit.copy()
-    out[by_day] = n_ids + day_visit
-    out[(visit < 0) & ~by_day] = -1
-    return out, patient, pd.Index(names)
+    visit[by_day] = n_ids + day_visit                # rows with neither a visit_id nor a patient-day stay -1
+    return visit, patient, pd.Index(names)
 
 
 def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,

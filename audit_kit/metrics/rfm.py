@@ -79,16 +79,18 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
         code = codes
     paid = np.bincount(patient, weights=np.nan_to_num(amount), minlength=n_patients)
     made = (amount >= 0) & (code >= 0)
-    visit, visit_patient, visit_day = code[made], patient[made], day[made]
-    n_codes = int(visit.max()) + 1 if len(visit) else 0
-    rows = len(visit)
-    first_row = np.full(n_codes, rows, dtype=np.int64)
-    np.minimum.at(first_row, visit, np.arange(rows, dtype=np.int64))
-    earliest = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(earliest, visit, visit_day)
-    present = first_row < rows
-    owner = visit_patient[first_row[present]]         # a visit belongs to the patient of its first row
-    when = earliest[present]                          # ... and happened on its earliest day
+    n_codes = int(code.max()) + 1 if len(code) else 0
+    # A visit happened on its earliest day and belongs to the patient of its first row on that day:
+    # one minimum per visit of (day, row) packed in an int64; rows that make no visit go to a spare slot.
+    row_bits = max(len(code), 1).bit_length()
+    first_day = int(day.min()) if len(day) else 0
+    stamp = ((day - first_day) << row_bits) | np.arange(len(code), dtype=np.int64)
+    earliest = np.full(n_codes + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, np.where(made, code, n_codes), stamp)
+    earliest = earliest[:n_codes]
+    earliest = earliest[earliest != np.iinfo(np.int64).max]
+    owner = patient[earliest & ((1 << row_bits) - 1)]
+    when = (earliest >> row_bits) + first_day
     frequency = np.bincount(owner, minlength=n_patients)
     last = np.full(n_patients, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, owner, when)
