@@ -5,7 +5,7 @@ IDs. Three ways, fastest first, each exact:
 
 1. **Numbers** — IDs of at most 8 bytes that are one fixed prefix (maybe empty) and decimal digits
    without leading zeros, or all of the same width (``104567``, ``P123``, ``00017``), whose
-   numbers span at most twice as many values as there are rows: the number is the key and the
+   numbers span at most twice as many values as there are rows (+1024): the number is the key and the
    codes come from an array indexed by it, with no hashing at all.
 2. **Short IDs** (at most 15 UTF-8 bytes: ``P000123``, ``В-2024-017``) are read straight from the
    Arrow string buffers into one or two 64-bit words that encode the bytes and the length, and
@@ -197,20 +197,18 @@ def _number_codes(strings: _Strings) -> tuple[np.ndarray, np.ndarray] | None:
     first_row = np.full(span, n, np.int64)
     np.minimum.at(first_row, key, np.arange(n, dtype=np.int64))
     present = first_row < n                              # the numbers that occur
+    code_of_number, first = _appearance_codes(first_row[present], n)
+    first_row[present] = code_of_number                  # from here on: the code of each number
+    return first_row[key], first
+
+
+def _appearance_codes(first_row: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For groups numbered in any order, given the first row of each (out of n rows): the code of
+    each group in order of first appearance, like `pd.factorize`, and the first row of each code."""
     is_first = np.zeros(n, bool)
-    is_first[first_row[present]] = True
-    rank = np.cumsum(is_first) - 1                       # a first row's code: how many first rows before it
-    first_row[present] = rank[first_row[present]]        # from here on: the code of each number
-    return first_row[key], np.flatnonzero(is_first)
-
-
-def _in_order_of_appearance(group: np.ndarray, first_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Relabel groups numbered in any order (``group`` per row, ``first_row`` of each group) so that
-    the codes come in order of first appearance, like `pd.factorize`; also the new codes' first rows."""
-    is_first = np.zeros(len(group), bool)
     is_first[first_row] = True
     rank = np.cumsum(is_first) - 1                       # a first row's code: how many first rows before it
-    return rank[first_row][group], np.flatnonzero(is_first)
+    return rank[first_row], np.flatnonzero(is_first)
 
 
 def _first_rows(code: np.ndarray) -> np.ndarray:
@@ -244,4 +242,5 @@ def integer_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         first = _first_rows(local)
         first_rows.append(order[lo + first])
         offset += len(first)
-    return _in_order_of_appearance(group, np.concatenate(first_rows))
+    code_of_group, first = _appearance_codes(np.concatenate(first_rows), n)
+    return code_of_group[group], first

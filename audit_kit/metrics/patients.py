@@ -39,11 +39,6 @@ KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and be
 _NS_PER_DAY = 86_400 * 10**9
 
 
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer code per value (equal values share one; NA is -1)."""
-    return id_codes(values)
-
-
 def _days(times: pd.Series) -> np.ndarray:
     """Calendar day numbers since 1970-01-01 (int64; NaT becomes a very negative number)."""
     return times.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_DAY
@@ -75,13 +70,14 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
     n = len(invoices)
     with ThreadPoolExecutor(1) as pool:              # the two hashings are independent: the visit IDs on a thread
-        visit_job = pool.submit(_codes, invoices["visit_id"]) if "visit_id" in invoices else None
+        visit_job = pool.submit(id_codes, invoices["visit_id"]) if "visit_id" in invoices else None
         patient, names = patient_grouping(invoices)
         no_visit_id = (invoices["visit_id"].isna().to_numpy(bool) if visit_job is not None
                        else np.ones(n, bool))
         day = _days(invoices["paid_at"])
         by_day = no_visit_id & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
-        combined = patient[by_day] * np.int64(1 << 20) + (day[by_day] - day[by_day].min() if by_day.any() else 0)
+        day_of_row = day[by_day]
+        combined = patient[by_day] * np.int64(1 << 20) + (day_of_row - day_of_row.min() if len(day_of_row) else 0)
         day_visit = integer_codes(combined.view(np.uint64) * MIX)[0]
         visit = visit_job.result() if visit_job is not None else np.full(n, -1, np.int64)
     n_ids = int(visit.max()) + 1 if n else 0
