@@ -22,6 +22,18 @@ def _way(values: pd.Series) -> str:
     return "packed" if ids._packed_codes(strings) is not None else "arrow"
 
 
+def _assert_same_grouping(s: pd.Series, ref_code: np.ndarray, ref_names: list) -> None:
+    """``ordered=False``: the groups of pandas, numbered 0..k-1 in any order, each with its value."""
+    label, names = ids.factorize(s, ordered=False)
+    assert label.dtype == np.int64 and np.array_equal(label < 0, ref_code < 0)
+    assert np.array_equal(ids.codes(s, ordered=False), label)
+    k = len(ref_names)
+    pairs = np.unique(np.stack([label, ref_code])[:, ref_code >= 0], axis=1)
+    assert pairs.shape[1] == k                                   # one label per pandas code ...
+    assert np.array_equal(np.sort(pairs[0]), np.arange(k)) and np.array_equal(np.sort(pairs[1]), np.arange(k))
+    assert np.array_equal(np.asarray(names, dtype=object)[pairs[0]], np.asarray(ref_names, dtype=object)[pairs[1]])
+
+
 def _assert_like_pandas(values) -> str:
     s = pd.Series(values, dtype="string")
     code, names = ids.factorize(s)
@@ -30,6 +42,7 @@ def _assert_like_pandas(values) -> str:
     assert code.tolist() == ref_code.tolist()
     assert list(names) == ref_names
     assert ids.codes(s).tolist() == ref_code.tolist()
+    _assert_same_grouping(s, ref_code, ref_names)
     return _way(s)
 
 
@@ -86,7 +99,10 @@ def test_sliced_arrow_array(values):
 
 def test_a_hash_collision_falls_back_to_strings(monkeypatch):
     """Two-word IDs are hashed by a non-injective mix; if two IDs share a hash the codes must still be exact."""
-    monkeypatch.setattr(ids, "_mix", lambda first, second: np.zeros(len(first), np.uint64))
+    def collide(first, second, out):
+        out[:] = 0
+        return out
+    monkeypatch.setattr(ids, "_mix", collide)
     values = pd.Series(["ABCDEFGHI1", "ABCDEFGHI2", "ABCDEFGHI1"], dtype="string")
     assert ids._packed_codes(ids._Strings(_arrow(values))) is None
     assert ids.factorize(values)[0].tolist() == [0, 1, 0]
@@ -124,6 +140,20 @@ def test_large_inputs_partitioned_hashing(prefix, distinct):
     ref_code, ref_names = _reference(values)
     assert np.array_equal(code, ref_code)
     assert list(names) == ref_names
+    _assert_same_grouping(values, ref_code, ref_names)
+
+
+@pytest.mark.parametrize("values, way", [
+    (["P1", "P22", "P1", None, "P333", "P4", "P22", "P5", "P6", "P1", "P7"], "number"),
+    (["P1", "P22", "P1", None, "P333", "P4", "P22", "P5", "P6", "P1", "P7x"], "packed"),   # bad in the last chunk
+    (["P1", "P22", "P1", None, "P333", "P4", "P22", "P05", "P6", "P1", "P7"], "packed"),   # leading zero, chunk 2
+    (["ABCDEFGHI1", "A", "ABCDEFGHI1", "ABCDEFGHI22", None, "A", "B", "ABCDEFGHI22", "Q"], "packed"),
+])
+def test_element_wise_steps_over_several_chunks(monkeypatch, values, way):
+    """The parsing and packing run `CHUNK_ROWS` rows at a time; a string that breaks a way in any
+    chunk sends the whole column to the next way."""
+    monkeypatch.setattr(ids, "CHUNK_ROWS", 3)
+    assert _assert_like_pandas(values) == way
 
 
 def test_integer_codes_partitioned_and_not():
@@ -134,6 +164,9 @@ def test_integer_codes_partitioned_and_not():
         ref = pd.factorize(key)[0]
         assert np.array_equal(code, ref)
         assert np.array_equal(first, np.unique(ref, return_index=True)[1])
+        label = ids.integer_groups(key)                  # the same groups, in any order
+        pairs = np.unique(np.stack([label, ref]), axis=1)
+        assert pairs.shape[1] == ref.max() + 1 == label.max() + 1 == len(np.unique(label))
 
 
 def test_non_string_values_go_to_pandas():

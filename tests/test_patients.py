@@ -139,6 +139,15 @@ def test_data_end_is_the_latest_payment_for_every_module():
     assert pd.isna(pt.data_end(INVOICES.iloc[:0]))
 
 
+def test_visits_at_the_same_second_keep_table_order():
+    """V6 is seen first (a refund, which makes no visit), but V7's paid row comes first in the table."""
+    inv = canon("invoices", invoice_id=["i1", "i2", "i3"], patient_id=["B", "B", "B"],
+                paid_at=["2025-01-05 09:00", "2025-01-05 09:00", "2025-01-05 09:00"],
+                amount=[-100.0, 700.0, 900.0], visit_id=["V6", "V7", "V6"])
+    v = pt.visits(inv)
+    assert v["invoice_row"].tolist() == [1, 2] and v["amount"].tolist() == [700.0, 800.0]
+
+
 def test_precomputed_codes_give_the_same_results():
     codes = pt.visit_and_patient_codes(INVOICES)
     pd.testing.assert_frame_equal(pt.visits(INVOICES, codes=codes), pt.visits(INVOICES))

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .funnel import _arrow, _positions
-from .ids import MIX, factorize, integer_codes
+from .ids import MIX, factorize, integer_groups
 from .ids import codes as id_codes
 from .periods import up_to
 
@@ -50,7 +50,8 @@ def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
 
 
 def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
-    """The visit of each invoice row, as an integer code (rows of one visit share a code).
+    """The visit of each invoice row, as an integer code (rows of one visit share a code; the codes
+    0..k-1 number the visits in no particular order).
 
     Rows with a ``visit_id`` share the code of that id; rows without one share a code with the same
     patient's other rows without a visit_id on the same calendar day of ``paid_at`` (patient-day).
@@ -61,8 +62,9 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
 
 
 def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
-    """Integer code of each invoice row's patient (-1: no patient) and the patient_id of each code."""
-    return factorize(invoices["patient_id"])
+    """Integer code of each invoice row's patient (-1: no patient; the codes 0..k-1 in no particular
+    order) and the patient_id of each code."""
+    return factorize(invoices["patient_id"], ordered=False)
 
 
 def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -70,7 +72,7 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
     n = len(invoices)
     with ThreadPoolExecutor(1) as pool:              # the two hashings are independent: the visit IDs on a thread
-        visit_job = pool.submit(id_codes, invoices["visit_id"]) if "visit_id" in invoices else None
+        visit_job = pool.submit(id_codes, invoices["visit_id"], ordered=False) if "visit_id" in invoices else None
         patient, names = patient_grouping(invoices)
         no_visit_id = (invoices["visit_id"].isna().to_numpy(bool) if visit_job is not None
                        else np.ones(n, bool))
@@ -78,7 +80,7 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         by_day = no_visit_id & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
         day_of_row = day[by_day]
         combined = patient[by_day] * np.int64(1 << 20) + (day_of_row - day_of_row.min() if len(day_of_row) else 0)
-        day_visit = integer_codes(combined.view(np.uint64) * MIX)[0]
+        day_visit = integer_groups(combined.view(np.uint64) * MIX)
         visit = visit_job.result() if visit_job is not None else np.full(n, -1, np.int64)
     n_ids = int(visit.max()) + 1 if n else 0
     visit[by_day] = n_ids + day_visit                # rows with neither a visit_id nor a patient-day stay -1
@@ -94,7 +96,8 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     ``amount`` — the net of all the visit's invoices up to ``as_of`` (refunds included; a refund on
     another day without a visit_id nets into no visit and is left out here, but counts in a
     patient's money); ``invoice_row`` — the position of the visit's earliest invoice in ``invoices``
-    (to follow a visit back to per-invoice arrays). Sorted by patient, then time. ``codes``: `visit_and_patient_codes(invoices)`
+    (to follow a visit back to per-invoice arrays). Sorted by patient, then time (to the second), then
+    table order. ``codes``: `visit_and_patient_codes(invoices)`
     when already at hand (without ``as_of``), so that the IDs are not hashed again.
     """
     inv = invoices
@@ -116,7 +119,9 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     first_row = np.full(n_codes, big, np.int64)                    # the visit's earliest invoice (table order on ties)
     earliest_rows = made[at[made] == earliest[code[made]]]
     np.minimum.at(first_row, code[earliest_rows], earliest_rows)
-    first = first_row[first_row != big]
+    is_first = np.zeros(len(code), bool)                           # visits in table order (ties below)
+    is_first[first_row[first_row != big]] = True
+    first = np.flatnonzero(is_first)
     name_array = _arrow(pd.Series(names, dtype="string"))
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .patients import _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .patients import _NS_PER_DAY, _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .periods import AVG_MONTH_DAYS, in_window, up_to
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
@@ -55,7 +55,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
 
     ``visits``: the invoices' visit codes from `patients.visit_codes` when already computed (reuse them
-    for several as-of dates). Index ``patient_id`` (in order of first appearance); columns
+    for several as-of dates). Index ``patient_id`` (in no particular order); columns
     ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
     ``last_visit`` (days, datetime64). See the module docstring for the definitions.
     """
@@ -84,28 +84,30 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     # one minimum per visit of (day, row) packed in an int64; rows that make no visit go to a spare slot.
     row_bits = max(len(code), 1).bit_length()
     first_day = int(day.min()) if len(day) else 0
-    stamp = ((day - first_day) << row_bits) | np.arange(len(code), dtype=np.int64)
+    stamp = day - first_day
+    stamp <<= row_bits
+    stamp |= np.arange(len(code), dtype=np.int64)
     earliest = np.full(n_codes + 1, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(earliest, np.where(made, code, n_codes), stamp)
     earliest = earliest[:n_codes]
-    earliest = earliest[earliest != np.iinfo(np.int64).max]
-    owner = patient[earliest & ((1 << row_bits) - 1)]
-    when = (earliest >> row_bits) + first_day
+    is_first = np.zeros(len(code), bool)             # each visit's first row, taken in row order: the
+    is_first[earliest[earliest != np.iinfo(np.int64).max] & ((1 << row_bits) - 1)] = True   # reads run forward
+    first_rows = np.flatnonzero(is_first)
+    owner, when = patient[first_rows], day[first_rows]
     frequency = np.bincount(owner, minlength=n_patients)
     last = np.full(n_patients, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, owner, when)
     first = np.full(n_patients, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(first, owner, when)
-    seen = frequency > 0
-    out = pd.DataFrame({
-        "recency_days": as_of_day - last[seen],
-        "frequency": frequency[seen].astype(np.int64),
-        "monetary": paid[seen] if monetary == "total" else paid[seen] / frequency[seen],
-        "paid": paid[seen],
-        "first_visit": (first[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
-        "last_visit": (last[seen] * 86_400 * 10**9).astype("datetime64[ns]"),
-    }, index=pd.Index(pd.array(names, dtype="string")[seen], name="patient_id"))
-    return out
+    seen = np.flatnonzero(frequency)                 # the patients with a visit; columns built in place
+    last, first, paid, frequency = last[seen], first[seen], paid[seen], frequency[seen]
+    recency = as_of_day - last
+    last *= _NS_PER_DAY
+    first *= _NS_PER_DAY
+    columns = {"recency_days": recency, "frequency": frequency.astype(np.int64, copy=False),
+               "monetary": paid.copy() if monetary == "total" else paid / frequency, "paid": paid,
+               "first_visit": first.view("datetime64[ns]"), "last_visit": last.view("datetime64[ns]")}
+    return pd.DataFrame(columns, index=names[seen].rename("patient_id"), copy=False)   # no block copies
 
 
 # -- scores, codes, segments -------------------------------------------------------------------
