@@ -172,3 +172,8 @@ def test_integer_codes_partitioned_and_not():
 def test_non_string_values_go_to_pandas():
     code, names = ids.factorize(pd.Series([3, 1, 3, None], dtype="Int64"))
     assert code.tolist() == [0, 1, 0, -1] and list(names) == [3, 1]
+
+
+def test_ascending_rows_are_distinct_and_sorted():
+    assert ids.ascending_rows(np.array([7, 2, 7, 0]), 9).tolist() == [0, 2, 7]
+    assert ids.ascending_rows(np.array([], dtype=np.int64), 3).tolist() == []

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .funnel import _arrow, _positions
-from .ids import MIX, factorize, integer_groups
+from .ids import MIX, ascending_rows, factorize, integer_groups
 from .ids import codes as id_codes
 from .periods import up_to
 
@@ -119,9 +119,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     first_row = np.full(n_codes, big, np.int64)                    # the visit's earliest invoice (table order on ties)
     earliest_rows = made[at[made] == earliest[code[made]]]
     np.minimum.at(first_row, code[earliest_rows], earliest_rows)
-    is_first = np.zeros(len(code), bool)                           # visits in table order (ties below)
-    is_first[first_row[first_row != big]] = True
-    first = np.flatnonzero(is_first)
+    first = ascending_rows(first_row[first_row != big], len(code))   # visits in table order (ties below)
     name_array = _arrow(pd.Series(names, dtype="string"))
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))

@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 from .patients import _NS_PER_DAY, _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .ids import ascending_rows
 from .periods import AVG_MONTH_DAYS, in_window, up_to
 
 SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
@@ -90,9 +91,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     earliest = np.full(n_codes + 1, np.iinfo(np.int64).max, dtype=np.int64)
     np.minimum.at(earliest, np.where(made, code, n_codes), stamp)
     earliest = earliest[:n_codes]
-    is_first = np.zeros(len(code), bool)             # each visit's first row, taken in row order: the
-    is_first[earliest[earliest != np.iinfo(np.int64).max] & ((1 << row_bits) - 1)] = True   # reads run forward
-    first_rows = np.flatnonzero(is_first)
+    first_rows = ascending_rows(earliest[earliest != np.iinfo(np.int64).max] & ((1 << row_bits) - 1), len(code))
     owner, when = patient[first_rows], day[first_rows]
     frequency = np.bincount(owner, minlength=n_patients)
     last = np.full(n_patients, np.iinfo(np.int64).min, dtype=np.int64)
