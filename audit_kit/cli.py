@@ -10,6 +10,14 @@ from .errors import AuditKitError
 
 
 def _print_ledger(summary: dict) -> None:
+    from .ingest.presets import all_presets
+
+    for name, t in summary["tables"].items():     # what each table was read as
+        files = t.get("files") or {}
+        for file, f in (files.items() if files else [(None, t)]):
+            preset = all_presets().get(f.get("preset") or "")
+            what = preset.label("en") if preset else "columns by name (built-in aliases and columns:)"
+            print(f"{name}: {what}, {f['read']:,} rows" + (f" ({file})" if file else ""))
     rows = [("table", "read", "used", "fixed", "rejected", "reasons")]
     for name, t in summary["tables"].items():
         reasons = ", ".join(f"{k}: {v}" for k, v in t["reasons"].items())
@@ -44,6 +52,8 @@ def cmd_validate(args) -> int:
         totals = result.ledger.totals()
         print(f"total: {totals['read']} rows read, {totals['used']} used ({totals['fixed']} fixed), "
               f"{totals['rejected']} rejected")
+    for warning in result.ledger.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     if not any(t.used for t in result.ledger.tables.values()):
         print("error: no usable rows in any table; nothing to audit", file=sys.stderr)
         return 2

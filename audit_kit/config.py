@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from .errors import ConfigError
+from .ingest.coerce import DEFAULT_TIMEZONE
 from .ingest.schema import TABLES
 from .metrics.patients import DEFAULT_REPEAT_CHANNELS
 
@@ -135,13 +136,15 @@ TARGET_RANGES: dict[str, tuple[float, float]] = {
 }
 YEARS = (1990, 2100)        # audit periods outside these years are typos
 
-KNOWN_KEYS = {"client", "language", "currency", "periods", "data", "channels", "targets", "options", "salt_file"}
-SOURCE_KEYS = {"path", "sheet", "columns", "encoding", "delimiter"}
+KNOWN_KEYS = {"client", "language", "currency", "periods", "data", "channels", "targets", "options", "salt_file",
+              "timezone", "stages"}
+SOURCE_KEYS = {"path", "sheet", "columns", "encoding", "delimiter", "preset", "channel"}
+GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True)
-class TableSource:
-    """Where one canonical table comes from."""
+class FileSource:
+    """One file of a canonical table, with its own reading options."""
 
     table: str
     path: Path
@@ -149,6 +152,20 @@ class TableSource:
     columns: dict[str, str] = field(default_factory=dict)   # raw header -> canonical name
     encoding: str | None = None
     delimiter: str | None = None
+    preset: str | None = None          # force a source preset (ingest/presets/<id>.yaml)
+    channel: str | None = None         # a constant raw channel for every row (a Direct report is one channel)
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """Where one canonical table comes from: one file or several (a list or a glob in audit.yaml)."""
+
+    table: str
+    files: tuple[FileSource, ...]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [f.path for f in self.files]
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,8 @@ class AuditConfig:
     targets: dict[str, float | None]
     options: dict[str, Any]
     salt_file: Path
+    timezone: str = DEFAULT_TIMEZONE
+    stages: dict[str, str] = field(default_factory=dict)     # CRM stage -> won | lost | open
 
     @property
     def client_dir(self) -> Path:
@@ -183,6 +202,7 @@ class AuditConfig:
             "currency": self.currency,
             "periods": {k: [a.date().isoformat(), b.date().isoformat()] for k, (a, b) in self.periods.items()},
             "tables": sorted(self.sources),
+            "timezone": self.timezone,
             "targets": self.targets,
             "options": self.options,
         }
@@ -238,6 +258,7 @@ def _periods(path: Path, raw: Any) -> dict[str, tuple[pd.Timestamp, pd.Timestamp
 
 
 def _sources(path: Path, raw: Any) -> dict[str, TableSource]:
+    """data: table -> a path, a glob, a mapping with path: and options, or a list of those."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -249,33 +270,84 @@ def _sources(path: Path, raw: Any) -> dict[str, TableSource]:
             _fail(path, key, f"unknown table; expected one of: {', '.join(TABLES)}")
         if spec is None:
             continue
-        if isinstance(spec, str):
-            spec = {"path": spec}
-        if not isinstance(spec, dict) or "path" not in spec:
-            _fail(path, key, "expected a file path or a mapping with 'path:'")
-        unknown = set(spec) - SOURCE_KEYS
-        if unknown:
-            _fail(path, f"{key}.{sorted(unknown, key=str)[0]}", f"unknown key; expected one of: {', '.join(sorted(SOURCE_KEYS))}")
-        columns = spec.get("columns") or {}
-        if not isinstance(columns, dict):
-            _fail(path, f"{key}.columns", "expected a mapping of raw header -> canonical column name")
-        canonical = {c.name for c in TABLES[table].columns} | set(TABLES[table].alternatives.values())
-        if table == "calls":       # the calls' phone is caller_phone; `phone` is understood as the same
-            columns = {k: ("caller_phone" if v == "phone" else v) for k, v in columns.items()}
-        for raw_name, name in columns.items():
-            if not isinstance(name, str) or raw_name is None:
-                _fail(path, f"{key}.columns.{raw_name}", f"expected a canonical column name as text, got {name!r}")
-            if name not in canonical:
-                _fail(path, f"{key}.columns.{raw_name}", f"'{name}' is not a column of table '{table}'; expected one of: {', '.join(sorted(canonical))}")
-        _source_options(path, key, spec)
-        if not isinstance(spec["path"], str) or not spec["path"].strip():
-            _fail(path, f"{key}.path", f"expected a file path as text, got {spec['path']!r}")
-        file = (path.parent / str(spec["path"])).resolve()
-        if not file.is_file():
-            _fail(path, f"{key}.path", f"file not found: {file}")
-        out[table] = TableSource(table, file, spec.get("sheet"), {str(k): str(v) for k, v in columns.items()},
-                                 spec.get("encoding"), spec.get("delimiter"))
+        specs = spec if isinstance(spec, list) else [spec]
+        if not specs:
+            _fail(path, key, "expected a file path, a mapping with 'path:' or a list of them; got an empty list")
+        files: list[FileSource] = []
+        for i, one in enumerate(specs):
+            files += _file_sources(path, table, f"{key}[{i}]" if isinstance(spec, list) else key, one)
+        seen = set()
+        unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
+        out[table] = TableSource(table, tuple(unique))
     return out
+
+
+def _file_sources(path: Path, table: str, key: str, spec: Any) -> list[FileSource]:
+    """One entry of data.<table>: its files (several when the path is a glob) with its options."""
+    if isinstance(spec, str):
+        spec = {"path": spec}
+    if not isinstance(spec, dict) or "path" not in spec:
+        _fail(path, key, "expected a file path, a glob such as data/payments/*.xlsx, or a mapping with 'path:'")
+    unknown = set(spec) - SOURCE_KEYS
+    if unknown:
+        _fail(path, f"{key}.{sorted(unknown, key=str)[0]}", f"unknown key; expected one of: {', '.join(sorted(SOURCE_KEYS))}")
+    columns = spec.get("columns") or {}
+    if not isinstance(columns, dict):
+        _fail(path, f"{key}.columns", "expected a mapping of raw header -> canonical column name")
+    canonical = {c.name for c in TABLES[table].columns} | set(TABLES[table].alternatives.values())
+    if table == "calls":       # the calls' phone is caller_phone; `phone` is understood as the same
+        columns = {k: ("caller_phone" if v == "phone" else v) for k, v in columns.items()}
+    for raw_name, name in columns.items():
+        if not isinstance(name, str) or raw_name is None:
+            _fail(path, f"{key}.columns.{raw_name}", f"expected a canonical column name as text, got {name!r}")
+        if name not in canonical:
+            _fail(path, f"{key}.columns.{raw_name}", f"'{name}' is not a column of table '{table}'; expected one of: {', '.join(sorted(canonical))}")
+    _source_options(path, key, spec)
+    for opt in ("preset", "channel"):
+        value = spec.get(opt)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            _fail(path, f"{key}.{opt}", f"expected text, got {value!r}")
+    if spec.get("preset") is not None:
+        from .ingest.presets import all_presets
+        presets = {k: p for k, p in all_presets().items() if p.table == table}
+        if spec["preset"] not in presets:
+            _fail(path, f"{key}.preset", f"unknown preset {spec['preset']!r} for table '{table}'; expected one of: "
+                                         f"{', '.join(presets) or '(none for this table)'}")
+    if spec.get("channel") is not None and not any(c.kind == "channel" for c in TABLES[table].columns):
+        _fail(path, f"{key}.channel", f"table '{table}' has no channel column")
+    if not isinstance(spec["path"], str) or not spec["path"].strip():
+        _fail(path, f"{key}.path", f"expected a file path as text, got {spec['path']!r}")
+    pattern = str(spec["path"])
+    if any(c in pattern for c in GLOB_CHARS):
+        found = sorted(p.resolve() for p in path.parent.glob(pattern) if p.is_file())
+        if not found:
+            _fail(path, f"{key}.path", f"no file matches {pattern!r} (relative to {path.parent})")
+    else:
+        found = [(path.parent / pattern).resolve()]
+        if not found[0].is_file():
+            _fail(path, f"{key}.path", f"file not found: {found[0]}")
+    cols = {str(k): str(v) for k, v in columns.items()}
+    return [FileSource(table, f, spec.get("sheet"), cols, spec.get("encoding"), spec.get("delimiter"),
+                       spec.get("preset"), spec.get("channel")) for f in found]
+
+
+def _timezone(path: Path, raw: Any) -> str:
+    if raw is None:
+        return DEFAULT_TIMEZONE
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(str(raw))
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(path, "timezone", f"unknown time zone {raw!r}; expected a name such as Europe/Moscow or Asia/Yekaterinburg")
+    return str(raw)
+
+
+def _stages(path: Path, raw: Any) -> dict[str, str]:
+    stages = _mapping(path, "stages", raw, "CRM stage -> won, lost or open")
+    for key, value in stages.items():
+        if value not in ("won", "lost", "open"):
+            _fail(path, f"stages.{key}", f"expected won, lost or open, got {value!r}")
+    return {str(k): v for k, v in stages.items()}
 
 
 def _source_options(path: Path, key: str, spec: dict) -> None:
@@ -461,4 +533,6 @@ def load_config(path: str | Path) -> AuditConfig:
         targets=targets,
         options=options,
         salt_file=(path.parent / str(raw.get("salt_file", ".audit_salt"))).resolve(),
+        timezone=_timezone(path, raw.get("timezone")),
+        stages=_stages(path, raw.get("stages")),
     )

@@ -137,6 +137,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     totals = result.ledger.totals()
     progress(f"ingest: {totals['read']} rows read, {totals['used']} used, {totals['rejected']} rejected "
              f"({timings['ingest']} s)")
+    for warning in result.ledger.warnings():
+        progress(f"warning: {warning}")
 
     present = set(result.tables)
     statuses: dict[str, ModuleStatus] = {}
@@ -179,7 +181,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         write_modules_status(run_dir, ordered)
 
     started = time.perf_counter()
-    hashes = {name: sha256(src.path) for name, src in config.sources.items()}   # once: run.json and the appendix
+    hashes = {name: [sha256(p) for p in src.paths] for name, src in config.sources.items()}   # once: run.json and the appendix
     outputs = build_report(run_dir, config, ordered, timings, input_hashes=hashes)
     timings["report"] = round(time.perf_counter() - started, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
@@ -194,7 +196,9 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         "versions": packages,
         "parameters": {"config": str(config.path), "out": str(run_dir),
                        "modules": [s.name for s in selected], **config.to_dict()},
-        "inputs": {name: {"file": str(src.path), "sha256": hashes[name]} for name, src in config.sources.items()},
+        "inputs": {name: {"file": str(src.paths[0]), "sha256": hashes[name][0],
+                          "files": [{"file": str(p), "sha256": h} for p, h in zip(src.paths, hashes[name])]}
+                   for name, src in config.sources.items()},
         "ledger": {"totals": totals, "tables": result.ledger.summary()["tables"]},
         "modules": [asdict(s) for s in ordered],
         "timings_seconds": timings,

@@ -169,7 +169,7 @@ CASES = [
          data={"leads": {"path": "data/leads.csv", "encoding": "utf-8"}}),
     Case("file_sheet_missing", "file", 2, "sheet 'Лист9' not found",
          files={"data/leads.xlsx": xlsx([LEADS_HEADER] + LEADS)}, data={"leads": {"path": "data/leads.xlsx", "sheet": "Лист9"}}),
-    Case("file_nothing_usable", "file", 2, "no usable rows in any table",
+    Case("file_nothing_usable", "file", 2, "leads: 2 of 2 rows rejected — required column lead_id is empty",
          files=leads_with(["", "05.01.2025", "SEO", ""], ["", "06.01.2025", "SEO", ""])),
     Case("file_utf16", "file", 0, "total: 2 rows read, 2 used (0 fixed), 0 rejected",
          files={"data/leads.csv": b"\xff\xfe" + csv([LEADS_HEADER] + LEADS, sep="\t", encoding="utf-16-le")}),

@@ -19,7 +19,7 @@ def test_valid_config_with_defaults(clinic):
     assert cfg.period_bounds("current") == (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-04-01"))
     assert cfg.targets["no_show_rate"] == 0.08
     assert cfg.targets["wait_minutes"] == DEFAULT_TARGETS["wait_minutes"]
-    assert cfg.sources["leads"].path == (folder / "data" / "l.csv").resolve()
+    assert cfg.sources["leads"].paths == [(folder / "data" / "l.csv").resolve()]
 
 
 @pytest.mark.parametrize("extra, key, expected", [

@@ -84,7 +84,7 @@ def planted_run(tmp_path_factory):
     config = sample.generate(folder)            # the demo's audit.yaml (channels, calls mapping) ...
     sources = load_config(config).sources
     for name, (fname, frame, fmt) in tables.items():   # ... and its exports, re-written with the plants
-        planted = _plant(name, frame, sources[name].columns)
+        planted = _plant(name, frame, sources[name].files[0].columns)
         path = folder / "data" / fname
         if name == "leads":      # injection attempts: HTML as a channel, a formula as a lost reason
             rows = planted.index[planted_rows(planted, PLANTED_ROWS, 40)]

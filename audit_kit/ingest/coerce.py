@@ -15,7 +15,10 @@ from .schema import BOOKING_STATUSES, FALSE_VALUES, TRUE_VALUES
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIAL_RANGE = (20000, 80000)   # 1954..2119: numbers outside are not taken for dates
 DATE_FORMATS = ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d.%m.%y %H:%M", "%d.%m.%y",
-                "%d/%m/%Y %H:%M", "%d/%m/%Y")
+                "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
+DEFAULT_TIMEZONE = "Europe/Moscow"     # the clinic's local time unless audit.yaml says `timezone:`
+UNIX = "unix"                          # a preset's date format: seconds since 1970-01-01 UTC
+_OFFSET = r":\d{2}(?::\d{2})?(?:\.\d+)?\s*(?:[+-]\d{2}:?\d{2}|Z)$"   # a time followed by its UTC offset
 MONTHS = {
     "январь": 1, "января": 1, "янв": 1, "january": 1, "jan": 1,
     "февраль": 2, "февраля": 2, "фев": 2, "february": 2, "feb": 2,
@@ -57,20 +60,38 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     return txt.mask(txt.isin(["", "nan", "NaN", "NaT", "None", "<NA>"]))
 
 
-def _formats_by_fit(txt: pd.Series) -> list[str]:
+def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = ()) -> list[str]:
     """Candidate formats, those that parse most of a sample first (an export uses one or two)."""
     sample = txt.dropna().head(200)
-    formats = ["ISO8601", *DATE_FORMATS]
+    formats = list(dict.fromkeys([*extra, "ISO8601", *DATE_FORMATS]))
     if sample.empty:
         return formats
     fit = {f: int(pd.to_datetime(sample, format=f, errors="coerce").notna().sum()) for f in formats}
     return sorted(formats, key=lambda f: -fit[f])
 
 
-def parse_datetime(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy and Excel serial numbers -> datetime64[ns]."""
+def _local(parsed: pd.Series, timezone: str | None) -> pd.Series:
+    """Aware times -> naive wall-clock times of the clinic's time zone."""
+    return parsed.dt.tz_convert(timezone or DEFAULT_TIMEZONE).dt.tz_localize(None).astype("datetime64[ns]")
+
+
+def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
+                   timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy[ hh:mm[:ss]] and Excel serial numbers -> datetime64[ns];
+    `formats` (a preset's) are tried first, `unix` among them reads seconds since 1970 (UTC).
+    Times with a UTC offset (`+03:00`, `+0000`, `Z`) and Unix times become the clinic's local time
+    (`timezone`, default Europe/Moscow); times without an offset are taken as local already."""
     out = pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]")
-    for fmt in _formats_by_fit(txt):
+    if UNIX in formats:
+        seconds = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{9,10}").fillna(False)), errors="coerce")
+        if seconds.notna().any():
+            out = out.where(seconds.isna(), _local(pd.to_datetime(seconds, unit="s", utc=True), timezone))
+    aware = txt.str.contains(_OFFSET, regex=True).fillna(False).astype(bool) & out.isna()
+    if aware.any():
+        parsed = pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce")
+        out = out.where(~aware, _local(parsed, timezone))
+    formats = tuple(f for f in formats if f != UNIX)
+    for fmt in _formats_by_fit(txt.where(out.isna()), formats):
         todo = out.isna() & txt.notna()
         if not todo.any():
             break
@@ -86,7 +107,8 @@ def parse_datetime(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, out.isna() & txt.notna()
 
 
-def parse_month(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_month(txt: pd.Series, formats: tuple[str, ...] = (),
+                timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
     """A month as its first day: '2024-10', '10.2024', 'Октябрь 2024', a date or an Excel serial."""
     low = normalise_text(txt)
     ym = low.str.extract(r"^(\d{4}) (\d{1,2})$")
@@ -95,7 +117,7 @@ def parse_month(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     year = ym[0].fillna(my[1]).fillna(named[1])
     month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("Int64").astype("string"))
     built = pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
-    dates, _ = parse_datetime(txt.where(built.isna()))
+    dates, _ = parse_datetime(txt.where(built.isna()), formats)
     out = built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp()
     return out, out.isna() & txt.notna()
 

@@ -9,20 +9,22 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..config import AuditConfig, TableSource
+    from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
-from . import coerce
+from . import coerce, presets
 from .ledger import Ledger, TableLedger
 from .link import link_by_phone
 from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
+from .presets import Preset
 from .readers import MIXED_ENCODING, RawTable, read_grid, redecode_mojibake, to_raw_table
-from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, PII, STAFF_TABLES, STATUS, TABLES,
-                     TEXT, Table)
+from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, OUTCOME, PII, STAFF_TABLES, STATUS,
+                     TABLES, TEXT, Table)
 
 UNKNOWN_CHANNEL = {"ru": "(не указан)", "en": "(not given)"}
 PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: coerce.parse_number,
@@ -37,11 +39,15 @@ class IngestResult:
     ledger: Ledger
 
 
-def _alias_index(table: Table, extra: dict[str, str]) -> dict[str, str]:
-    """Normalised raw header -> canonical column; config mapping first, then names, then aliases."""
+def _alias_index(table: Table, extra: dict[str, str], preset: Preset | None = None) -> dict[str, str]:
+    """Normalised raw header -> canonical column: the config's mapping first, then the preset's
+    headers, then canonical names, then the built-in aliases."""
     index: dict[str, str] = {}
     for raw, canon in extra.items():
         index.setdefault(coerce.normalise_header(raw), canon)
+    if preset is not None:
+        for raw, canon in preset.columns.items():
+            index.setdefault(raw, canon)
     for col in table.columns:
         index.setdefault(coerce.normalise_header(col.name), col.name)
     for alt_for, alt in table.alternatives.items():
@@ -52,9 +58,12 @@ def _alias_index(table: Table, extra: dict[str, str]) -> dict[str, str]:
     return index
 
 
-def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[str, str]) -> dict[str, str]:
+def _map_columns(raw: RawTable, table: Table, index: dict[str, str], derived: set[str] = frozenset(),
+                 preset: Preset | None = None) -> dict[str, str]:
+    """Raw header -> canonical column (the first header of a canonical column wins); `derived` are the
+    columns a preset computes or a source gives as a constant. Missing required columns: InputError."""
     mapping: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = set(derived)
     for header in raw.frame.columns:
         canon = index.get(coerce.normalise_header(header))
         if canon and canon not in taken:
@@ -76,10 +85,15 @@ def _map_columns(raw: RawTable, table: Table, source: TableSource, index: dict[s
     if missing:
         headers = ", ".join(f"'{h}'" for h in _example_cells(raw.frame.columns, n=len(raw.frame.columns), cut=False))
         col = missing[0]
+        near = presets.closest(list(raw.frame.columns), table.name) if preset is None else None
+        hint = (f" The file is close to the {near.label()} export (preset '{near.id}') but lacks "
+                f"{', '.join(repr(h) for h in near.missing({coerce.normalise_header(h) for h in raw.frame.columns}))};"
+                if near is not None else "")
+        what = f" (read as {preset.label()})" if preset is not None else ""
         raise InputError(
-            f"{raw.file} (table '{table.name}'): required column '{col}' not found"
+            f"{raw.file} (table '{table.name}'{what}): required column '{col}' not found"
             f"{' (also missing: ' + ', '.join(missing[1:]) + ')' if len(missing) > 1 else ''}. "
-            f"Headers in the file: {headers}. Add the mapping in audit.yaml under "
+            f"Headers in the file: {headers}.{hint} Add the mapping in audit.yaml under "
             f"data.{table.name}.columns, e.g. \"<header in the file>\": {col}")
     return mapping
 
@@ -105,7 +119,8 @@ def _example_cells(headers: pd.Index, n: int = 4, cut: bool = True) -> list[str]
 
 
 def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[pd.DataFrame, TableLedger]:
-    """One raw export -> canonical DataFrame and its ledger entry (the table's own names masked in its text)."""
+    """One table's raw exports -> canonical DataFrame and its ledger entry (the table's own names masked
+    in its text)."""
     read = _read_table(source, config, salt)
     mask_known_names({source.table: read}, name_tokens(read.names), config.language)
     return read.frame.drop(columns="_fixed"), read.ledger
@@ -121,21 +136,67 @@ class _Read:
     names: pd.Series
 
 
-def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
+@dataclass
+class _FileRead:
+    """One file parsed into canonical columns, every row kept (rejections are marks, not drops)."""
+
+    out: pd.DataFrame           # parsed canonical values
+    text: pd.DataFrame          # the mapped cells as text (exact duplicates are compared on these)
+    reject: pd.Series
+    fixed: pd.Series
+    rows: pd.Series             # source row numbers
+    ledger: TableLedger
+    names: pd.Series
+    preset: Preset | None
+
+
+def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
+    """Read one file: find its preset, map headers, apply the preset's structure and vocabularies,
+    coerce types; reasons and fixes go to the file's own ledger."""
     table = TABLES[source.table]
-    index = _alias_index(table, source.columns)
-    grid, _, from_excel = read_grid(source.path, set(index), sheet=source.sheet, encoding=source.encoding,
+    base_index = _alias_index(table, source.columns)
+    known = set(base_index) | presets.known_headers()
+    grid, _, from_excel = read_grid(source.path, known, sheet=source.sheet, encoding=source.encoding,
                                     delimiter=source.delimiter)
     if grid.empty:
         raise InputError(f"{source.path}: the file is empty; expected a header row and at least one data row")
+    forced = presets.all_presets().get(source.preset) if source.preset else None
+    headerless = forced if forced is not None and forced.headerless else None
+    if headerless is None and not source.preset and not source.columns:
+        headerless = presets.headerless_match(list(grid.iloc[0]), table.name)
+        if headerless is not None and presets.detect([str(v) for v in grid.iloc[0] if pd.notna(v)], table.name,
+                                                     str(source.path)) is not None:
+            headerless = None
+    if headerless is not None:      # no header row: the preset's field order names the columns
+        names = list(headerless.headerless) + [f"__extra{i}" for i in range(grid.shape[1] - len(headerless.headerless))]
+        grid = pd.concat([pd.DataFrame([names[:grid.shape[1]]], index=[-1], columns=grid.columns), grid])
+        preset = headerless
     raw = to_raw_table(grid, source.path, from_excel)
-    mapping = _map_columns(raw, table, source, index)
+    if headerless is None:
+        preset = presets.detect(list(raw.frame.columns), table.name, str(source.path), source.preset)
+    index = _alias_index(table, source.columns, preset)
+    derived = set(preset.derive) | set(preset.constants) if preset is not None else set()
+    if source.channel:
+        derived.add("channel")
+    mapping = _map_columns(raw, table, index, derived, preset)
     ledger = TableLedger(table.name, source.path.name, read=len(raw.frame), columns=dict(mapping),
-                         ignored_columns=[h for h in raw.frame.columns if h not in mapping])
+                         ignored_columns=[h for h in raw.frame.columns if h not in mapping],
+                         preset=preset.id if preset is not None else None)
     rows = raw.row_numbers
-    cells = raw.frame[list(mapping)].rename(columns=mapping)
+    frame = raw.frame
+    if preset is not None and preset.empty:
+        frame = presets.blank_empty_markers(frame.astype("string"), preset.empty)
+    cells = frame[list(mapping)].rename(columns=mapping)
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)
+    if preset is not None:
+        for col, values in presets.derive(frame, preset).items():
+            text[col] = values
+        for col, value in preset.constants.items():
+            text[col] = pd.Series(value, index=text.index, dtype="string")
+        text = presets.apply_values(text, preset)
+    if source.channel:
+        text["channel"] = pd.Series(source.channel, index=text.index, dtype="string")
     reject = pd.Series(False, index=text.index)
     if raw.from_excel:      # csv lines in another encoding were re-decoded by the reader
         text, fixed = redecode_mojibake(text)
@@ -143,8 +204,14 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
         fixed = pd.Series(False, index=text.index)
 
     blank = text.isna().all(axis=1)
+    total = presets.is_total_row(raw.frame, preset.total_rows if preset is not None else ()) & ~blank
+    ledger.note("reasons", "total_row", total, rows)
+    reject |= total
+    skipped, skip_reason = presets.skipped_rows(frame, preset)
+    ledger.note("reasons", skip_reason, skipped & ~reject & ~blank, rows)
+    reject |= skipped & ~blank
     ledger.note("fixes", MIXED_ENCODING, fixed & ~blank, rows)
-    ledger.note("reasons", "empty_row", blank, rows)
+    ledger.note("reasons", "empty_row", blank & ~reject, rows)
     reject |= blank
     for reason, bad in raw.problems.items():      # ragged rows, text in another encoding
         bad = bad.reindex(text.index, fill_value=False) & ~blank
@@ -157,17 +224,25 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
 
     out = pd.DataFrame(index=text.index)
     names = pd.Series([], dtype="string")
+    dates = preset.dates if preset is not None else ()
     for col in table.columns:
         if col.name not in text:
             continue
         values = text[col.name]
+        if col.kind == OUTCOME:     # worked out from the stage below
+            continue
         if col.kind in PARSERS:
-            parsed, bad = PARSERS[col.kind](values)
+            if col.kind in (DATETIME, MONTH):
+                parsed, bad = PARSERS[col.kind](values, dates, config.timezone)
+            else:
+                parsed, bad = PARSERS[col.kind](values)
+            reason = f"{REASON_PREFIX[col.kind]}:{col.name}"
             if col.required:
-                ledger.note("reasons", f"{REASON_PREFIX[col.kind]}:{col.name}", bad & ~reject, rows)
+                ledger.note("reasons", reason, bad & ~reject, rows)
+                ledger.sample(reason, values[bad & ~reject])
                 reject |= bad
             else:
-                ledger.note("fixes", f"{REASON_PREFIX[col.kind]}:{col.name} (blanked)", bad & ~reject, rows)
+                ledger.note("fixes", f"{reason} (blanked)", bad & ~reject, rows)
                 fixed |= bad
             values = parsed
         elif col.kind in (TEXT, CHANNEL):
@@ -197,27 +272,73 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
             ledger.note("reasons", f"missing:{col.name}", missing & ~reject, rows)
             reject |= missing
         out[col.name] = values
+    if table.name == "leads":
+        status = text["status"] if "status" in text else pd.Series(pd.NA, index=text.index, dtype="string")
+        out["outcome"] = presets.lead_outcome(status, preset, config.stages)
+    if preset is not None and preset.collapse and preset.collapse in out:
+        # one row per product: the deal's first row stands for it, the others are collapsed into it
+        repeat = out[preset.collapse].where(~reject).duplicated(keep="first") & ~reject & out[preset.collapse].notna()
+        ledger.note("reasons", "product_row (collapsed)", repeat, rows)
+        reject |= repeat
+    return _FileRead(out, text, reject, fixed, rows, ledger, names, preset)
+
+
+def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
+    """Every file of a table read, then joined: rows repeated across overlapping exports are
+    duplicates once (exact rows, then the table's ID), consistency fixes, types; the table's ledger
+    is the sum of its files' (each file's counts kept under `files`)."""
+    table = TABLES[source.table]
+    parts = [_read_file(f, config, salt) for f in source.files]
+    sizes = [len(p.out) for p in parts]
+    bounds = np.cumsum([0] + sizes)
+    out = pd.concat([p.out for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].out
+    text = pd.concat([p.text for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].text
+    reject = pd.Series(np.concatenate([p.reject.to_numpy(bool) for p in parts]), index=out.index)
+    fixed = pd.Series(np.concatenate([p.fixed.to_numpy(bool) for p in parts]), index=out.index)
+    rows = pd.Series(np.concatenate([p.rows.to_numpy() for p in parts]), index=out.index)
+
+    def note(kind: str, reason: str, mask: pd.Series) -> None:
+        for part, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
+            part.ledger.note(kind, reason, mask.iloc[lo:hi].reset_index(drop=True), part.rows)
 
     # Exact duplicates: the same raw cells in every mapped column; the first is kept.
     dup = text.duplicated(keep="first") & ~reject
-    ledger.note("reasons", "duplicate_row", dup, rows)
+    note("reasons", "duplicate_row", dup)
     reject |= dup
     if table.key and table.key in out:
         dup_key = out[table.key].where(~reject).duplicated(keep="first") & ~reject
-        ledger.note("reasons", f"duplicate_id:{table.key}", dup_key, rows)
+        note("reasons", f"duplicate_id:{table.key}", dup_key)
         reject |= dup_key
-    out = _fix_table(table.name, out, ledger, rows, reject)
+    out = _fix_table(table.name, out, note, reject)
     fixed |= out.pop("_fixed")
-
-    ledger.rejected = int(reject.sum())
-    ledger.used = ledger.read - ledger.rejected
-    ledger.fixed = int((fixed & ~reject).sum())
+    for part, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
+        part.ledger.rejected = int(reject.iloc[lo:hi].sum())
+        part.ledger.used = part.ledger.read - part.ledger.rejected
+        part.ledger.fixed = int((fixed.iloc[lo:hi] & ~reject.iloc[lo:hi]).sum())
+    ledger = TableLedger.combine(table.name, [p.ledger for p in parts])
     keep = ~reject.to_numpy()
     result = out.loc[keep].reset_index(drop=True)
     result["_source_row"] = rows[keep].to_numpy()
+    aggregate = next((p.preset.aggregate for p in parts if p.preset is not None and p.preset.aggregate), None)
     result = _finalise_dtypes(result, table)
     result["_fixed"] = fixed.to_numpy()[keep]
-    return _Read(result, ledger, names)
+    if aggregate:
+        result = _aggregate(result, aggregate, ledger, table)
+    names = pd.concat([pd.Series([], dtype="string")] + [p.names for p in parts], ignore_index=True)
+    return _Read(result, ledger, names.drop_duplicates())
+
+
+def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) -> pd.DataFrame:
+    """Rows that are events (one per site visit) summed into the table's grain (sessions per month and
+    channel); the first source row of each group is kept, and every used row is counted as a fix."""
+    by, total = list(spec["by"]), spec["sum"]
+    if "month" in by and "month" not in df or df["month"].isna().all():
+        df["month"] = df["date"].dt.to_period("M").dt.to_timestamp()
+    grouped = (df.groupby(by, sort=True, dropna=False)
+               .agg(**{total: (total, "sum"), "_source_row": ("_source_row", "min"), "_fixed": ("_fixed", "max")})
+               .reset_index())
+    ledger.fixes[f"counted_into:{total} ({len(grouped)} rows by {', '.join(by)})"] = len(df)
+    return _finalise_dtypes(grouped.drop(columns=["_fixed"]), table).assign(_fixed=grouped["_fixed"].to_numpy())
 
 
 def mask_known_names(tables: dict[str, _Read], tokens: pd.Series, language: str) -> None:
@@ -244,7 +365,7 @@ def _count_fixed(read: _Read, rows: pd.Series) -> None:
     read.frame["_fixed"] = read.frame["_fixed"].to_numpy(bool) | rows.to_numpy(bool)
 
 
-def _fix_table(name: str, out: pd.DataFrame, ledger: TableLedger, rows: pd.Series, reject: pd.Series) -> pd.DataFrame:
+def _fix_table(name: str, out: pd.DataFrame, note, reject: pd.Series) -> pd.DataFrame:
     """Table-specific consistency fixes (end before start -> end blanked)."""
     fixed = pd.Series(False, index=out.index)
     for start, end in (("slot_start", "slot_end"), ("started_at", "ended_at"), ("shift_start", "shift_end")):
@@ -252,10 +373,10 @@ def _fix_table(name: str, out: pd.DataFrame, ledger: TableLedger, rows: pd.Serie
             bad = out[end].notna() & out[start].notna() & (out[end] <= out[start])
             if name == "schedule":
                 # A shift that ends "before" it starts crosses midnight: end on the next day.
-                ledger.note("fixes", f"{end} before {start} (moved to next day)", bad & ~reject, rows)
+                note("fixes", f"{end} before {start} (moved to next day)", bad & ~reject)
                 out.loc[bad, end] = out.loc[bad, end] + pd.Timedelta(days=1)
             else:
-                ledger.note("fixes", f"{end} before {start} (blanked)", bad & ~reject, rows)
+                note("fixes", f"{end} before {start} (blanked)", bad & ~reject)
                 out.loc[bad, end] = pd.NaT
             fixed |= bad
     out["_fixed"] = fixed
@@ -270,6 +391,8 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
             df[col.name] = df[col.name].astype("string")
         elif col.kind in (DATETIME, MONTH):
             df[col.name] = pd.to_datetime(df[col.name]).astype("datetime64[ns]")
+        elif col.kind == OUTCOME:
+            df[col.name] = df[col.name].astype("string")
         elif col.kind in (MONEY, NUMBER):
             df[col.name] = df[col.name].astype("float64")
         elif col.kind == BOOL:
@@ -292,6 +415,11 @@ def ingest(config: AuditConfig) -> IngestResult:
     and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py)."""
     salt = load_salt(config.salt_file)
     reads = {name: _read_table(source, config, salt) for name, source in config.sources.items()}
+    for name, read in reads.items():
+        if read.ledger.read and not read.ledger.used:
+            files = ", ".join(str(p) for p in config.sources[name].paths)
+            raise InputError(f"{files}: no usable row in table '{name}': {read.ledger.loss()}. Check the "
+                             f"column mapping (data.{name}.columns in audit.yaml) or the export itself")
     tokens = name_tokens(pd.concat([pd.Series([], dtype="string")] + [r.names for r in reads.values()],
                                    ignore_index=True))
     mask_known_names(reads, tokens, config.language)

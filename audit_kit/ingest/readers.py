@@ -1,4 +1,9 @@
-"""Read a raw export (csv, xlsx, xls or ods) into a frame of raw cell values, keeping source row numbers.
+"""Read a raw export (csv, tsv, xlsx, xls, ods, or an HTML table saved as .xls) into a frame of raw cell
+values, keeping source row numbers.
+
+The format is decided by the file's first bytes, not its name: a zip is xlsx/ods, an OLE2 header is a
+legacy .xls (BIFF), markup starting with `<` is an HTML table (Bitrix24 and several MIS and 1C
+reports write their "Excel" export so); anything else is delimited text.
 
 Encodings utf-8, utf-8-sig, cp1251 and utf-16 (Excel "Unicode text"); a file in one encoding with
 some lines in the other is decoded line by line and the lines counted; delimiters `,` `;` and tab;
@@ -158,14 +163,50 @@ def find_header(rows: list[list], known: set[str]) -> int:
     return best
 
 
+ZIP, OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def file_kind(path: Path) -> str:
+    """'excel' (xlsx, xlsm, ods, BIFF xls: read by calamine), 'html' (an HTML table) or 'text'."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(ZIP) or head.startswith(OLE2):
+        return "excel"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith(b"<") and (b"<table" in head.lower() or b"<html" in text[:200] or b"<!doctype" in text[:20]):
+        return "html"
+    return "text"
+
+
+def read_html_table(path: Path) -> pd.DataFrame:
+    """The first `<table>` of an HTML file as a grid of cell texts (a Bitrix24 "Excel" export).
+
+    Parsed with lxml (header cells `th` and data cells `td` alike; `colspan` repeats nothing)."""
+    import lxml.html
+
+    tree = lxml.html.parse(str(path))
+    tables = tree.getroot().xpath("//table") if tree.getroot() is not None else []
+    if not tables:
+        raise InputError(f"{path}: an HTML file without a <table>; expected an export with one table of rows")
+    rows = [[cell.text_content().strip() for cell in tr.xpath("./th|./td")] for tr in tables[0].xpath(".//tr")]
+    width = max((len(r) for r in rows), default=0)
+    grid = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    return grid.replace("", None)
+
+
 def read_grid(path: Path, known: set[str], *, sheet=None, encoding: str | None = None,
               delimiter: str | None = None) -> tuple[pd.DataFrame, int, bool]:
     """Cells from the header row down: (grid, header row index in the file (0-based), from_excel)."""
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; expected a header row and at least one data row")
+    kind = file_kind(path)
     try:
-        if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        if kind == "html":
+            grid = read_html_table(path)
+            head = find_header(grid.head(HEADER_SCAN_ROWS).values.tolist(), known)
+            return grid.iloc[head:], head, True
+        if kind == "excel":
             # calamine (Rust) reads xlsx about ten times faster than openpyxl
             grid = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, header=None, dtype=object,
                                  engine="calamine")

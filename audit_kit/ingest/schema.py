@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Column kinds understood by the coercion step.
-ID, TEXT, DATETIME, MONTH, MONEY, NUMBER, BOOL, STATUS, CHANNEL, PII = (
-    "id", "text", "datetime", "month", "money", "number", "bool", "status", "channel", "pii",
+ID, TEXT, DATETIME, MONTH, MONEY, NUMBER, BOOL, STATUS, CHANNEL, PII, OUTCOME = (
+    "id", "text", "datetime", "month", "money", "number", "bool", "status", "channel", "pii", "outcome",
 )
 
 
@@ -59,6 +59,9 @@ TABLES: dict[str, Table] = {
             _c("lost_reason", TEXT, False, "причина отказа", "причина потери", "причина закрытия"),
             _c("first_response_at", DATETIME, False, "первый ответ", "дата первого ответа", "время первого ответа", "first response"),
             _c("branch_id", ID, False, "филиал", "id филиала", "branch"),
+            # won | lost | open from `status` by the preset's system stages and the config's `stages:`
+            # (ingest/presets.py lead_outcome); NA when neither says what the stages mean
+            _c("outcome", OUTCOME, False),
         ), key="lead_id"),
         Table("calls", "Звонки", (
             _c("call_id", ID, True, "id звонка", "идентификатор звонка", "id", "call id"),
@@ -69,7 +72,8 @@ TABLES: dict[str, Table] = {
             _c("channel", CHANNEL, False, "канал", "источник", "source"),
             _c("caller_phone", PII, False, "номер абонента", "телефон", "номер телефона", "номер звонящего", "phone",
                "моб телефон", "мобильный телефон", "телефон клиента", "контактный телефон"),
-            _c("called_back_at", DATETIME, False, "перезвонили", "время перезвона", "дата перезвона", "callback"),
+            _c("called_back_at", DATETIME, False, "перезвонили", "время перезвона", "дата перезвона", "callback",
+               "перезвон менеджера"),
         ), key="call_id"),
         Table("bookings", "Записи", (
             _c("booking_id", ID, True, "id записи", "номер записи", "id", "booking id"),

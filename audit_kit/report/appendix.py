@@ -163,18 +163,20 @@ def versions() -> dict[str, str]:
 
 
 def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str, timings: Mapping[str, float],
-                      input_hashes: Mapping[str, str] | None = None) -> list[ReportTable]:
+                      input_hashes: Mapping[str, list[str]] | None = None) -> list[ReportTable]:
     """The run (client, config, folder, date), the input files with SHA-256 (`input_hashes` when
     given, else read now), versions, stage timings."""
-    hashes = input_hashes if input_hashes is not None else {n: sha256(s.path) for n, s in config.sources.items()}
+    hashes = input_hashes if input_hashes is not None else {n: [sha256(p) for p in s.paths]
+                                                            for n, s in config.sources.items()}
     items = {
         "client": config.client, "config": config.path.name, "run_folder": Path(run_dir).name,
         "generated": dt.datetime.now().strftime("%d.%m.%Y %H:%M" if config.language == "ru" else "%Y-%m-%d %H:%M"),
         "language": config.language, "currency": config.currency, "kit": kit_version,
     }
     run = pd.DataFrame({"item": [t(f"appendix.provenance.items.{k}") for k in items], "value": list(items.values())})
-    inputs = pd.DataFrame([{"table": t.get(f"appendix.tables.{name}", default=name), "file": src.path.name,
-                            "sha256": hashes[name]} for name, src in config.sources.items()],
+    inputs = pd.DataFrame([{"table": t.get(f"appendix.tables.{name}", default=name), "file": path.name,
+                            "sha256": digest} for name, src in config.sources.items()
+                           for path, digest in zip(src.paths, hashes[name])],
                           columns=["table", "file", "sha256"])
     vers = pd.DataFrame(list(versions().items()), columns=["package", "version"])
     stages = [s for s in STAGES if s in timings]
