@@ -158,10 +158,20 @@ def _tf(col) -> pd.Series:
     return pd.Series(np.where(pd.Series(col).astype(bool).to_numpy(), "true", "false"), index=pd.Series(col).index)
 
 
+def _fixed(values, decimals: int = 2, point: str = ".") -> pd.Series:
+    """Numbers as fixed-decimal text ('1234.50'), vectorised; missing as 0."""
+    scale = 10 ** decimals
+    v = pd.Series(values, dtype="float64").fillna(0.0)
+    cents = np.round(v.to_numpy() * scale).astype("int64")
+    whole = pd.Series(np.abs(cents) // scale, index=v.index).astype(str)
+    frac = pd.Series(np.abs(cents) % scale, index=v.index).astype(str).str.zfill(decimals)
+    sign = pd.Series(np.where(cents < 0, "-", ""), index=v.index)
+    return (sign + whole + point + frac).astype(object)
+
+
 def _comma(values, decimals: int = 2) -> pd.Series:
     """Numbers with a decimal comma and fixed decimals ('1234,50')."""
-    v = pd.Series(values, dtype="float64").round(decimals)
-    return v.map(("{:.%df}" % decimals).format).str.replace(".", ",", regex=False)
+    return _fixed(values, decimals, ",")
 
 
 def _epoch(col, timezone: str) -> pd.Series:
@@ -635,9 +645,8 @@ def metrika_ui(traffic: pd.DataFrame, path) -> Path:
     m = _metrika_numbers(df["sessions"])
     w = m.sessions / max(int(m.sessions.sum()), 1)
     total = [METRIKA_TOTAL, str(int(m.sessions.sum())), str(int(m.visitors.sum())),
-             f"{(m.bounce * w).sum():.2f}", f"{(m.depth * w).sum():.2f}", _hms([(m.secs * w).sum()])[0]]
-    columns = [_text(df["source_label"]), m.sessions, m.visitors, m.bounce.map("{:.2f}".format),
-               m.depth.map("{:.2f}".format), _hms(m.secs)]
+             _fixed([(m.bounce * w).sum()])[0], _fixed([(m.depth * w).sum()])[0], _hms([(m.secs * w).sum()])[0]]
+    columns = [_text(df["source_label"]), m.sessions, m.visitors, _fixed(m.bounce), _fixed(m.depth), _hms(m.secs)]
     header, body = _frame((METRIKA_UI_DIMENSION,) + METRIKA_UI_METRICS, columns)
     body = pd.concat([pd.DataFrame([total], columns=body.columns), body.astype(str)], ignore_index=True)
     path = Path(path)
