@@ -1,8 +1,8 @@
 """Canonical-shaped frames written the way real systems export them (../shared/EXPORTS.md).
 
 What it is for:
-- the demo's exports (`audit-kit sample` can write its leads, calls and spend as amoCRM, Calltouch and
-  Yandex Direct write them, instead of through the kit's own headers);
+- the demo's exports (issue 17: `audit-kit sample` writes its calls, and may write its leads and spend, as
+  Calltouch, amoCRM and Yandex Direct write them instead of through the kit's own headers);
 - the preset fixtures in tests/fixtures/exports/ (made by make_fixtures.py next to them; EXPECTED.md there
   says what ingest must read from each);
 - the equivalence test of issue 17: the same synthetic clinic written once through canonical headers and
