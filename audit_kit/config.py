@@ -138,7 +138,7 @@ YEARS = (1990, 2100)        # audit periods outside these years are typos
 
 KNOWN_KEYS = {"client", "language", "currency", "periods", "data", "channels", "targets", "options", "salt_file",
               "timezone", "stages"}
-SOURCE_KEYS = {"path", "sheet", "columns", "encoding", "delimiter", "preset", "channel"}
+SOURCE_KEYS = {"path", "sheet", "columns", "encoding", "delimiter", "preset", "channel", "month"}
 GLOB_CHARS = "*?["
 
 
@@ -154,6 +154,7 @@ class FileSource:
     delimiter: str | None = None
     preset: str | None = None          # force a source preset (ingest/presets/<id>.yaml)
     channel: str | None = None         # a constant raw channel for every row (a Direct report is one channel)
+    month: str | None = None           # a constant month (YYYY-MM) for a report that does not carry it
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,14 @@ def _file_sources(path: Path, table: str, key: str, spec: Any) -> list[FileSourc
                                          f"{', '.join(presets) or '(none for this table)'}")
     if spec.get("channel") is not None and not any(c.kind == "channel" for c in TABLES[table].columns):
         _fail(path, f"{key}.channel", f"table '{table}' has no channel column")
+    month = spec.get("month")
+    if month is not None:
+        if "month" not in {c.name for c in TABLES[table].columns}:
+            _fail(path, f"{key}.month", f"table '{table}' has no month column")
+        try:
+            month = pd.Period(str(month), freq="M").strftime("%Y-%m")
+        except (ValueError, TypeError):
+            _fail(path, f"{key}.month", f"expected a month like 2025-01, got {month!r}")
     if not isinstance(spec["path"], str) or not spec["path"].strip():
         _fail(path, f"{key}.path", f"expected a file path as text, got {spec['path']!r}")
     pattern = str(spec["path"])
@@ -328,7 +337,7 @@ def _file_sources(path: Path, table: str, key: str, spec: Any) -> list[FileSourc
             _fail(path, f"{key}.path", f"file not found: {found[0]}")
     cols = {str(k): str(v) for k, v in columns.items()}
     return [FileSource(table, f, spec.get("sheet"), cols, spec.get("encoding"), spec.get("delimiter"),
-                       spec.get("preset"), spec.get("channel")) for f in found]
+                       spec.get("preset"), spec.get("channel"), month) for f in found]
 
 
 def _timezone(path: Path, raw: Any) -> str:

@@ -16,13 +16,12 @@ draw, and xlsx files get fixed document timestamps and fixed zip entry times.
 """
 from __future__ import annotations
 
-import datetime as dt
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from . import stable_files, system_exports
 
 SEED = 20250331
 DAY = 1440                                           # minutes; all internal times are minutes since START
@@ -35,8 +34,6 @@ CURRENT = ("2025-01-01", "2025-03-31")
 MONTH_STARTS = pd.date_range(START, END, freq="MS")  # 19 edges -> 18 months
 MONTH_EDGES = ((MONTH_STARTS - START) // pd.Timedelta(minutes=1)).to_numpy().astype(np.int64)
 N_MONTHS = len(MONTH_EDGES) - 1
-FIXED_STAMP = dt.datetime(2025, 4, 1)                # xlsx document properties
-ZIP_TIME = (2025, 4, 1, 0, 0, 0)                     # xlsx zip entry times
 
 # Russian public holidays in the window (the clinic is closed, like on Sundays).
 HOLIDAYS = pd.to_datetime([
@@ -765,17 +762,19 @@ def build(seed: int = SEED) -> dict[str, tuple[str, pd.DataFrame, object]]:
         "Дата первого ответа": ts(leads.resp.where(leads.resp >= 0)).to_numpy(),
         "Ответственный": leads.responsible.to_numpy(),
     }), "xlsx")
-    tables["calls"] = ("calltouch_calls.csv", pd.DataFrame({
-        "Идентификатор сессии": calls.call_id.to_numpy(),
-        "Дата/время звонка": _fmt(ts(calls.t)),
-        "Результат звонка": np.where(calls.missed, "Пропущен", "Принят"),
-        "Ожидание ответа (сек.)": calls.wait_s.to_numpy(),
-        "Длительность разговора (сек.)": calls.duration.to_numpy(),
-        "Источник / канал": calls.source.to_numpy(),
-        "Телефон звонящего": np.char.add("7", calls.phone.astype(str).to_numpy()),
-        "Перезвон менеджера": _fmt(ts(calls.back_t.where(calls.back_t >= 0))),
-        "Регион": calls.region.to_numpy(),
-    }), ("cp1251", ";"))
+    source = calls.source.str.split(" / ", n=1, expand=True).reindex(columns=[0, 1])
+    tables["calls"] = ("calltouch_calls.csv", pd.DataFrame({       # the input of system_exports.calltouch_api
+        "call_id": calls.call_id.to_numpy(),
+        "started_at": ts(calls.t).to_numpy(),
+        "answered": ~calls.missed.to_numpy(bool),
+        "wait_seconds": calls.wait_s.to_numpy(),
+        "duration_seconds": calls.duration.to_numpy(),
+        "source": source[0].to_numpy(), "medium": source[1].to_numpy(),
+        "utm_source": source[0].to_numpy(), "utm_medium": source[1].to_numpy(), "utm_campaign": None,
+        "caller_phone": np.char.add("7", calls.phone.astype(str).to_numpy()),
+        "city": calls.region.to_numpy(),
+        CALLBACK_HEADER: ts(calls.back_t.where(calls.back_t >= 0)).to_numpy(),
+    }), CALLTOUCH)
     minutes = doctors.slot.to_numpy()[rows.doctor]
     no_minutes = rng.random(len(rows)) < PLANTS["slot_minutes_missing"]
     service = np.where(rows.j > 0, np.where(rows.spec == 2, "Лечение зубов", np.char.add(
@@ -784,7 +783,7 @@ def build(seed: int = SEED) -> dict[str, tuple[str, pd.DataFrame, object]]:
     tables["bookings"] = ("mis_bookings.csv", pd.DataFrame({
         "Номер записи": rows.booking_id.to_numpy(),
         "Код пациента": pid[rows.patient],
-        "Код врача": doctors.doctor_id.to_numpy()[rows.doctor],
+        BOOKING_DOCTOR_HEADER: doctors.doctor_id.to_numpy()[rows.doctor],
         "Дата и время приёма": _fmt(ts(rows.slot)),
         "Длительность, мин": np.where(no_minutes, "", minutes.astype(str)),
         "Окончание приёма": _fmt(ts(rows.slot + minutes)),
@@ -1055,6 +1054,15 @@ def _patients_frame(rng, pat: pd.DataFrame, pid: np.ndarray, fio: np.ndarray, ph
 
 # ---------------------------------------------------------------- writers
 XLSX_SHEETS = {"leads": "Сделки", "visits": "Визиты", "schedule": "Расписание", "marketing_spend": "Расходы"}
+# The calls are a Calltouch API export (recognised by its preset) plus the call centre's own column of
+# callback times; every other column of the frame is appended after the API fields as well.
+CALLTOUCH = "calltouch_api"
+CALLBACK_HEADER = "Перезвон менеджера"
+CALLTOUCH_INPUT = ("call_id", "started_at", "answered", "wait_seconds", "duration_seconds", "source", "medium",
+                   "utm_source", "utm_medium", "utm_campaign", "caller_phone", "city")
+# The clinic's own MIS report of bookings names the doctor's code in a way no alias knows: the demo's
+# one `columns:` line.
+BOOKING_DOCTOR_HEADER = "Врач (код)"
 INVOICE_TITLE = "Оплаты за период 01.10.2023 - 31.03.2025"
 
 
@@ -1070,49 +1078,19 @@ def _money(x: np.ndarray) -> np.ndarray:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, encoding: str, sep: str, title: str | None = None) -> None:
-    """A delimited text export; Windows exports (cp1251) get CRLF line ends."""
-    eol = "\r\n" if encoding == "cp1251" else "\n"
-    text = frame.to_csv(sep=sep, index=False, lineterminator=eol)
-    if title:
-        text = title + eol + eol + text
-    path.write_bytes(text.encode(encoding))
-
-
-def _cells(col: pd.Series) -> list:
-    """One column as Python cell values for openpyxl (datetimes as datetime, missing as None)."""
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return col.to_numpy(dtype="datetime64[us]").astype(object).tolist()
-    return [None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in col.astype(object)]
+    """A delimited text export; Windows exports (cp1251) get CRLF line ends; a title line above the table."""
+    stable_files.write_csv(path, frame.columns, [frame[c] for c in frame.columns], sep=sep, encoding=encoding,
+                           eol="\r\n" if encoding == "cp1251" else "\n", before=[title, ""] if title else [])
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
-    """An xlsx with real Excel dates and byte-stable output (fixed timestamps and zip entry times)."""
-    from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet)
-    ws.append(list(frame.columns))
-    for row in zip(*(_cells(frame[c]) for c in frame.columns)):
-        ws.append(row)
-    wb.properties.creator = "audit-kit sample"
-    wb.properties.created = wb.properties.modified = FIXED_STAMP
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).write_data()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            entry.create_system = 3
-            dst.writestr(entry, src.read(info.filename))
-    path.write_bytes(out.getvalue())
+    """An xlsx with real Excel dates and byte-stable output."""
+    stable_files.write_xlsx(path, frame.columns, [frame[c] for c in frame.columns], sheet, creator="audit-kit sample")
 
 
 def _config_text(paths: dict[str, str]) -> str:
-    """audit.yaml of the demo clinic: built-in aliases for most files, a columns: mapping for calls."""
+    """audit.yaml of the demo clinic: a preset for the calls, built-in aliases for most files, a columns:
+    mapping for the bookings."""
     def q(s):
         return '"' + s.replace('"', '\\"') + '"'
     lines = [
@@ -1126,24 +1104,18 @@ def _config_text(paths: dict[str, str]) -> str:
         "data:",
     ]
     for table, path in paths.items():
-        if table != "calls":
+        if table == "calls":
+            lines.append(f"  {table}: {path}" + " " * max(1, 33 - len(table) - len(path)) +
+                         "# a Calltouch API export: recognised by its preset")
+        elif table == "bookings":
+            lines += [
+                "  bookings:                              # the MIS's own report: one header needs a mapping",
+                f"    path: {path}",
+                "    columns:",
+                f'      "{BOOKING_DOCTOR_HEADER}": doctor_id',
+            ]
+        else:
             lines.append(f"  {table}: {path}")
-            continue
-        lines += [
-            "  calls:                                 # Calltouch headers are not among the built-in aliases",
-            f"    path: {path}",
-            "    encoding: cp1251",
-            '    delimiter: ";"',
-            "    columns:",
-            '      "Идентификатор сессии": call_id',
-            '      "Дата/время звонка": started_at',
-            '      "Результат звонка": answered',
-            '      "Ожидание ответа (сек.)": wait_seconds',
-            '      "Длительность разговора (сек.)": duration_seconds',
-            '      "Источник / канал": channel',
-            '      "Телефон звонящего": caller_phone',
-            '      "Перезвон менеджера": called_back_at',
-        ]
     lines.append("channels:                                # raw source / utm / budget line -> channel")
     lines += [f"  {q(k)}: {v}" for k, v in CHANNEL_MAP.items()]
     lines += [
@@ -1154,6 +1126,18 @@ def _config_text(paths: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def write_export(name: str, frame: pd.DataFrame, path: Path, fmt) -> None:
+    """One demo export: "xlsx", (encoding, delimiter) for csv, or CALLTOUCH for the calls."""
+    if fmt == CALLTOUCH:
+        extra = {c: frame[c] for c in frame.columns if c not in CALLTOUCH_INPUT}
+        system_exports.calltouch_api(frame[list(CALLTOUCH_INPUT)], path, extra_columns=extra)
+    elif fmt == "xlsx":
+        _write_xlsx(frame, path, sheet=XLSX_SHEETS[name])
+    else:
+        encoding, sep = fmt
+        _write_csv(frame, path, encoding, sep, title=INVOICE_TITLE if name == "invoices" else None)
+
+
 def generate(out_dir: Path, seed: int = SEED) -> Path:
     """Write the demo clinic's raw exports and audit.yaml into out_dir; return the audit.yaml path."""
     out_dir = Path(out_dir)
@@ -1161,12 +1145,7 @@ def generate(out_dir: Path, seed: int = SEED) -> Path:
     data = out_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
     for name, (fname, frame, fmt) in tables.items():
-        path = data / fname
-        if fmt == "xlsx":
-            _write_xlsx(frame, path, sheet=XLSX_SHEETS[name])
-        else:
-            encoding, sep = fmt
-            _write_csv(frame, path, encoding, sep, title=INVOICE_TITLE if name == "invoices" else None)
+        write_export(name, frame, data / fname, fmt)
     config = out_dir / "audit.yaml"
     config.write_text(_config_text({k: "data/" + v[0] for k, v in tables.items()}), encoding="utf-8")
     return config
@@ -1187,11 +1166,13 @@ def read_raw(folder: Path) -> dict[str, pd.DataFrame]:
     leads = pd.read_excel(d / "amocrm_leads.xlsx", engine="openpyxl", dtype={"ID сделки": str, "ID пациента": str, "ID звонка": str})
     leads.columns = ["lead_id", "created_at", "source", "patient_id", "call_id", "utm_source", "utm_medium",
                      "utm_campaign", "service", "stage", "lost_reason", "first_response_at", "responsible"]
-    calls = csv("calltouch_calls.csv", "cp1251", ";")
-    calls.columns = ["call_id", "started_at", "result", "wait_seconds", "duration_seconds", "source", "phone",
-                     "called_back_at", "region"]
-    calls["started_at"], calls["called_back_at"] = when(calls.started_at), when(calls.called_back_at)
-    calls["answered"] = calls.result == "Принят"
+    calls = csv("calltouch_calls.csv", "utf-8", ",").replace(system_exports.CALLTOUCH_EMPTY, "")
+    calls = pd.DataFrame({"call_id": calls.callId, "started_at": when(calls.date, "%d/%m/%Y %H:%M:%S"),
+                          "wait_seconds": calls.waitingConnect, "duration_seconds": calls.duration,
+                          "source": calls.source.where(calls.medium.eq(""), calls.source + " / " + calls.medium),
+                          "phone": calls.callerNumber,
+                          "called_back_at": when(calls[CALLBACK_HEADER], "%d/%m/%Y %H:%M:%S"),
+                          "region": calls.city, "answered": calls.successful == "true"})
     b = csv("mis_bookings.csv", "cp1251", ";")
     b.columns = ["booking_id", "patient_id", "doctor_id", "slot_start", "slot_minutes", "slot_end", "service",
                  "status", "lead_id", "created_at", "cancelled_at"]

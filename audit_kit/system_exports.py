@@ -32,14 +32,12 @@ Europe/Moscow).
 from __future__ import annotations
 
 import html
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from audit_kit.sample import FIXED_STAMP, ZIP_TIME, _cells
+from . import stable_files
 
 TIMEZONE = "Europe/Moscow"
 MANAGER = "Администратор Тестовый"
@@ -191,58 +189,17 @@ def _stage(outcome: pd.Series, won: str, lost: str, open_: tuple[str, ...]) -> p
                                default=_nth_open(outcome, open_).to_numpy()), index=outcome.index)
 
 
-def _frame(header, columns) -> tuple[list[str], pd.DataFrame]:
-    """Header (duplicates allowed) and positional columns as one frame."""
-    header = list(header)
-    if len(header) != len(columns):
-        raise ValueError(f"{len(header)} headers for {len(columns)} columns")
-    body = pd.DataFrame({i: pd.Series(c).reset_index(drop=True) for i, c in enumerate(columns)})
-    return header, body
-
-
-def _csv(path, header, columns, *, sep=",", encoding="utf-8", eol="\n", write_header=True,
-         before: list[str] = (), after: list[str] = ()) -> Path:
-    """Delimited text with an optional header row and extra raw lines before and after the table."""
-    header, body = _frame(header, columns)
-    text = body.to_csv(sep=sep, index=False, header=header if write_header else False, lineterminator=eol)
-    text = "".join(line + eol for line in before) + text + "".join(line + eol for line in after)
-    path = Path(path)
-    path.write_bytes(text.encode(encoding))
-    return path
+def _csv(path, header, columns, **options) -> Path:
+    return stable_files.write_csv(path, header, columns, **options)
 
 
 def _xlsx(path, header, columns, sheet: str) -> Path:
-    """An xlsx with byte-stable output (fixed document times and zip entry times), duplicate headers kept."""
-    from openpyxl import Workbook
-    from openpyxl.writer.excel import ExcelWriter
-
-    header, body = _frame(header, columns)
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(sheet)
-    ws.append(header)
-    for row in zip(*(_cells(body[c]) for c in body.columns)):
-        ws.append(row)
-    wb.properties.creator = "audit-kit system_exports"
-    wb.properties.created = wb.properties.modified = FIXED_STAMP
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).write_data()
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=ZIP_TIME)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            entry.create_system = 3
-            dst.writestr(entry, src.read(info.filename))
-    path = Path(path)
-    path.write_bytes(out.getvalue())
-    return path
+    return stable_files.write_xlsx(path, header, columns, sheet, creator="audit-kit system_exports")
 
 
 def _html_xls(path, header, columns) -> Path:
     """An HTML <table> saved as .xls, the way Bitrix24's "Excel" export writes it (UTF-8, CRLF)."""
-    header, body = _frame(header, columns)
+    header, body = stable_files.table(header, columns)
 
     def esc(s: pd.Series) -> pd.Series:
         return (s.astype(str).str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
@@ -647,7 +604,7 @@ def metrika_ui(traffic: pd.DataFrame, path) -> Path:
     total = [METRIKA_TOTAL, str(int(m.sessions.sum())), str(int(m.visitors.sum())),
              _fixed([(m.bounce * w).sum()])[0], _fixed([(m.depth * w).sum()])[0], _hms([(m.secs * w).sum()])[0]]
     columns = [_text(df["source_label"]), m.sessions, m.visitors, _fixed(m.bounce), _fixed(m.depth), _hms(m.secs)]
-    header, body = _frame((METRIKA_UI_DIMENSION,) + METRIKA_UI_METRICS, columns)
+    header, body = stable_files.table((METRIKA_UI_DIMENSION,) + METRIKA_UI_METRICS, columns)
     body = pd.concat([pd.DataFrame([total], columns=body.columns), body.astype(str)], ignore_index=True)
     path = Path(path)
     path.write_bytes(body.to_csv(index=False, header=header, lineterminator="\n").encode("utf-8-sig"))

@@ -176,8 +176,9 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
         preset = presets.detect(list(raw.frame.columns), table.name, str(source.path), source.preset)
     index = _alias_index(table, source.columns, preset)
     derived = set(preset.derive) | set(preset.constants) if preset is not None else set()
-    if source.channel:
-        derived.add("channel")
+    for col in ("channel", "month"):
+        if getattr(source, col):
+            derived.add(col)
     mapping = _map_columns(raw, table, index, derived, preset)
     ledger = TableLedger(table.name, source.path.name, read=len(raw.frame), columns=dict(mapping),
                          ignored_columns=[h for h in raw.frame.columns if h not in mapping],
@@ -189,21 +190,23 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
     cells = frame[list(mapping)].rename(columns=mapping)
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)
+    blank = (text.isna().all(axis=1) if text.shape[1]      # the mapped cells, before constants and
+             else pd.Series(False, index=text.index))       # derived columns fill every row
     if preset is not None:
         for col, values in presets.derive(frame, preset).items():
             text[col] = values
         for col, value in preset.constants.items():
             text[col] = pd.Series(value, index=text.index, dtype="string")
         text = presets.apply_values(text, preset)
-    if source.channel:
-        text["channel"] = pd.Series(source.channel, index=text.index, dtype="string")
+    for col in ("channel", "month"):      # the source's constant wins over the file's and the preset's
+        if getattr(source, col):
+            text[col] = pd.Series(getattr(source, col), index=text.index, dtype="string")
     reject = pd.Series(False, index=text.index)
     if raw.from_excel:      # csv lines in another encoding were re-decoded by the reader
         text, fixed = redecode_mojibake(text)
     else:
         fixed = pd.Series(False, index=text.index)
 
-    blank = text.isna().all(axis=1)
     total = presets.is_total_row(raw.frame, preset.total_rows if preset is not None else ()) & ~blank
     ledger.note("reasons", "total_row", total, rows)
     reject |= total
@@ -246,11 +249,12 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
                 fixed |= bad
             values = parsed
         elif col.kind in (TEXT, CHANNEL):
+            if col.kind == CHANNEL:      # mapped first: a PBX line number is a channel once `channels:` names it
+                values = coerce.map_channel(values, config.channels)
             values, contact = mask_contacts(values, config.language)
             ledger.note("fixes", f"contact_in_text:{col.name} (masked)", contact & ~reject, rows)
             fixed |= contact
             if col.kind == CHANNEL:
-                values = coerce.map_channel(values, config.channels)
                 if col.required:
                     empty = values.isna()
                     ledger.note("fixes", f"empty:{col.name} (set to {UNKNOWN_CHANNEL[config.language]})",
@@ -272,6 +276,9 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
             ledger.note("reasons", f"missing:{col.name}", missing & ~reject, rows)
             reject |= missing
         out[col.name] = values
+    ids = presets.row_ids(frame, preset)
+    if ids is not None:
+        text["_row_id"] = ids
     if table.name == "leads":
         status = text["status"] if "status" in text else pd.Series(pd.NA, index=text.index, dtype="string")
         out["outcome"] = presets.lead_outcome(status, preset, config.stages)
@@ -301,7 +308,7 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
         for part, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
             part.ledger.note(kind, reason, mask.iloc[lo:hi].reset_index(drop=True), part.rows)
 
-    # Exact duplicates: the same raw cells in every mapped column; the first is kept.
+    # Exact duplicates: the same raw cells in every mapped column (and the preset's row ID); the first is kept.
     dup = text.duplicated(keep="first") & ~reject
     note("reasons", "duplicate_row", dup)
     reject |= dup

@@ -31,7 +31,7 @@ from .coerce import as_text, normalise_header, normalise_text, parse_number
 OUTCOMES = ("won", "lost", "open")
 KEYS = {"id", "system", "title", "table", "evidence", "detect", "headerless", "columns", "derive", "values",
         "stages", "empty", "dates", "total_rows", "collapse", "aggregate", "constants", "delimiter", "encoding",
-        "formats", "skip_rows"}
+        "formats", "skip_rows", "row_id"}
 DERIVE_OPS = {"join", "positive", "difference", "divide", "constant"}
 # Built-in first cells of a total row (any export): «Итого», «Итого и средние», «Всего», «Total rows: 12».
 TOTAL_MARKERS = ("итого", "всего", "total", "totals", "итого и средние")
@@ -63,6 +63,7 @@ class Preset:
     encoding: str | None = None
     formats: tuple[str, ...] = ()
     skip_rows: dict | None = None             # {header, values | nonempty, reason}: rows not of this table
+    row_id: str | None = None                 # a raw header that makes event rows unique (Metrika visitID)
 
     def label(self, language: str = "en") -> str:
         return self.title.get(language) or self.title.get("en") or self.system
@@ -75,6 +76,8 @@ class Preset:
             names |= {normalise_header(x) for x in _operands(spec) if isinstance(x, str)}
         if self.skip_rows:
             names.add(normalise_header(self.skip_rows["header"]))
+        if self.row_id:
+            names.add(normalise_header(self.row_id))
         return names
 
     def matches(self, headers: set[str]) -> bool:
@@ -87,6 +90,7 @@ class Preset:
 def _operands(spec: dict) -> list:
     """The raw headers (and numbers) a derive spec reads, including `when_positive`."""
     out = [spec[k] for k in ("when_positive", "else") if k in spec]
+    out += list(spec["otherwise"]) if isinstance(spec.get("otherwise"), (list, tuple)) else []
     for op in DERIVE_OPS & set(spec):
         arg = spec[op]
         out += list(arg) if isinstance(arg, (list, tuple)) else [arg]
@@ -136,7 +140,7 @@ def _parse(name: str, raw: dict, tables: dict) -> Preset:
         total_rows=tuple(normalise_header(t) for t in raw.get("total_rows") or ()),
         collapse=raw.get("collapse"), aggregate=raw.get("aggregate"), constants=dict(raw.get("constants") or {}),
         delimiter=raw.get("delimiter"), encoding=raw.get("encoding"), formats=tuple(raw.get("formats") or ()),
-        skip_rows=raw.get("skip_rows"))
+        skip_rows=raw.get("skip_rows"), row_id=raw.get("row_id"))
 
 
 @functools.cache
@@ -245,8 +249,9 @@ def blank_empty_markers(text: pd.DataFrame, markers: tuple[str, ...]) -> pd.Data
 
 def derive(raw: pd.DataFrame, preset: Preset) -> dict[str, pd.Series]:
     """Canonical columns computed from raw ones (text, so that the usual coercion follows):
-    `join` non-empty parts with `sep`; `positive`: 'да' when the number > 0 else 'нет';
-    `difference`: a - b (blank unless both are numbers and `when_positive` is > 0); `divide`: a / n;
+    `join` non-empty parts with `sep` (`else`: another column where all parts are empty); `positive`:
+    'да' when the number > 0 else 'нет'; `difference`: a - b, and with `when_positive: g` only where
+    g > 0, `otherwise` (c - d, or a number) elsewhere; `divide`: a / n;
     `constant`: the same value on every row."""
     out: dict[str, pd.Series] = {}
     for target, spec in preset.derive.items():
@@ -270,7 +275,11 @@ def derive(raw: pd.DataFrame, preset: Preset) -> dict[str, pd.Series]:
             diff = a - b
             if "when_positive" in spec:
                 gate, _ = parse_number(as_text(_column(raw, spec["when_positive"], preset)))
-                diff = diff.where(gate > 0)
+                other = spec.get("otherwise")
+                if isinstance(other, (list, tuple)):
+                    c, d = (parse_number(as_text(_column(raw, h, preset)))[0] for h in other)
+                    other = c - d
+                diff = diff.where(gate > 0, other if other is not None else np.nan).where(gate.notna())
             out[target] = _number_text(diff)
         elif "divide" in spec:
             head, by = spec["divide"]
@@ -290,6 +299,14 @@ def skipped_rows(raw: pd.DataFrame, preset: Preset | None) -> tuple[pd.Series, s
     else:
         hit = normalise_text(values).isin([normalise_header(v) for v in spec.get("values", ())])
     return hit.fillna(False).astype(bool), str(spec.get("reason", "not_this_table"))
+
+
+def row_ids(raw: pd.DataFrame, preset: Preset | None) -> pd.Series | None:
+    """The raw event ID that tells apart rows whose mapped cells are equal (two visits of one day and
+    channel), so that only a row repeated with its ID counts as a duplicate."""
+    if preset is None or not preset.row_id:
+        return None
+    return as_text(_column(raw, preset.row_id, preset))
 
 
 def _number_text(values: pd.Series) -> pd.Series:
@@ -332,4 +349,4 @@ def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
 
 
 __all__ = ["Preset", "OUTCOMES", "all_presets", "known_headers", "detect", "closest", "headerless_match",
-           "blank_empty_markers", "derive", "skipped_rows", "apply_values", "lead_outcome", "is_total_row"]
+           "blank_empty_markers", "derive", "skipped_rows", "row_ids", "apply_values", "lead_outcome", "is_total_row"]

@@ -108,12 +108,13 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
 
     Stages whose data is missing (no bookings table or no ``lead_id`` in it; no invoices) are
     absent columns, not False. Also carried: ``lead_id``, ``created_at``, ``month`` (first day),
-    ``channel``, ``call_id``, ``lost_reason``.
+    ``channel``, ``call_id``, ``lost_reason``, ``outcome`` (won | lost | open from the CRM stage, NA
+    when the stages are not known: ingest/presets.py).
     """
     out = leads[["lead_id", "created_at", "channel"]].reset_index(drop=True)
     out["created_at"] = out["created_at"].astype("datetime64[ns]")
     out["month"] = month_start(out["created_at"])
-    for col in ("call_id", "lost_reason"):
+    for col in ("call_id", "lost_reason", "outcome"):
         out[col] = (leads[col].astype("string").reset_index(drop=True) if col in leads
                     else pd.Series(pd.NA, index=out.index, dtype="string"))
     if _has_values(leads, "call_id"):
@@ -483,19 +484,24 @@ def slow_response_units(buckets: pd.DataFrame, *, min_fast_leads: int = 10) -> f
 def unbooked_without_reason(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp,
                             by: Iterable[str] = ("channel",)) -> pd.DataFrame:
     """Leads of the period never booked, and those of them with no ``lost_reason`` recorded:
-    ``leads``, ``unbooked``, ``no_reason`` (counts) and ``no_reason_share`` = no_reason ÷ unbooked.
-    Empty when bookings are missing."""
+    ``leads``, ``unbooked``, ``no_reason`` (counts), ``no_reason_share`` = no_reason ÷ unbooked and
+    ``open`` (unbooked leads whose CRM stage says they are still being worked: not lost, so they need
+    no reason and are not in ``no_reason``). Empty when bookings are missing."""
+    columns = [*by, "leads", "unbooked", "no_reason", "no_reason_share", "open"]
     if "booked" not in journey:
-        return pd.DataFrame(columns=[*by, "leads", "unbooked", "no_reason", "no_reason_share"])
+        return pd.DataFrame(columns=columns)
     part = journey.loc[_in(journey["created_at"], start, end)]
     unbooked = ~part["booked"].to_numpy(bool)
-    frame = part[list(by)].assign(unbooked=unbooked.astype("int64"),
-                                  no_reason=(unbooked & part["lost_reason"].isna().to_numpy(bool)).astype("int64"))
+    still_open = (part["outcome"].eq("open").fillna(False).to_numpy(bool) if "outcome" in part
+                  else np.zeros(len(part), dtype=bool))
+    no_reason = unbooked & part["lost_reason"].isna().to_numpy(bool) & ~still_open
+    frame = part[list(by)].assign(unbooked=unbooked.astype("int64"), no_reason=no_reason.astype("int64"),
+                                  open=(unbooked & still_open).astype("int64"))
     out = (frame.groupby(list(by), sort=True).agg(leads=("unbooked", "size"), unbooked=("unbooked", "sum"),
-                                                 no_reason=("no_reason", "sum")).reset_index()
-           if by else frame[["unbooked", "no_reason"]].sum().to_frame().T.assign(leads=len(frame)))
+                                                 no_reason=("no_reason", "sum"), open=("open", "sum")).reset_index()
+           if by else frame[["unbooked", "no_reason", "open"]].sum().to_frame().T.assign(leads=len(frame)))
     out["no_reason_share"] = out["no_reason"] / out["unbooked"].where(out["unbooked"] > 0)
-    return out[[*by, "leads", "unbooked", "no_reason", "no_reason_share"]]
+    return out[columns]
 
 
 def lost_reasons(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
