@@ -36,7 +36,22 @@ INSTRUCTIONS_RU = [
     "Идентификаторы (пациента, записи, визита) должны совпадать между системами: так мы проследим путь пациента",
     "от обращения до оплаты.",
     "ФИО, телефоны и e-mail при загрузке заменяются обезличенными кодами и не попадают в отчёт.",
+    "",
+    "Если вы работаете в amoCRM, Битрикс24, Calltouch, CoMagic/UIS, Mango Office, Roistat, Яндекс Директ или",
+    "Яндекс Метрике — пришлите стандартную выгрузку системы без правок: мы читаем её как есть (лист «Выгрузки систем»).",
+    "Можно прислать несколько файлов на одну таблицу: по месяцам, по филиалам, по рекламным кабинетам.",
 ]
+FORMAT_NAMES = {"xlsx": "xlsx", "csv": "csv", "tsv": "tsv (текст с табуляцией)", "html-xls": "xls из Битрикс24 (как есть)"}
+
+
+def _exports_by_table() -> dict[str, list]:
+    """Table -> the presets (known systems' exports) that feed it, in the order of the tables."""
+    from .ingest.presets import all_presets
+
+    out: dict[str, list] = {name: [] for name in TABLES}
+    for preset in all_presets().values():
+        out[preset.table].append(preset)
+    return {name: presets for name, presets in out.items() if presets}
 
 
 def write_request_workbook(path: Path) -> Path:
@@ -48,12 +63,30 @@ def write_request_workbook(path: Path) -> Path:
         info.cell(row=i, column=1, value=line).font = Font(bold=(i == 1), size=14 if i == 1 else 11)
     info.column_dimensions["A"].width = 110
     head_fill = PatternFill("solid", fgColor="DDE7F0")
+    by_table = _exports_by_table()
+    known = wb.create_sheet("Выгрузки систем")
+    known.append(["Выгрузки, которые мы читаем как есть (без сопоставления столбцов)"])
+    known["A1"].font = Font(bold=True, size=13)
+    known.append(["Таблица", "Система и выгрузка", "Тип файла"])
+    for cell in known[2]:
+        cell.font, cell.fill = Font(bold=True), head_fill
+    for name, presets in by_table.items():
+        for preset in presets:
+            known.append([f"{TABLES[name].title_ru} ({name})", preset.label("ru"),
+                          ", ".join(FORMAT_NAMES.get(f, f) for f in preset.formats)])
+    for letter, width in zip("ABC", (30, 48, 36)):
+        known.column_dimensions[letter].width = width
     for name, table in TABLES.items():
         ws = wb.create_sheet(name[:31])
         ws.append([f"{table.title_ru} ({name})"])
         ws["A1"].font = Font(bold=True, size=13)
+        if by_table.get(name):
+            ws.append(["Сначала — выгрузка системы как есть: " + "; ".join(p.label("ru") for p in by_table[name])
+                       + ". Иначе — любая выгрузка с полями ниже."])
+            ws["A2"].font = Font(italic=True)
         ws.append(["Поле (canonical)", "Как может называться у вас", "Обязательное", "Пример", "Примечание"])
-        for cell in ws[2]:
+        header_row = ws.max_row
+        for cell in ws[header_row]:
             cell.font, cell.fill = Font(bold=True), head_fill
         examples = CONTACT_EXAMPLES | dict(zip((c.name for c in table.columns), EXAMPLES[name]))
         for col in table.columns:
@@ -64,10 +97,10 @@ def write_request_workbook(path: Path) -> Path:
             ws.append([col.name, ", ".join(a for a in col.aliases[:3]), "да" if col.required else "нет", example, note])
         for letter, width in zip("ABCDE", (22, 42, 14, 28, 40)):
             ws.column_dimensions[letter].width = width
-        for row in ws.iter_rows(min_row=3):
+        for row in ws.iter_rows(min_row=header_row + 1):
             for cell in row:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.freeze_panes = "A3"
+        ws.freeze_panes = f"A{header_row + 1}"
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -31,8 +31,13 @@ def leads_config(clinic):
 def test_validate_json_contract(leads_config, capsys):
     code, out, _ = _run(["validate", str(leads_config), "--json"], capsys)
     assert code == 0
-    assert json.loads(out) == {"tables": {"leads": {"read": 3, "used": 1, "fixed": 0, "rejected": 2,
-                                                    "reasons": {"missing:lead_id": 1, "invalid_date:created_at": 1}}}}
+    summary = json.loads(out)
+    contract = {k: summary["tables"]["leads"][k] for k in ("read", "used", "fixed", "rejected", "reasons")}
+    assert contract == {"read": 3, "used": 1, "fixed": 0, "rejected": 2,
+                        "reasons": {"missing:lead_id": 1, "invalid_date:created_at": 1}}
+    # additive: the fixes, the preset and the files of each table, and the tables that lost most rows
+    assert summary["tables"]["leads"]["preset"] is None and summary["tables"]["leads"]["files"] == {}
+    assert summary["warnings"] == ["leads: 2 of 3 rows rejected — required column lead_id is empty"]
 
 
 def test_validate_prints_the_ledger(leads_config, capsys):
@@ -89,9 +94,13 @@ def test_init_writes_config_and_data_request_workbook(tmp_path, capsys):
     folder = tmp_path / "klinika"
     assert 'client: "Клиника «Пример»"' in (folder / "audit.yaml").read_text(encoding="utf-8")
     wb = load_workbook(folder / "data_request.xlsx")
-    assert wb.sheetnames == ["Инструкция", *TABLES]
+    assert wb.sheetnames == ["Инструкция", "Выгрузки систем", *TABLES]
+    known = list(wb["Выгрузки систем"].iter_rows(min_row=3, values_only=True))
+    assert ("Обращения (leads)", "amoCRM: выгрузка сделок", "xlsx, csv") in known
+    assert ("Звонки (calls)", "Mango Office: статистика звонков", "csv") in known
     leads = wb["leads"]
-    rows = list(leads.iter_rows(min_row=3, values_only=True))
+    assert leads["A2"].value.startswith("Сначала — выгрузка системы как есть: amoCRM: выгрузка сделок; ")
+    rows = list(leads.iter_rows(min_row=4, values_only=True))
     assert rows[0][:3] == ("lead_id", "id обращения, id заявки, номер заявки", "да")
     assert [r[0] for r in rows] == [c.name for c in TABLES["leads"].columns]
     assert ".audit_salt" in (folder / ".gitignore").read_text(encoding="utf-8")

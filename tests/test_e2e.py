@@ -12,6 +12,7 @@ import pytest
 from audit_kit.config import load_config
 from audit_kit.ingest.coerce import as_text
 from audit_kit.ingest.load import _alias_index, _map_columns
+from audit_kit.ingest.presets import detect, known_headers
 from audit_kit.ingest.readers import read_grid, to_raw_table
 from audit_kit.ingest.schema import PII, TABLES
 
@@ -31,16 +32,19 @@ def raw_pii_values(config_path: Path) -> set[str]:
         pii = [c.name for c in table.columns if c.kind == PII]
         if not pii:
             continue
-        index = _alias_index(table, source.columns)
-        grid, _, excel = read_grid(source.path, set(index), sheet=source.sheet)
-        raw = to_raw_table(grid, source.path, excel)
-        mapping = _map_columns(raw, table, source, index)
-        for header, canon in mapping.items():
-            if canon in pii:
-                col = as_text(raw.frame[header]).dropna()
-                values |= set(col)
-                if canon in ("phone", "caller_phone"):
-                    values |= set(col.str.replace(r"\D", "", regex=True).str[-10:])
+        for file in source.files:
+            index = _alias_index(table, file.columns)
+            grid, _, excel = read_grid(file.path, set(index) | known_headers(), sheet=file.sheet)
+            raw = to_raw_table(grid, file.path, excel)
+            preset = detect(list(raw.frame.columns), name, str(file.path), file.preset)
+            index = _alias_index(table, file.columns, preset)
+            mapping = _map_columns(raw, table, index, set(preset.derive) if preset else set(), preset)
+            for header, canon in mapping.items():
+                if canon in pii:
+                    col = as_text(raw.frame[header]).dropna()
+                    values |= set(col)
+                    if canon in ("phone", "caller_phone"):
+                        values |= set(col.str.replace(r"\D", "", regex=True).str[-10:])
     return {v for v in values if len(v) >= 6}
 
 

@@ -91,10 +91,7 @@ def planted_run(tmp_path_factory):
             planted.loc[rows, "Источник"], planted.loc[rows, "Причина отказа"] = SCRIPT, FORMULA
             fmt, path = ("utf-8", ","), path.with_suffix(".csv")   # in an xlsx a formula is read as its value
             config.write_text(config.read_text(encoding="utf-8").replace(fname, path.name), encoding="utf-8")
-        if fmt == "xlsx":
-            sample._write_xlsx(planted, path, sheet=sample.XLSX_SHEETS[name])
-        else:
-            sample._write_csv(planted, path, *fmt, title=sample.INVOICE_TITLE if name == "invoices" else None)
+        sample.write_export(name, planted, path, fmt)
     result = run_audit(config, out=folder / "reports" / "planted", progress=lambda s: None)
     return result
 

@@ -344,7 +344,7 @@ def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) 
     grouped = (df.groupby(by, sort=True, dropna=False)
                .agg(**{total: (total, "sum"), "_source_row": ("_source_row", "min"), "_fixed": ("_fixed", "max")})
                .reset_index())
-    ledger.fixes[f"counted_into:{total} ({len(grouped)} rows by {', '.join(by)})"] = len(df)
+    ledger.fixes[f"counted_into:{total}"] = len(df)
     return _finalise_dtypes(grouped.drop(columns=["_fixed"]), table).assign(_fixed=grouped["_fixed"].to_numpy())
 
 

@@ -336,6 +336,15 @@ def lead_outcome(status: pd.Series, preset: Preset | None, stages: dict[str, str
     return out.mask(out.isna() & status.notna(), "open")
 
 
+def known_stages(preset_ids, stages: dict[str, str]) -> dict[str, str]:
+    """Every stage name (normalised) the given presets and the config's `stages:` give a meaning."""
+    out: dict[str, str] = {}
+    for pid in preset_ids:
+        if pid and pid in all_presets():
+            out |= all_presets()[pid].stages
+    return out | {normalise_header(k): v for k, v in stages.items()}
+
+
 def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
     """Rows whose first non-empty cell is a total marker («Итого», «Итого и средние», «Total rows: 12»)."""
     if raw.empty:
@@ -349,4 +358,4 @@ def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
 
 
 __all__ = ["Preset", "OUTCOMES", "all_presets", "known_headers", "detect", "closest", "headerless_match",
-           "blank_empty_markers", "derive", "skipped_rows", "row_ids", "apply_values", "lead_outcome", "is_total_row"]
+           "blank_empty_markers", "known_stages", "derive", "skipped_rows", "row_ids", "apply_values", "lead_outcome", "is_total_row"]

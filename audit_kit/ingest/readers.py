@@ -201,6 +201,9 @@ def read_grid(path: Path, known: set[str], *, sheet=None, encoding: str | None =
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty; expected a header row and at least one data row")
     kind = file_kind(path)
+    if kind == "text" and suffix in (".xlsx", ".xlsm", ".ods"):
+        raise InputError(f"{path}: cannot read the file: the name says {suffix} but the content is not a workbook "
+                         f"(it reads as plain text); export it again as xlsx, or rename it to .csv if it is a csv")
     try:
         if kind == "html":
             grid = read_html_table(path)

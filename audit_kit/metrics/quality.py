@@ -48,11 +48,11 @@ SOURCES = ("completed_bookings", "visits", "paid_visits")
 REASON_CODES = ("missing", "invalid_date", "invalid_number", "invalid_yes_no", "unknown_status", "invalid_month",
                 "duplicate_row", "duplicate_id", "empty_row", "empty", "before", "too_few_fields", "too_many_fields",
                 "mixed_encoding", "contact_in_text", "name_in_text", "phone_as_id", "email_as_id",
-                "linked_by_phone")
-ACTION_CODES = ("blanked", "set_to", "next_day", "masked", "hashed", "redecoded")
+                "linked_by_phone", "total_row", "product_row", "outgoing_call", "counted_into")
+ACTION_CODES = ("blanked", "set_to", "next_day", "masked", "hashed", "redecoded", "collapsed")
 # Fix texts of the ingest (in brackets after the reason) -> action code; "set to ..." is matched apart.
 ACTION_TEXTS = {"blanked": "blanked", "moved to next day": "next_day", "masked": "masked", "hashed": "hashed",
-                "re-decoded": "redecoded"}
+                "re-decoded": "redecoded", "collapsed": "collapsed"}
 # How a lead is tied to a patient (ingest/link.py `_patient_link`).
 LEAD_LINKS = ("id", "phone", "none")
 _REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<column>\w+))?)"
@@ -528,3 +528,55 @@ def coverage_gaps(coverage: pd.DataFrame, periods: list[str]) -> pd.DataFrame:
     for p in periods:
         short |= coverage[f"{p}_coverage"].lt(1).fillna(False).astype(bool)
     return coverage.loc[event & (short | coverage["empty_months"].gt(0))].reset_index(drop=True)
+
+
+# -- what was read: sources, CRM stages, tables that lost most rows -----------------------------------
+LOSS_SHARE = 0.5      # a table that rejects more than this share of its rows is named first (TableLedger.loss)
+
+
+def sources_read(ledger) -> pd.DataFrame:
+    """One row per file of every table (`ingest.Ledger`): ``table``, ``file``, ``preset`` (the id of
+    the source preset it was read by, NA when read by column names), ``read``, ``used``, ``rejected``."""
+    rows = []
+    for name, t in ledger.tables.items():
+        files = t.files or {t.file: {"preset": t.preset, "read": t.read, "used": t.used, "rejected": t.rejected}}
+        for file, f in files.items():
+            rows.append({"table": name, "file": file, "preset": f.get("preset"), "read": f["read"],
+                         "used": f["used"], "rejected": f["rejected"]})
+    out = pd.DataFrame(rows, columns=["table", "file", "preset", "read", "used", "rejected"])
+    out["preset"] = out["preset"].astype("string")
+    return out
+
+
+def lead_stages(leads: pd.DataFrame, known: Mapping[str, str]) -> pd.DataFrame:
+    """The CRM stages of the leads with their count and meaning: ``status``, ``outcome`` (won | lost |
+    open, ingest/presets.py lead_outcome), ``leads`` and ``mapped`` (True when a preset's system stage
+    or the config's `stages:` names it; False: an account's own stage read as open until the config
+    maps it). `known` is every normalised stage name the presets and the config map. Most frequent first."""
+    from ..ingest.coerce import normalise_text
+
+    columns = ["status", "outcome", "leads", "mapped"]
+    if "status" not in leads or "outcome" not in leads or leads["outcome"].isna().all():
+        return pd.DataFrame(columns=columns)
+    part = leads.loc[leads["status"].notna(), ["status", "outcome"]]
+    out = part.groupby(["status", "outcome"], sort=False).size().rename("leads").reset_index()
+    out["mapped"] = normalise_text(out["status"]).isin(list(known)).fillna(False).astype(bool).to_numpy()
+    return out.sort_values(["leads", "status"], ascending=[False, True], kind="stable").reset_index(drop=True)[columns]
+
+
+def loss_warnings(overview: pd.DataFrame, reasons: pd.DataFrame, samples: Mapping[str, Mapping[str, str]]
+                  ) -> pd.DataFrame:
+    """Tables that rejected more than LOSS_SHARE of their rows (from `ledger_overview` and
+    `Ledger.reasons_frame`): ``table``, ``rejected``, ``read``, ``reject_rate``, ``reason`` (the most
+    frequent rejection reason) and ``example`` (a raw value behind it, when kept)."""
+    columns = ["table", "rejected", "read", "reject_rate", "reason", "example"]
+    lost = overview.loc[overview["reject_rate"].gt(LOSS_SHARE).fillna(False).astype(bool)]
+    if lost.empty:
+        return pd.DataFrame(columns=columns)
+    rejected = reasons.loc[reasons["kind"].eq("rejected")].sort_values(["table", "rows"], ascending=[True, False],
+                                                                       kind="stable")
+    top = rejected.drop_duplicates("table").set_index("table")["reason"]
+    out = lost[["table", "rejected", "read", "reject_rate"]].copy()
+    out["reason"] = out["table"].map(top)
+    out["example"] = [samples.get(t, {}).get(r) for t, r in zip(out["table"], out["reason"])]
+    return out.reset_index(drop=True)[columns]
