@@ -186,7 +186,7 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
     rows = raw.row_numbers
     frame = raw.frame
     if preset is not None and preset.empty:
-        frame = presets.blank_empty_markers(frame.astype("string"), preset.empty)
+        frame = presets.blank_empty_markers(frame, preset.empty, list(dict.fromkeys([*mapping, *preset.headers_in(frame)])))
     cells = frame[list(mapping)].rename(columns=mapping)
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)

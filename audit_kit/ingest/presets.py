@@ -80,6 +80,11 @@ class Preset:
             names.add(normalise_header(self.row_id))
         return names
 
+    def headers_in(self, frame: pd.DataFrame) -> list[str]:
+        """The frame's columns whose header the preset reads (derived operands, skip and row-ID columns)."""
+        known = self.headers
+        return [c for c in frame.columns if normalise_header(c) in known]
+
     def matches(self, headers: set[str]) -> bool:
         return bool(self.detect) and set(self.detect) <= headers
 
@@ -237,13 +242,17 @@ def _column(text: pd.DataFrame, header: str, preset: Preset) -> pd.Series:
                      f"{', '.join(map(str, list(text.columns)[:12]))}")
 
 
-def blank_empty_markers(text: pd.DataFrame, markers: tuple[str, ...]) -> pd.DataFrame:
-    """Cells holding an empty marker («<не указано>», «не закрыта») become NA."""
+def blank_empty_markers(text: pd.DataFrame, markers: tuple[str, ...], columns=None) -> pd.DataFrame:
+    """Cells holding an empty marker («<не указано>», «не закрыта») become NA, in `columns` (default:
+    all). Compared once per distinct value of a column."""
     if not markers:
         return text
     out = text.copy()
-    for col in out.columns:
-        out[col] = out[col].mask(normalise_text(out[col]).isin(markers))
+    for col in (out.columns if columns is None else [c for c in columns if c in out.columns]):
+        codes, uniques = pd.factorize(out[col])
+        hit = normalise_text(pd.Series(uniques, dtype="string")).isin(markers).to_numpy(bool)
+        if hit.any():
+            out[col] = out[col].mask((codes >= 0) & hit[np.maximum(codes, 0)])
     return out
 
 
@@ -345,16 +354,28 @@ def known_stages(preset_ids, stages: dict[str, str]) -> dict[str, str]:
     return out | {normalise_header(k): v for k, v in stages.items()}
 
 
+_TOTAL_START = ("итог", "всего", "total")
+
+
 def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
-    """Rows whose first non-empty cell is a total marker («Итого», «Итого и средние», «Total rows: 12»)."""
+    """Rows whose first non-empty cell (of the first three) is a total marker («Итого», «Итого и средние»,
+    «Total rows: 12», or one the preset names). A cheap prefix test picks the candidates; only those are
+    normalised and compared."""
+    none = pd.Series(False, index=raw.index)
     if raw.empty:
-        return pd.Series(False, index=raw.index)
-    first = as_text(raw.iloc[:, 0].astype("string"))
-    for i in range(1, min(3, raw.shape[1])):
-        first = first.fillna(as_text(raw.iloc[:, i].astype("string")))
-    words = normalise_text(first).str.replace(r"\s+\d+$", "", regex=True)
+        return none
+    first = pd.Series(pd.NA, index=raw.index, dtype="string")
+    for i in range(min(3, raw.shape[1])):
+        cells = raw.iloc[:, i].astype("string").str.strip()
+        first = first.fillna(cells.mask(cells.eq("")))
+    starts = tuple({*_TOTAL_START, *(m.split(" ")[0] for m in markers if m)})
+    candidate = first.str.lower().str.startswith(starts).fillna(False).to_numpy(bool)
+    if not candidate.any():
+        return none
+    words = normalise_text(first[candidate]).str.replace(r"\s+\d+$", "", regex=True)
     allowed = set(TOTAL_MARKERS) | set(markers) | {"total rows"}
-    return words.isin(allowed).fillna(False).astype(bool)
+    none.iloc[np.flatnonzero(candidate)] = words.isin(allowed).fillna(False).to_numpy(bool)
+    return none
 
 
 __all__ = ["Preset", "OUTCOMES", "all_presets", "known_headers", "detect", "closest", "headerless_match",
