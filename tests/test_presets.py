@@ -321,3 +321,46 @@ def test_the_demo_config_has_no_calls_mapping():
         encoding="utf-8"))
     assert isinstance(demo["data"]["calls"], str)
     assert demo["data"]["bookings"]["columns"]       # the clinic's own MIS report still needs one line
+
+
+# -- file formats and time zones ------------------------------------------------------------------------
+LEGACY_ROWS = [["ID заявки", "Дата обращения", "Источник"], ["00017", "05.01.2025 10:24", "SEO"],
+               ["00018", "06.01.2025 11:00", "Контекст"]]
+
+
+def test_a_legacy_biff_xls_is_read(tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Лист1")
+    for r, row in enumerate(LEGACY_ROWS):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "leads.xls"))
+    df, ledger = read(tmp_path, "leads", "leads.xls")
+    assert ledger.used == 2 and list(df["lead_id"]) == ["00017", "00018"]
+    assert df["created_at"].iloc[0] == T("2025-01-05 10:24")
+
+
+def test_an_ods_is_read(tmp_path):
+    pytest.importorskip("odf")
+    pd.DataFrame(LEGACY_ROWS[1:], columns=LEGACY_ROWS[0]).to_excel(tmp_path / "leads.ods", index=False, engine="odf")
+    df, ledger = read(tmp_path, "leads", "leads.ods")
+    assert ledger.used == 2 and list(df["lead_id"]) == ["00017", "00018"]
+
+
+def test_an_html_table_named_csv_is_read_as_html(tmp_path):
+    shutil.copy(FIXTURES / "DEAL_20250405_bitrix24_deals_html.xls", tmp_path / "deals.csv")
+    df, ledger = read(tmp_path, "leads", "deals.csv")
+    assert ledger.preset == "bitrix24_deals" and ledger.used == 8
+
+
+def test_times_with_an_offset_follow_the_configured_time_zone(tmp_path):
+    df, _ = read(tmp_path, "calls", "roistat_calls.csv", timezone="Asia/Yekaterinburg")     # UTC+5
+    assert df.set_index("call_id").at["50001", "started_at"] == T("2025-01-05 12:20:15")
+
+
+def test_an_unknown_time_zone_is_a_config_error(tmp_path, capsys):
+    shutil.copy(FIXTURES / "roistat_calls.csv", tmp_path / "calls.csv")
+    config = write_config(tmp_path, {"calls": "calls.csv"}, timezone="Europe/Moskow")
+    assert main(["validate", str(config)]) == 2
+    assert "key 'timezone': unknown time zone 'Europe/Moskow'" in capsys.readouterr().err
