@@ -49,6 +49,9 @@ def cmd_validate(args) -> int:
         for name, t in result.ledger.tables.items():      # what was corrected in the rows kept
             if t.fixes:
                 print(f"fixed in {name}: " + ", ".join(f"{k}: {v}" for k, v in t.fixes.items()))
+            if t.notes:
+                print(f"read by default in {name} (no value shows the format): "
+                      + ", ".join(f"{k}: {v}" for k, v in t.notes.items()))
         totals = result.ledger.totals()
         print(f"total: {totals['read']} rows read, {totals['used']} used ({totals['fixed']} fixed), "
               f"{totals['rejected']} rejected")

@@ -62,6 +62,7 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "reach_rate": 0.7,                 # rfm: share of listed patients reached (estimate)
     "return_rate": 0.15,               # rfm: share of reached patients who book and come back (estimate)
     "phone_link_window_minutes": 60,   # ingest: a lead without call_id takes the same phone's call this close in time
+    "money_ceiling": {},               # ingest: table -> the largest amount of one row (schema.MONEY_CEILING by default)
 }
 
 # How an `options:` value is checked (`_option`), so a new option needs no code here:
@@ -118,6 +119,17 @@ def _cohorts(function: str) -> Callable[[Any], Any]:
 # value, after the type check. They run at load time, so a bad value stops the run with exit 2
 # naming the key instead of failing the module later. An option whose kinds are ("any",) in
 # OPTION_TYPES is left to its check alone.
+def check_money_ceiling(value: Any) -> None:
+    """money_ceiling: {invoices | marketing_spend: a positive number}."""
+    from .ingest.schema import MONEY_CEILING
+
+    for table, ceiling in value.items():
+        if table not in MONEY_CEILING:
+            raise ValueError(f"unknown table {table!r}; expected one of: {', '.join(MONEY_CEILING)}")
+        if isinstance(ceiling, bool) or not isinstance(ceiling, (int, float)) or not math.isfinite(ceiling) or ceiling <= 0:
+            raise ValueError(f"expected a positive amount for {table}, got {ceiling!r}")
+
+
 OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "rfm_thresholds": _check_rfm_thresholds,
     "rfm_segments": _check_rfm_segments,
@@ -126,6 +138,7 @@ OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "cohort_period": _cohorts("check_period"),
     "channel_cohorts": _cohorts("cohort_window"),
     "gross_margin": _cohorts("check_margin"),
+    "money_ceiling": check_money_ceiling,
 }
 
 # Allowed range of each target; a target not listed is a share in [0, 1] when its name ends in

@@ -69,6 +69,13 @@ def _canonical(folder: Path, table: str):
     return ingest(load_config(folder / "audit.yaml")).tables[table]
 
 
+def _values(folder: Path, table: str, column: str, expected: list) -> None:
+    got = _canonical(folder, table)[column]
+    if isinstance(expected[0], str):
+        expected = [__import__("pandas").Timestamp(v) for v in expected]
+    assert got.tolist() == expected, got.tolist()
+
+
 def kept_verbatim(table: str, column: str, value: str) -> Callable[[Path], None]:
     def check(folder: Path) -> None:
         assert value in _canonical(folder, table)[column].tolist()
@@ -200,6 +207,48 @@ CASES = [
          files=leads_with(*[r + ["x"] for r in LEADS], header=LEADS_HEADER + ["=cmd|' /C calc'!A0"])),
     Case("inject_yaml_tag", "injection", 2, "not valid YAML",
          raw_config="client: !!python/object/apply:os.system ['echo hacked']\nperiods:\n  current: [2025-01-01, 2025-03-31]\n"),
+    # -- values that look right but are wrong (issue 19): domains, day/month order, separators --------
+    Case("value_lead_from_the_future", "value", 0, "rejected — created_at '05.01.2031' is outside 2000-01-01 … the run date",
+         files=leads_with(["1", "05.01.2031", "SEO", ""], ["2", "06.01.2031", "SEO", ""], ["3", "06.01.2025", "SEO", ""])),
+    Case("value_payment_in_2099", "value", 0, "out_of_range:paid_at: 1",
+         files=invoices_with(["1", "P1", "05.01.2099", "100"], ["2", "P1", "05.01.2025", "100"]), data=PAY),
+    Case("value_us_dates_proven_by_the_column", "value", 0, "total: 2 rows read, 2 used",
+         files=leads_with(["1", "10/11/2024", "SEO", ""], ["2", "10/25/2024", "SEO", ""]),
+         check=lambda folder: _values(folder, "leads", "created_at", ["2024-10-11", "2024-10-25"])),
+    Case("value_slash_dates_without_evidence", "value", 0, "assumed_day_first:created_at: 2",
+         files=leads_with(["1", "10/11/2024", "SEO", ""], ["2", "03/04/2024", "SEO", ""]),
+         check=lambda folder: _values(folder, "leads", "created_at", ["2024-11-10", "2024-04-03"])),
+    Case("value_slash_dates_contradict", "value", 2,
+         "column created_at): the values contradict each other — day/month order: '25/10/2024' reads one way, '10/25/2024' the other",
+         files=leads_with(["1", "25/10/2024", "SEO", ""], ["2", "10/25/2024", "SEO", ""])),
+    Case("value_thousands_with_a_dot", "value", 0, "total: 2 rows read, 2 used",
+         files=invoices_with(["1", "P1", "05.01.2025", "12.500"], ["2", "P1", "06.01.2025", "1.234,56"]), data=PAY,
+         check=lambda folder: _values(folder, "invoices", "amount", [12500.0, 1234.56])),
+    Case("value_dot_alone_read_as_decimal_and_noted", "value", 0, "assumed_decimal:amount: 1",
+         files=invoices_with(["1", "P1", "05.01.2025", "12.500"]), data=PAY),
+    Case("value_separators_contradict", "value", 2,
+         "column amount): the values contradict each other — ',' is a thousands separator in some values",
+         files=invoices_with(["1", "P1", "05.01.2025", "1,234.56"], ["2", "P1", "06.01.2025", "12,5"]), data=PAY),
+    Case("value_infinite_amounts", "value", 0, "out_of_range:amount: 3",
+         files=invoices_with(["1", "P1", "05.01.2025", "inf"], ["2", "P1", "05.01.2025", "-inf"],
+                             ["3", "P1", "05.01.2025", "Infinity"], ["4", "P1", "05.01.2025", "100"]), data=PAY),
+    Case("value_absurd_amount", "value", 0, "out_of_range:amount: 1",
+         files=invoices_with(["1", "P1", "05.01.2025", "1e20"], ["2", "P1", "05.01.2025", "100"]), data=PAY),
+    Case("value_raised_money_ceiling", "value", 0, "total: 1 rows read, 1 used",
+         files=invoices_with(["1", "P1", "05.01.2025", "25 000 000"]), data=PAY,
+         config={"options": {"money_ceiling": {"invoices": 50_000_000}}}),
+    Case("value_negative_sessions", "value", 0, "out_of_range:sessions: 1",
+         files={"data/t.csv": csv([["Месяц", "Канал", "Визиты"], ["2025-01", "SEO", "-40"], ["2025-02", "SEO", "400"]])},
+         data={"site_traffic": "data/t.csv"}),
+    Case("value_negative_wait_blanked", "value", 0, "out_of_range:wait_seconds (blanked): 1",
+         files={"data/c.csv": csv([["ID звонка", "Дата звонка", "Принят", "Ожидание"],
+                                   ["1", "05.01.2025 10:00", "да", "-15"], ["2", "05.01.2025 11:00", "да", "20"]])},
+         data={"calls": "data/c.csv"}),
+    Case("value_nps_and_csat_outside_their_scales", "value", 0,
+         "fixed in surveys: out_of_range:nps (blanked): 2, out_of_range:csat (blanked): 2",
+         files={"data/s.csv": csv([["ID пациента", "Дата ответа", "NPS", "CSAT"], ["P1", "05.01.2025", "11", "7"],
+                                   ["P2", "05.01.2025", "99", "0"], ["P3", "05.01.2025", "9", "5"]])},
+         data={"surveys": "data/s.csv"}),
     # -- personal data ------------------------------------------------------------------------------
     Case("pii_phone_in_text", "pii", 0, "fixed in leads: contact_in_text:lost_reason (masked): 1",
          files=leads_with(["1", "05.01.2025", "SEO", "перезвонить +7 (912) 345-67-89"]), check=no_pii_in_tables),

@@ -82,6 +82,11 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
     Times with a UTC offset (`+03:00`, `+0000`, `Z`) and Unix times become the clinic's local time
     (`timezone`, default Europe/Moscow); times without an offset are taken as local already."""
     out = pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]")
+    order, assumed = slash_order(txt)
+    if order == "month":      # US order proven by the column's own values
+        formats = tuple(f.replace("%d/%m", "%m/%d") for f in formats) + tuple(
+            f.replace("%d/%m", "%m/%d") for f in DATE_FORMATS if "/" in f)
+    out.attrs["assumed"] = assumed
     if UNIX in formats:
         seconds = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{9,10}").fillna(False)), errors="coerce")
         if seconds.notna().any():
@@ -91,7 +96,10 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
         parsed = pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce")
         out = out.where(~aware, _local(parsed, timezone))
     formats = tuple(f for f in formats if f != UNIX)
-    for fmt in _formats_by_fit(txt.where(out.isna()), formats):
+    candidates = _formats_by_fit(txt.where(out.isna()), formats)
+    if order == "month":
+        candidates = [f for f in candidates if "%d/%m" not in f]
+    for fmt in candidates:
         todo = out.isna() & txt.notna()
         if not todo.any():
             break
@@ -104,6 +112,7 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
         serial = pd.to_numeric(txt.where(todo).str.replace(",", ".", regex=False), errors="coerce")
         serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
         out = out.where(~todo, EXCEL_EPOCH + pd.to_timedelta((serial * 86400).round(), unit="s"))
+    out.attrs["assumed"] = assumed
     return out, out.isna() & txt.notna()
 
 
@@ -125,17 +134,87 @@ def parse_month(txt: pd.Series, formats: tuple[str, ...] = (),
 _NUMBER_JUNK = re.compile(r"[\s\u00a0\u202f'₽$€]|руб\.?|р\.|rub", re.IGNORECASE)
 
 
+class EvidenceConflict(ValueError):
+    """A column whose own values contradict each other on how to read them (day/month order,
+    thousands/decimal separator); `examples` holds one value of each reading."""
+
+    def __init__(self, what: str, examples: tuple[str, str]):
+        super().__init__(what)
+        self.what, self.examples = what, examples
+
+
+_GROUPED = r"^-?\d{{1,3}}(?:[{sep}]\d{{3}})+$"
+
+
+def separator_roles(s: pd.Series) -> tuple[dict[str, str], int]:
+    """How a number column uses '.' and ',' by its own values (after spaces and currency are removed):
+    each is 'decimal' or 'thousands'. Proof of thousands: two of the mark ('1.234.567'), or it comes first
+    when both appear ('1.234,56'); proof of decimal: one mark not followed by exactly three digits
+    ('12.5', '3900,50'), or it comes last when both appear. A mark proven both ways: EvidenceConflict.
+    Unproven: a comma is decimal; a dot is thousands when the comma is proven decimal, else decimal.
+    Returns the roles and the number of values read by such a default although they could be read
+    both ways ('12.500' with no other evidence)."""
+    distinct = pd.Series(s.dropna().unique(), dtype="string")
+    roles, proof = {}, {}
+    for mark, other in ((".", ","), (",", ".")):
+        has, has_other = distinct.str.contains(mark, regex=False), distinct.str.contains(other, regex=False)
+        both = has & has_other
+        first = distinct.str.find(mark) < distinct.str.find(other)
+        many = distinct.str.count(re.escape(mark)).gt(1)
+        three = distinct.str.fullmatch(_GROUPED.format(sep=re.escape(mark)))
+        thousands = (has & ~has_other & many) | (both & first)
+        decimal = (has & ~has_other & ~many & ~three) | (both & ~first)
+        if thousands.any() and decimal.any():
+            raise EvidenceConflict(f"'{mark}' is a thousands separator in some values and a decimal mark in others",
+                                   (str(distinct[thousands].iloc[0]), str(distinct[decimal].iloc[0])))
+        proof[mark] = "thousands" if thousands.any() else ("decimal" if decimal.any() else None)
+    roles[","] = proof[","] or ("thousands" if proof["."] == "decimal" else "decimal")
+    roles["."] = proof["."] or ("thousands" if roles[","] == "decimal" and proof[","] == "decimal" else "decimal")
+    unsure = pd.Series(False, index=distinct.index)
+    for mark in (".", ","):
+        if proof[mark] is None:
+            unsure |= distinct.str.fullmatch(_GROUPED.format(sep=re.escape(mark))).fillna(False).astype(bool)
+    ambiguous = int(s.isin(distinct[unsure].tolist()).sum()) if unsure.any() else 0
+    return roles, ambiguous
+
+
 def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers and money: '3 900,50 ₽', '3900.5', '1,234.50', '-1 200' -> float."""
+    """Numbers and money: '3 900,50 ₽', '3900.5', '1,234.50', '1.234,56', '12.500' (with '1.234,56' in the
+    column: 12 500), '-1 200' -> float. The separators' roles come from the column's own values
+    (`separator_roles`); a column that contradicts itself raises EvidenceConflict."""
     s = txt.str.replace(_NUMBER_JUNK, "", regex=True)
-    both = s.str.contains(",", regex=False) & s.str.contains(".", regex=False)
-    if both.any():
-        dot_first = s.str.contains(r"\.[^,]*,", regex=True)        # 1.234,50: dots group thousands
-        s = s.mask(both & dot_first, s.str.replace(".", "", regex=False))
-        s = s.mask(both & ~dot_first, s.str.replace(",", "", regex=False))
-    s = s.str.replace(",", ".", regex=False)
+    assumed = 0
+    if s.str.contains(r"[.,]", regex=True).any():
+        roles, assumed = separator_roles(s)
+        for mark in (".", ","):
+            if roles[mark] == "thousands":
+                s = s.str.replace(mark, "", regex=False)
+        s = s.str.replace(",", ".", regex=False)
     out = pd.to_numeric(s, errors="coerce").astype("float64")
+    out.attrs["assumed"] = assumed         # values read by the default reading (ingest notes them)
     return out, out.isna() & txt.notna()
+
+
+_SLASH = r"^\s*(\d{1,2})/(\d{1,2})/\d{2,4}"
+
+
+def slash_order(txt: pd.Series) -> tuple[str | None, int]:
+    """Day/month order of a date column written with slashes, by its own values: a first field above
+    12 proves day first, a second field above 12 proves month first (both: EvidenceConflict with one
+    example of each). Returns 'day', 'month' or None (no slashes) and the number of slash dates read
+    day first by default because no value shows the order."""
+    if not txt.str.contains("/", regex=False).fillna(False).any():
+        return None, 0
+    distinct = pd.Series(txt.dropna().unique(), dtype="string")
+    fields = distinct.str.extract(_SLASH).astype("float64")
+    day, month = fields[0].gt(12), fields[1].gt(12)
+    if day.any() and month.any():
+        raise EvidenceConflict("day/month order", (str(distinct[day].iloc[0]), str(distinct[month].iloc[0])))
+    if month.any():
+        return "month", 0
+    if day.any():
+        return "day", 0
+    return "day", int(txt.str.contains(_SLASH, regex=True).fillna(False).sum())
 
 
 def _lookup(txt: pd.Series, table: dict[str, object]) -> tuple[pd.Series, pd.Series]:
@@ -156,6 +235,34 @@ def parse_status(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     table = {normalise_header(raw): canon for canon, raws in BOOKING_STATUSES.items() for raw in raws}
     out, bad = _lookup(txt, table)
     return out.astype("string"), bad
+
+
+def outside_domain(values: pd.Series, domain, *, high: float | None = None,
+                   today: pd.Timestamp | None = None) -> pd.Series:
+    """Parsed values outside the column's `schema.Domain` (bool per cell; NA is never outside): numbers
+    that are not finite or not within low…high (`high` overrides the domain's ceiling, and its
+    negative the floor of a symmetric domain); dates before DATE_FLOOR or more than `days_ahead` days
+    after `today` (default: the run date)."""
+    from .schema import DATE_FLOOR
+
+    present = values.notna()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if domain is None or domain.days_ahead is None:
+            return pd.Series(False, index=values.index)
+        latest = (today or pd.Timestamp.now()).normalize() + pd.Timedelta(days=domain.days_ahead + 1)
+        return present & ((values < DATE_FLOOR) | (values >= latest))
+    number = values.astype("float64")
+    out = present & ~np.isfinite(number.fillna(0.0))
+    if domain is None:
+        return out
+    low, top = domain.low, domain.high
+    if high is not None and top is not None:
+        low, top = (-high if low is not None and low == -top else low), high
+    if low is not None:
+        out |= present & (number < low)
+    if top is not None:
+        out |= present & (number > top)
+    return out.fillna(False).astype(bool)
 
 
 def map_channel(txt: pd.Series, mapping: dict[str, str]) -> pd.Series:
@@ -191,4 +298,4 @@ def is_blank_row(frame: pd.DataFrame) -> pd.Series:
 
 
 __all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "parse_month", "parse_number",
-           "parse_bool", "parse_status", "map_channel", "on_distinct", "is_blank_row", "np"]
+           "parse_bool", "parse_status", "outside_domain", "map_channel", "on_distinct", "is_blank_row", "np"]

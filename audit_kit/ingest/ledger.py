@@ -29,6 +29,9 @@ class TableLedger:
     preset: str | None = None                                      # the source preset the file was read by
     samples: dict[str, str] = field(default_factory=dict)          # reason -> one raw value (bad dates, numbers)
     files: dict[str, dict[str, Any]] = field(default_factory=dict) # file -> its own counts (several files)
+    # readings chosen by default for lack of evidence in the column (rows): 'assumed_day_first:<col>'
+    # (slash dates that no value shows the order of), 'assumed_decimal:<col>' ('12.500' read as 12.5)
+    notes: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -59,7 +62,8 @@ class TableLedger:
                 "rejected": self.rejected, "reasons": dict(self.reasons), "fixes": dict(self.fixes),
                 "examples": {k: list(v) for k, v in self.examples.items()},
                 "columns": dict(self.columns), "ignored_columns": list(self.ignored_columns),
-                "preset": self.preset, "samples": dict(self.samples), "files": dict(self.files)}
+                "preset": self.preset, "samples": dict(self.samples), "files": dict(self.files),
+                "notes": dict(self.notes)}
 
     def file_counts(self) -> dict[str, Any]:
         return {"read": self.read, "used": self.used, "fixed": self.fixed, "rejected": self.rejected,
@@ -80,7 +84,7 @@ class TableLedger:
             out.used += p.used
             out.fixed += p.fixed
             out.rejected += p.rejected
-            for book in ("reasons", "fixes"):
+            for book in ("reasons", "fixes", "notes"):
                 for reason, n in getattr(p, book).items():
                     getattr(out, book)[reason] = getattr(out, book).get(reason, 0) + n
             for reason, rows in p.examples.items():
@@ -114,6 +118,13 @@ REASON_WORDS = {"invalid_date": "is not a date in any known format", "invalid_mo
 def describe_reason(reason: str, sample: str | None) -> str:
     """A rejection reason in words, with its example raw value where there is one."""
     kind, _, column = reason.partition(":")
+    if kind == "out_of_range":
+        from .schema import TABLES
+
+        column = column.split(" ")[0]
+        domain = next((c.domain for t in TABLES.values() for c in t.columns if c.name == column and c.domain), None)
+        value = f" '{sample}'" if sample is not None else ""
+        return f"{column}{value} is outside {domain.label() if domain else 'its range'}"
     if kind in REASON_WORDS:
         value = f" '{sample}'" if sample is not None else ""
         return f"{column}{value} {REASON_WORDS[kind]}"
@@ -136,7 +147,7 @@ class Ledger:
     def summary(self) -> dict[str, Any]:
         """The `validate --json` contract: {"tables": {table: {read, used, fixed, rejected, reasons}}},
         with (additively) the fixes, the preset each table was read by and its files' own counts."""
-        keys = ("read", "used", "fixed", "rejected", "reasons", "fixes", "preset", "files")
+        keys = ("read", "used", "fixed", "rejected", "reasons", "fixes", "notes", "preset", "files")
         return {"tables": {name: {k: t.to_dict()[k] for k in keys} for name, t in self.tables.items()},
                 "warnings": self.warnings()}
 
@@ -153,7 +164,7 @@ class Ledger:
         """One row per (table, kind, reason) with the count and example source rows."""
         rows = []
         for name, t in self.tables.items():
-            for kind, book in (("rejected", t.reasons), ("fixed", t.fixes)):
+            for kind, book in (("rejected", t.reasons), ("fixed", t.fixes), ("note", t.notes)):
                 for reason, n in book.items():
                     rows.append({"table": name, "kind": kind, "reason": reason, "rows": n,
                                  "example_rows": ", ".join(map(str, t.examples.get(reason, [])))})

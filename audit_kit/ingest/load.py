@@ -235,18 +235,34 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
         if col.kind == OUTCOME:     # worked out from the stage below
             continue
         if col.kind in PARSERS:
-            if col.kind in (DATETIME, MONTH):
-                parsed, bad = PARSERS[col.kind](values, dates, config.timezone)
-            else:
-                parsed, bad = PARSERS[col.kind](values)
-            reason = f"{REASON_PREFIX[col.kind]}:{col.name}"
-            if col.required:
-                ledger.note("reasons", reason, bad & ~reject, rows)
-                ledger.sample(reason, values[bad & ~reject])
-                reject |= bad
-            else:
-                ledger.note("fixes", f"{reason} (blanked)", bad & ~reject, rows)
-                fixed |= bad
+            try:
+                if col.kind in (DATETIME, MONTH):
+                    parsed, bad = PARSERS[col.kind](values, dates, config.timezone)
+                else:
+                    parsed, bad = PARSERS[col.kind](values)
+            except coerce.EvidenceConflict as exc:
+                first, second = exc.examples
+                raise InputError(f"{source.path} (table '{table.name}', column {col.name}): the values contradict "
+                                 f"each other — {exc.what}: '{first}' reads one way, '{second}' the other; export "
+                                 f"the column in one format") from None
+            assumed = int(parsed.attrs.get("assumed", 0))
+            if assumed:
+                which = "day_first" if col.kind in (DATETIME, MONTH) else "decimal"
+                ledger.notes[f"assumed_{which}:{col.name}"] = ledger.notes.get(f"assumed_{which}:{col.name}", 0) + assumed
+            checks = [(f"{REASON_PREFIX[col.kind]}:{col.name}", bad)]
+            if col.kind in (DATETIME, MONTH, MONEY, NUMBER):
+                checks.append((f"out_of_range:{col.name}", coerce.outside_domain(
+                    parsed, col.domain, high=_ceiling(config, table.name, col)) & ~bad))
+            for reason, bad in checks:
+                if col.required:
+                    ledger.note("reasons", reason, bad & ~reject, rows)
+                    ledger.sample(reason, values[bad & ~reject])
+                    reject |= bad
+                else:
+                    ledger.note("fixes", f"{reason} (blanked)", bad & ~reject, rows)
+                    ledger.sample(f"{reason} (blanked)", values[bad & ~reject])
+                    fixed |= bad
+                    parsed = parsed.mask(bad)
             values = parsed
         elif col.kind in (TEXT, CHANNEL):
             if col.kind == CHANNEL:      # mapped first: a PBX line number is a channel once `channels:` names it
@@ -346,6 +362,14 @@ def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) 
                .reset_index())
     ledger.fixes[f"counted_into:{total}"] = len(df)
     return _finalise_dtypes(grouped.drop(columns=["_fixed"]), table).assign(_fixed=grouped["_fixed"].to_numpy())
+
+
+def _ceiling(config: AuditConfig, table: str, col) -> float | None:
+    """The money ceiling of a table when `options.money_ceiling` raises it (schema.MONEY_CEILING else)."""
+    if col.kind != MONEY:
+        return None
+    raised = (config.options.get("money_ceiling") or {}) if hasattr(config, "options") else {}
+    return float(raised[table]) if table in raised else None
 
 
 def mask_known_names(tables: dict[str, _Read], tokens: pd.Series, language: str) -> None:

@@ -4,7 +4,14 @@ Every raw export is mapped onto these names; nothing downstream of ingest sees a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+DATE_FLOOR = pd.Timestamp("2000-01-01")     # earlier dates in a clinic's exports are typos
+# Amounts of one row above this are typos or unit mix-ups (kopecks, micro-units); `options.money_ceiling`
+# raises it for a table (a network's monthly spend of one channel may be larger).
+MONEY_CEILING = {"invoices": 10_000_000.0, "marketing_spend": 100_000_000.0}
 
 # Column kinds understood by the coercion step.
 ID, TEXT, DATETIME, MONTH, MONEY, NUMBER, BOOL, STATUS, CHANNEL, PII, OUTCOME = (
@@ -13,11 +20,35 @@ ID, TEXT, DATETIME, MONTH, MONEY, NUMBER, BOOL, STATUS, CHANNEL, PII, OUTCOME = 
 
 
 @dataclass(frozen=True)
+class Domain:
+    """The values a column may take. Numbers: `low` ≤ x ≤ `high` (None: open), always finite. Dates:
+    not before DATE_FLOOR and not later than `days_ahead` days after the run date (0: events that have
+    happened; planned slots and shifts may lie ahead). A value outside is rejected (required column)
+    or blanked (optional), counted as `out_of_range:<column>`."""
+
+    low: float | None = None
+    high: float | None = None
+    days_ahead: int | None = None
+
+    def label(self) -> str:
+        if self.days_ahead is not None:
+            return f"{DATE_FLOOR.date()} … {'the run date' if not self.days_ahead else f'{self.days_ahead} days after the run date'}"
+        if self.low is not None and self.high is not None:
+            return f"|x| ≤ {self.high:,.0f}" if self.low == -self.high else f"{self.low:g}–{self.high:g}"
+        if self.low is not None:
+            return f"≥ {self.low:g}"
+        if self.high is not None:
+            return f"≤ {self.high:g}"
+        return "a finite number"
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     kind: str
     required: bool = False
     aliases: tuple[str, ...] = ()
+    domain: Domain | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +178,26 @@ TABLES: dict[str, Table] = {
         )),
     ]
 }
+
+PAST, PLANNED = Domain(days_ahead=0), Domain(days_ahead=731)      # events that happened; slots booked ahead
+DOMAINS: dict[tuple[str, str], Domain] = {
+    **{(t, c): PAST for t, c in (("leads", "created_at"), ("leads", "first_response_at"), ("calls", "started_at"),
+                                 ("calls", "called_back_at"), ("bookings", "created_at"), ("bookings", "cancelled_at"),
+                                 ("visits", "checked_in_at"), ("visits", "started_at"), ("visits", "ended_at"),
+                                 ("invoices", "paid_at"), ("marketing_spend", "month"), ("site_traffic", "month"),
+                                 ("patients", "created_at"), ("surveys", "answered_at"))},
+    **{(t, c): PLANNED for t, c in (("bookings", "slot_start"), ("bookings", "slot_end"),
+                                    ("schedule", "shift_start"), ("schedule", "shift_end"))},
+    ("calls", "wait_seconds"): Domain(0, None), ("calls", "duration_seconds"): Domain(0, None),
+    ("bookings", "slot_minutes"): Domain(0, 24 * 60),
+    ("invoices", "amount"): Domain(-MONEY_CEILING["invoices"], MONEY_CEILING["invoices"]),
+    ("marketing_spend", "spend"): Domain(-MONEY_CEILING["marketing_spend"], MONEY_CEILING["marketing_spend"]),
+    ("site_traffic", "sessions"): Domain(0, None),
+    ("patients", "birth_year"): Domain(1900, 2100),
+    ("surveys", "nps"): Domain(0, 10), ("surveys", "csat"): Domain(1, 5),
+}
+TABLES = {name: Table(t.name, t.title_ru, tuple(replace(c, domain=DOMAINS.get((name, c.name))) for c in t.columns),
+                      t.key, t.alternatives) for name, t in TABLES.items()}
 
 # Contact columns (DESIGN §3: PII) that any table may carry, as CRM and call-tracking exports put the
 # contact's name, phone and e-mail on every row. They are hashed at ingest (ingest/pii.py); the hashed

@@ -48,7 +48,8 @@ SOURCES = ("completed_bookings", "visits", "paid_visits")
 REASON_CODES = ("missing", "invalid_date", "invalid_number", "invalid_yes_no", "unknown_status", "invalid_month",
                 "duplicate_row", "duplicate_id", "empty_row", "empty", "before", "too_few_fields", "too_many_fields",
                 "mixed_encoding", "contact_in_text", "name_in_text", "phone_as_id", "email_as_id",
-                "linked_by_phone", "total_row", "product_row", "outgoing_call", "counted_into")
+                "linked_by_phone", "total_row", "product_row", "outgoing_call", "counted_into", "out_of_range",
+                "assumed_day_first", "assumed_decimal")
 ACTION_CODES = ("blanked", "set_to", "next_day", "masked", "hashed", "redecoded", "collapsed")
 # Fix texts of the ingest (in brackets after the reason) -> action code; "set to ..." is matched apart.
 ACTION_TEXTS = {"blanked": "blanked", "moved to next day": "next_day", "masked": "masked", "hashed": "hashed",
