@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import AuditConfig, load_config
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .findings import rank
 from .ingest import ingest, save_tables
 from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
@@ -53,6 +53,19 @@ def new_run_dir(config: AuditConfig, out: str | Path | None = None) -> Path:
         return Path(out).resolve()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return config.client_dir / "reports" / stamp
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create the report folder and check that it can be written; InputError (exit 2) otherwise."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InputError(f"{run_dir}: cannot create or write the report folder ({reason}); choose another --out "
+                         f"folder") from None
 
 
 def select_modules(names: list[str] | None) -> list[ModuleSpec]:
@@ -127,7 +140,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     config = load_config(config_path)
     selected = select_modules(modules)
     run_dir = new_run_dir(config, out)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepare_run_dir(run_dir)
 
     progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
     started = time.perf_counter()

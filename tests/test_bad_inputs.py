@@ -249,6 +249,22 @@ CASES = [
          files={"data/s.csv": csv([["ID пациента", "Дата ответа", "NPS", "CSAT"], ["P1", "05.01.2025", "11", "7"],
                                    ["P2", "05.01.2025", "99", "0"], ["P3", "05.01.2025", "9", "5"]])},
          data={"surveys": "data/s.csv"}),
+    # -- files recognised by their content, separators, formulas, the report folder --------------------
+    Case("file_pipe_separated", "file", 0, "total: 2 rows read, 2 used",
+         files={"data/leads.csv": csv([LEADS_HEADER] + LEADS, sep="|")}),
+    Case("file_colon_separated_header", "file", 2, "the header reads as one column ('ID заявки:Дата создания:Источник:",
+         files={"data/leads.csv": csv([LEADS_HEADER] + LEADS, sep=":")}),
+    Case("file_xlsx_named_csv", "file", 0, "total: 2 rows read, 2 used",
+         files={"data/leads.csv": xlsx([LEADS_HEADER] + LEADS)}),
+    Case("file_formulas_without_saved_values", "file", 2,
+         "column 'Сумма' (amount) holds formulas without saved values, so its cells read as empty; open the file in "
+         "Excel and save it (откройте и сохраните файл в Excel)",
+         files={"data/pay.xlsx": xlsx([INVOICES_HEADER + ["Цена"], ["1", "P1", "05.01.2025", "=E2*2", 100],
+                                       ["2", "P1", "06.01.2025", "=E3*2", 200]])},
+         data={"invoices": "data/pay.xlsx"}),
+    Case("run_out_under_a_file", "file", 2, "cannot create or write the report folder",
+         files={"data/leads.csv": csv([LEADS_HEADER] + LEADS), "a_file": b"x"}, command="run",
+         extra_args=("--out", "{folder}/a_file/report")),
     # -- personal data ------------------------------------------------------------------------------
     Case("pii_phone_in_text", "pii", 0, "fixed in leads: contact_in_text:lost_reason (masked): 1",
          files=leads_with(["1", "05.01.2025", "SEO", "перезвонить +7 (912) 345-67-89"]), check=no_pii_in_tables),
@@ -300,8 +316,9 @@ def test_the_table_covers_every_kind_with_at_least_40_cases():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_bad_input(tmp_path, capsys, case):
     path = _write_clinic(tmp_path, case)
-    args = [case.command, str(path), *(["--out", str(tmp_path / "out")] if case.command == "run" else []),
-            *case.extra_args]
+    extra = [a.replace("{folder}", str(tmp_path)) for a in case.extra_args]
+    default_out = ["--out", str(tmp_path / "out")] if case.command == "run" and "--out" not in extra else []
+    args = [case.command, str(path), *default_out, *extra]
     code = main(args)
     out, err = capsys.readouterr()
     assert code == case.code, (out, err)

@@ -22,7 +22,8 @@ from .ledger import Ledger, TableLedger
 from .link import link_by_phone
 from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
 from .presets import Preset
-from .readers import MIXED_ENCODING, RawTable, read_grid, redecode_mojibake, to_raw_table
+from .readers import (MIXED_ENCODING, RawTable, file_kind, formulas_without_values, read_grid, redecode_mojibake,
+                      to_raw_table)
 from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, OUTCOME, PII, STAFF_TABLES, STATUS,
                      TABLES, TEXT, Table)
 
@@ -156,8 +157,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
     table = TABLES[source.table]
     base_index = _alias_index(table, source.columns)
     known = set(base_index) | presets.known_headers()
-    grid, _, from_excel = read_grid(source.path, known, sheet=source.sheet, encoding=source.encoding,
-                                    delimiter=source.delimiter)
+    grid, header_row, from_excel = read_grid(source.path, known, sheet=source.sheet, encoding=source.encoding,
+                                             delimiter=source.delimiter)
     if grid.empty:
         raise InputError(f"{source.path}: the file is empty; expected a header row and at least one data row")
     forced = presets.all_presets().get(source.preset) if source.preset else None
@@ -190,6 +191,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
     cells = frame[list(mapping)].rename(columns=mapping)
     text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
                         index=cells.index)
+    if raw.from_excel and file_kind(source.path) == "excel":
+        _formula_check(text, mapping, table, source, header_row)
     blank = (text.isna().all(axis=1) if text.shape[1]      # the mapped cells, before constants and
              else pd.Series(False, index=text.index))       # derived columns fill every row
     if preset is not None:
@@ -304,6 +307,21 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
         ledger.note("reasons", "product_row (collapsed)", repeat, rows)
         reject |= repeat
     return _FileRead(out, text, reject, fixed, rows, ledger, names, preset)
+
+
+def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, source: FileSource,
+                   header_row: int) -> None:
+    """A required column of a workbook that came out mostly empty because its cells are formulas with
+    no saved value: an error naming the column and the fix, not a table of 'missing' rows."""
+    empty = [c for c in table.required if c in text and text[c].isna().mean() > 0.5]
+    if not empty:
+        return
+    headers = [h for h, c in mapping.items() if c in empty]
+    found = formulas_without_values(source.path, source.sheet, header_row, headers)
+    if found:
+        raise InputError(f"{source.path} (table '{table.name}'): column '{found[0]}' ({mapping[found[0]]}) holds "
+                         f"formulas without saved values, so its cells read as empty; open the file in Excel and "
+                         f"save it (откройте и сохраните файл в Excel), then run again")
 
 
 def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:

@@ -30,7 +30,8 @@ ENCODING_SAMPLE_LINES = 2000       # lines that decide whether a non-UTF-8 file 
 # Ledger reasons for rows the reader flags (ingest/load.py rejects or counts them as fixed).
 MIXED_ENCODING = "mixed_encoding (re-decoded)"
 TOO_FEW_FIELDS, TOO_MANY_FIELDS = "too_few_fields", "too_many_fields"
-DELIMITERS = ",;\t"
+DELIMITERS = ",;\t|"
+OTHER_SEPARATORS = ":#/^~"       # characters that, repeated in a one-column header, say the file uses one
 HEADER_SCAN_ROWS = 15
 
 
@@ -284,9 +285,49 @@ def _ragged(grid: pd.DataFrame, fields: np.ndarray) -> dict[str, list[int]]:
     return out
 
 
+def formulas_without_values(path: Path, sheet, header_row: int, headers: list[str], rows: int = 200) -> list[str]:
+    """Headers (of `headers`) whose cells in the first `rows` data rows of an xlsx are formulas with no
+    saved value (a workbook written by a program and never opened in Excel): the reader sees them
+    empty. Only called when a required column came out mostly empty."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001 (not an xlsx openpyxl reads: nothing to say)
+        return []
+    try:
+        ws = book[sheet] if isinstance(sheet, str) else book.worksheets[sheet or 0]
+        found: set[str] = set()
+        for r, row in enumerate(ws.iter_rows(min_row=header_row + 1, max_row=header_row + 1 + rows, values_only=True)):
+            if r == 0:
+                names = [("" if v is None else str(v)).strip() for v in row]
+                continue
+            for name, value in zip(names, row):
+                if name in headers and isinstance(value, str) and value.startswith("="):
+                    found.add(name)
+        return [h for h in headers if h in found]
+    finally:
+        book.close()
+
+
+def one_column_header(headers: list[str], path: Path) -> None:
+    """A header that reads as one column while it holds a separator several times: name the separator."""
+    cells = [h for h in headers if h]
+    if len(cells) != 1:
+        return
+    counts = {c: cells[0].count(c) for c in DELIMITERS + OTHER_SEPARATORS}
+    sep, n = max(counts.items(), key=lambda kv: kv[1])
+    if n >= 2:
+        shown = {"\t": "a tab"}.get(sep, f"'{sep}'")
+        raise InputError(f"{path}: the header reads as one column ('{cells[0][:60]}'), but it is split by {shown}; "
+                         f"set the separator in audit.yaml (data.<table>.delimiter: \"{sep}\") or export the file "
+                         f"with ';' or ','")
+
+
 def to_raw_table(grid: pd.DataFrame, path: Path, from_excel: bool) -> RawTable:
     """First grid row is the header; data rows keep their 1-based source row numbers."""
     headers = [("" if pd.isna(h) else str(h)).strip() for h in grid.iloc[0]]
+    one_column_header(headers, path)
     frame = grid.iloc[1:].copy()
     frame.columns = _unique(headers)
     frame = frame.loc[:, [h for h in frame.columns if not h.startswith("__blank")]]
