@@ -74,11 +74,15 @@ class TestDates:
 
 class TestMoney:
     def test_money_strings(self):
-        raw = pd.Series(["3 900,50 ₽", "3\u00a0900,50", "3900.5", "1,234.50", "-1 200", "9 800,00 руб.", "12"],
-                        dtype="string")
-        parsed, bad = parse_number(raw)
-        assert not bad.any()
-        assert parsed.tolist() == [3900.5, 3900.5, 3900.5, 1234.5, -1200.0, 9800.0, 12.0]
+        """Each form in a column of its own: a column's separators are read from its own values, and one
+        that uses ',' both ways is an error (tests/test_evidence.py)."""
+        forms = {"3 900,50 ₽": 3900.5, "3\u00a0900,50": 3900.5, "3900.5": 3900.5, "1,234.50": 1234.5,
+                 "-1 200": -1200.0, "9 800,00 руб.": 9800.0, "12": 12.0}
+        for text, value in forms.items():
+            parsed, bad = parse_number(pd.Series([text, "100"], dtype="string"))
+            assert not bad.any() and parsed.tolist() == [value, 100.0], text
+        parsed, _ = parse_number(pd.Series(["3 900,50 ₽", "3\u00a0900,50", "-1 200", "9 800,00 руб.", "12"], dtype="string"))
+        assert parsed.tolist() == [3900.5, 3900.5, -1200.0, 9800.0, 12.0]       # a 1C column, comma decimals
 
     def test_refund_is_kept_as_negative_amount(self, clinic):
         result = _invoices(clinic, [["1", "P1", "2025-01-05", "3 900,00"], ["2", "P1", "2025-01-06", "-3 900,00"]],
