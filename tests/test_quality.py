@@ -378,3 +378,24 @@ def test_coverage_gaps_never_judge_patient_registrations():
     # An empty reconciliation cannot count mismatched months.
     empty = q.reconcile_months(q.monthly_counts())
     assert empty.empty and q.months_mismatched(empty, T("2025-01-01"), T("2025-04-01")) is None
+
+
+def test_event_order_counts_impossible_times_and_keeps_the_rows():
+    from audit_kit.ingest.ledger import Ledger, TableLedger
+
+    bookings = canon("bookings", booking_id=["B1", "B2", "B3"], patient_id=["P1", "P1", "P2"],
+                     doctor_id=["D1"] * 3, status=["completed"] * 3,
+                     slot_start=["2025-01-10 10:00", "2025-01-10 11:00", "2025-01-12 09:00"],
+                     created_at=["2025-01-05 09:00", "2025-01-11 08:00", "2025-01-12 08:30"])
+    visits = canon("visits", visit_id=["V1", "V2", "V3"], patient_id=["P1", "P1", "P2"],
+                   booking_id=["B1", "B2", "B3"], started_at=["2025-01-10 10:05", None, "2025-01-12 09:00"],
+                   checked_in_at=["2025-01-04 09:55", "2025-01-10 10:50", "2025-01-12 08:50"])
+    ledger = Ledger({"visits": TableLedger("visits", "v.csv", fixes={"ended_at before started_at (blanked)": 1},
+                                           examples={"ended_at before started_at (blanked)": [4]})})
+    out = q.event_order({"bookings": bookings, "visits": visits}, ledger).set_index("check")
+    # B2 booked on the 11th for a slot on the 10th; V1 checked in on the 4th for a booking made on the 5th;
+    # V2's booking (B2) was made after the check-in too
+    assert out.loc["booked_after_slot", ["checked", "rows", "example_rows"]].tolist() == [3, 1, "3"]
+    assert out.loc["checkin_before_booking", ["checked", "rows", "example_rows"]].tolist() == [3, 2, "2, 3"]
+    assert out.loc["visit_ends_before_start", ["checked", "rows", "example_rows"]].tolist() == [2, 1, "4"]
+    assert out.loc["booked_after_slot", "share"] == pytest.approx(1 / 3)

@@ -581,3 +581,48 @@ def loss_warnings(overview: pd.DataFrame, reasons: pd.DataFrame, samples: Mappin
     out["reason"] = out["table"].map(top)
     out["example"] = [samples.get(t, {}).get(r) for t, r in zip(out["table"], out["reason"])]
     return out.reset_index(drop=True)[columns]
+
+
+# -- event order: times the MIS wrote in an impossible order (kept, counted, shown) --------------------
+ORDER_CHECKS = ("booked_after_slot", "checkin_before_booking", "visit_ends_before_start")
+
+
+def event_order(tables: Mapping[str, pd.DataFrame], ledger=None, examples: int = 5) -> pd.DataFrame:
+    """Rows whose times are in an impossible order — kept as the clinic's MIS wrote them and counted:
+    ``booked_after_slot`` bookings whose ``created_at`` is after their ``slot_start``;
+    ``checkin_before_booking`` visits whose ``checked_in_at`` is before their booking's ``created_at``
+    (the booking found by ``visits.booking_id``); ``visit_ends_before_start`` visits whose ``ended_at``
+    was before ``started_at`` (ingest blanked that ended_at; counted from the ledger's fixes).
+    One row per check whose data is present: ``check``, ``table``, ``checked`` (rows with both times),
+    ``rows`` (in the wrong order), ``share`` (rows ÷ checked) and ``example_rows`` (source rows)."""
+    out = []
+
+    def add(check: str, table: str, checked: int, bad: np.ndarray, source_rows) -> None:
+        rows = int(bad.sum())
+        where = ", ".join(str(int(r)) for r in np.asarray(source_rows)[bad][:examples])
+        out.append({"check": check, "table": table, "checked": checked, "rows": rows,
+                    "share": rows / checked if checked else np.nan, "example_rows": where})
+
+    bookings, visits = tables.get("bookings"), tables.get("visits")
+    if bookings is not None and bookings["created_at"].notna().any():
+        both = (bookings["created_at"].notna() & bookings["slot_start"].notna()).to_numpy(bool)
+        bad = both & (bookings["created_at"] > bookings["slot_start"]).fillna(False).to_numpy(bool)
+        add("booked_after_slot", "bookings", int(both.sum()), bad, bookings["_source_row"])
+    if visits is not None and bookings is not None and bookings["created_at"].notna().any():
+        index = pd.Index(bookings["booking_id"].astype(object)).drop_duplicates()
+        created = bookings.drop_duplicates("booking_id")["created_at"].to_numpy()
+        pos = index.get_indexer(visits["booking_id"].astype(object))
+        booked_at = np.where(pos >= 0, created[np.maximum(pos, 0)], np.datetime64("NaT"))
+        both = (pos >= 0) & ~pd.isna(booked_at) & visits["checked_in_at"].notna().to_numpy(bool)
+        bad = both & (visits["checked_in_at"].to_numpy() < booked_at)
+        add("checkin_before_booking", "visits", int(both.sum()), bad, visits["_source_row"])
+    if visits is not None and ledger is not None and "visits" in ledger.tables:
+        fixes = ledger.tables["visits"].fixes
+        rows = sum(n for reason, n in fixes.items() if reason.startswith("ended_at before started_at"))
+        checked = int((visits["started_at"].notna()).sum())
+        examples_rows = next((v for k, v in ledger.tables["visits"].examples.items()
+                              if k.startswith("ended_at before started_at")), [])
+        out.append({"check": "visit_ends_before_start", "table": "visits", "checked": checked, "rows": int(rows),
+                    "share": rows / checked if checked else np.nan,
+                    "example_rows": ", ".join(str(r) for r in examples_rows[:examples])})
+    return pd.DataFrame(out, columns=["check", "table", "checked", "rows", "share", "example_rows"])
