@@ -25,23 +25,10 @@ import pandas as pd
 from .config import AuditConfig, load_config
 from .findings import Finding
 from .ingest import Ledger, ingest, load_tables, save_tables
+from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
 from .report.fmt import Formatter
 from .report.i18n import Translator
-
-SCRATCH = "_notebook"
-
-
-def demo_config_path() -> Path:
-    """The bundled demo clinic: the checkout's sample_data, else generated once into ~/.cache."""
-    checkout = Path(__file__).resolve().parent.parent / "sample_data" / "demo_clinic" / "audit.yaml"
-    if checkout.is_file():
-        return checkout
-    from .sample import generate
-
-    cache = Path.home() / ".cache" / "audit-kit" / "demo_clinic"
-    return cache / "audit.yaml" if (cache / "audit.yaml").is_file() else generate(cache)
-
 
 def prepare_run(config: AuditConfig, run_dir: Path) -> None:
     """Ingest the config's exports into run_dir (canonical parquet + ledger)."""
@@ -217,6 +204,6 @@ def open_module(name: str, run_dir: str | Path = "", config_path: str | Path = "
     """
     config = load_config(config_path or demo_config_path())
     if not run_dir:
-        run_dir = config.client_dir / "reports" / SCRATCH / name   # one per module: notebooks may run at once
+        run_dir = scratch_dir(config.client_dir, name)
         prepare_run(config, Path(run_dir))
     return Module(name, Path(run_dir), config)

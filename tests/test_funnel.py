@@ -321,10 +321,6 @@ class TestMissedCalls:
         assert peaks["is_peak"].to_dict() == {9: True, 10: False, 13: False}
         assert not funnel.peak_hours(wh, ratio=1.5, min_calls=101)["is_peak"].any()
 
-    def test_hour_ranges(self):
-        assert funnel.hour_ranges([13, 9, 18, 14]) == [(9, 10), (13, 15), (18, 19)]
-        assert funnel.hour_ranges([]) == []
-
 
 class TestSpeedToLead:
     def test_bucket_edges(self):

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from audit_kit.metrics import channels, patients as pt
-from audit_kit.metrics.periods import period_months
 
 from helpers import canon
 
@@ -92,12 +91,6 @@ class TestTouches:
     def test_without_leads_or_patients(self):
         out = pt.touches(self.ACQ)
         assert set(out["first_touch"]) == {pt.UNKNOWN_CHANNEL} and set(out["last_touch"]) == {pt.UNKNOWN_CHANNEL}
-
-
-def test_months_in_a_period_one_definition():
-    assert period_months(T("2025-01-01"), T("2025-04-01")) == 3.0
-    assert period_months(T("2025-01-01"), T("2026-01-01")) == 12.0
-    assert period_months(T("2025-01-15"), T("2025-02-14")) == pytest.approx(30 / 30.4375)
 
 
 def test_cac_and_ratios_never_divide_by_zero():

@@ -210,13 +210,11 @@ def test_per_doctor_and_by_specialty_roll_up():
     pd.testing.assert_frame_equal(clinic, direct, check_dtype=False)
 
 
-def test_hour_profile_and_hour_ranges():
+def test_hour_profile():
     shifts, slots, seg = day()
     prof = sc.hour_profile(sc.by_hour(shifts, slots, seg)).set_index("hour")
     # 11h: offered 60, booked b4 20 -> 1/3
     assert prof.loc[11, "utilisation"] == pytest.approx(20 / 60)
-    assert sc.hour_ranges([17, 18, 19, 9]) == [(9, 10), (17, 20)]
-    assert sc.hour_ranges([]) == []
 
 
 # -- idle patients and imbalance ---------------------------------------------------------------
@@ -440,8 +438,6 @@ def test_period_frames_assign_by_shift_start_and_slot_start():
     assert (feb["offered_hours"], feb["booked_hours"], feb["idle_hours"]) == (0.0, 1.0, 0.5)  # 01:30-02:00 idle
     assert math.isnan(feb["utilisation"]) and feb["no_show_rate"] == 1.0
     assert math.isnan(jan["no_show_rate"]) and math.isnan(jan["median_wait_minutes"])
-    assert sc.months_in((T("2025-01-01"), T("2025-04-01"))) == 3.0
-    assert sc.months_in((T("2025-01-01"), T("2025-01-16"))) == pytest.approx(15 / (365.25 / 12))
 
 
 # -- the module as a whole: summaries, metrics, findings -------------------------------------------

@@ -15,7 +15,7 @@ import pandas as pd
 from .funnel import _positions, lead_journey, severity, stage_counts
 from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
                        data_end, touches)
-from .periods import in_window
+from .periods import Window, in_window
 
 
 def ratio(num, den):
@@ -69,10 +69,6 @@ FORMATS = {"spend": "money", "leads": "count", "cpl": "money", "bookings": "coun
            "new_patients": "count", "cac": "money", "revenue": "money", "romi": "ratio", "drr": "ratio",
            "share_new_patients": "rate"}
 MIN_PATIENTS = 10            # a channel needs this many new patients to be named cheapest/dearest or least returning
-
-Window = tuple[pd.Timestamp, pd.Timestamp]
-
-
 HISTORY_DAYS = 365           # payments history wanted before a period, so that "first payment" means a new patient
 
 

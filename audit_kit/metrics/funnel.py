@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .periods import in_window, month_start, period_months
+from .periods import Window, hour_ranges, in_window, month_start, period_months
 
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
 # name, from stage, to stage: conversion = to / from, for adjacent stages only.
@@ -40,9 +40,6 @@ BUCKET_ORDER = tuple(code for code, _ in RESPONSE_BUCKETS) + (NEVER,)
 # Leaks (catalog labels `funnel.leak.<name>`): the funnel steps, disjoint sets of leads, then the rest.
 STEP_LEAKS = ("lead_to_booking", "booking_to_show", "show_to_paid")
 LEAKS = STEP_LEAKS + ("missed_calls", "slow_response")
-
-Period = tuple[pd.Timestamp, pd.Timestamp]
-
 
 # -- helpers ------------------------------------------------------------------------------------
 def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
@@ -346,17 +343,6 @@ def peak_hours(by_weekday_hour: pd.DataFrame, *, ratio: float = 1.5, min_calls: 
     return out
 
 
-def hour_ranges(hours: Iterable[int]) -> list[tuple[int, int]]:
-    """Consecutive hours merged into ``(start, end)`` ranges: [9, 13, 14] -> [(9, 10), (13, 15)]."""
-    ranges: list[tuple[int, int]] = []
-    for h in sorted(set(int(h) for h in hours)):
-        if ranges and ranges[-1][1] == h:
-            ranges[-1] = (ranges[-1][0], h + 1)
-        else:
-            ranges.append((h, h + 1))
-    return ranges
-
-
 def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
                      lead_call_ids: pd.Series | None = None, recovery_hours: float = 24.0) -> dict[str, float]:
     """What happened to the period's missed (unanswered) calls.
@@ -599,7 +585,7 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     return out
 
 
-def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Period], *,
+def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], *,
               treatment_horizon_days: int = 90, treatment_categories: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """The whole funnel computation: the lead journey once, then ``period_summary`` per period."""
     journey = lead_journey(tables["leads"], tables.get("bookings"), tables.get("visits"), tables.get("invoices"),

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .periods import period_months
-from .periods import in_window
+from .periods import hour_ranges, in_window, period_months
 
 SLOT_KEEPING = ("completed", "no_show")
 STATUSES = ("completed", "no_show", "cancelled", "rescheduled")
@@ -182,12 +181,6 @@ def slots(bookings: pd.DataFrame, default_slot_minutes: float = 30,
     df["booked_minutes"] = df["slot_minutes"].where(df["keeps_slot"], 0.0)
     df["realised_minutes"] = df["slot_minutes"].where(df["realised"], 0.0)
     return df.reset_index(drop=True)
-
-
-def months_in(bounds: tuple[pd.Timestamp, pd.Timestamp]) -> float:
-    """Length of a period [start, end) in months, as the funnel module counts it
-    (`periods.period_months`: whole calendar months, else days ÷ 30.44)."""
-    return period_months(*bounds)
 
 
 # -- the timeline sweep -------------------------------------------------------------------------
@@ -442,17 +435,6 @@ def hour_profile(hourly: pd.DataFrame) -> pd.DataFrame:
     out = out.loc[(out["offered_minutes"] > 0) | (out["booked_minutes"] > 0)]
     out["utilisation"] = out["booked_minutes"] / out["offered_minutes"].where(out["offered_minutes"] > 0)
     return out.reset_index()
-
-
-def hour_ranges(hours: list[int] | np.ndarray) -> list[tuple[int, int]]:
-    """Consecutive clock hours folded into [from, to) ranges: [17, 18, 19, 9] -> [(9, 10), (17, 20)]."""
-    hs = np.unique(np.asarray(hours, dtype=int))
-    if len(hs) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(hs) != 1)
-    starts = np.r_[hs[0], hs[breaks + 1]]
-    ends = np.r_[hs[breaks], hs[-1]] + 1
-    return list(zip(starts.tolist(), ends.tolist()))
 
 
 # -- idle time and imbalance --------------------------------------------------------------------
@@ -878,7 +860,7 @@ def period_frames(shift_table: pd.DataFrame, slot_table: pd.DataFrame, segments:
     return PeriodFrames(
         shifts=cut(shift_table, "shift_start"), slots=cut(slot_table, "slot_start"),
         segments=cut(segments, "start"), waits=None if wait_table is None else cut(wait_table, "checked_in_at"),
-        months=months_in(bounds),
+        months=period_months(*bounds),
     )
 
 
