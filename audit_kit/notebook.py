@@ -18,12 +18,12 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
 from .config import AuditConfig, load_config
-from .findings import Finding
+from .findings import Finding, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
 from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
@@ -158,11 +158,20 @@ class Module:
         self.show_html(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
 
     def show_findings(self) -> None:
-        """This module's findings so far, as cards."""
+        """This module's findings so far, as cards, ranked (`findings.rank`)."""
         from .report.html import findings_html
 
         if self.findings:
-            self.show_html(findings_html(self.findings, self.t, self.fmt))
+            self.show_html(findings_html(rank(self.findings), self.t, self.fmt))
+
+    def report_findings(self, found: Iterable[Mapping[str, Any]], *, none_key: str | None = None) -> None:
+        """The findings a module's `build_findings` made (dicts ``{id, severity, money, key, values}``):
+        keep each (`finding`), say ``none_key`` when there are none, and show them ranked."""
+        for item in found:
+            self.finding(item["id"], item["severity"], item["money"], item["key"], **item["values"])
+        if not self.findings and none_key:
+            self.say(none_key)
+        self.show_findings()
 
     # -- results ------------------------------------------------------------------------
     def metric(self, key: str, unit: str, values: dict[str, Any]) -> None:
@@ -182,7 +191,7 @@ class Module:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
         (self.out_dir / "findings.json").write_text(
-            json.dumps([f.to_dict() for f in self.findings], ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps([f.to_dict() for f in rank(self.findings)], ensure_ascii=False, indent=2), encoding="utf-8")
         tables_dir = self.out_dir / "tables"
         tables_dir.mkdir(exist_ok=True)
         manifest = {}

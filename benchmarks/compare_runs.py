@@ -187,8 +187,10 @@ def compare_text(a: Path, b: Path, out: list[str]) -> None:
     import difflib
 
     left, right = report_text(a / "report.html"), report_text(b / "report.html")
-    for line in difflib.unified_diff(left, right, "A/report.html", "B/report.html", n=1, lineterm=""):
-        out.append(f"report text: {line}")
+    diff = list(difflib.unified_diff(left, right, "A/report.html", "B/report.html", n=1, lineterm=""))
+    out.extend(f"report text: {line}" for line in diff)
+    if diff and sorted(left) == sorted(right):
+        out.append("report text: the same lines, only in another order")
 
 
 def compare(a: Path, b: Path) -> list[str]:

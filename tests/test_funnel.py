@@ -617,12 +617,6 @@ class TestFindings:
         up = next(f for f in found if f["id"] == "lead_to_booking_up")
         assert up["money"] is None and up["values"]["delta"] == "+0.8 pp"
 
-    def test_severity(self):
-        assert funnel.severity(600, 10000) == "high"
-        assert funnel.severity(100, 10000) == "medium"
-        assert funnel.severity(99, 10000) == "low"
-        assert funnel.severity(None, 10000) == "medium"
-
     def test_missed_calls_and_no_reason_findings(self):
         tables = small_clinic()
         j = journey_of(tables)

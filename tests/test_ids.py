@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from audit_kit.metrics import ids
-from audit_kit.metrics.funnel import _arrow
+from audit_kit.ingest.keys import arrow_ids as _arrow
 
 
 def _reference(values: pd.Series) -> tuple[np.ndarray, list]:

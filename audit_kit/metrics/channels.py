@@ -12,10 +12,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .funnel import _positions, lead_journey, severity, stage_counts
-from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
+from ..findings import severity_by_money
+from ..ingest import keys as id_keys
+from .funnel import lead_journey, stage_counts
+from .patients import (ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
                        data_end, touches)
-from .periods import Window, in_window
+from .periods import NS_PER_DAY, Window, in_window
 
 
 def ratio(num, den):
@@ -101,18 +103,18 @@ def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days
     """
     out = acquired.reset_index(drop=True).copy()
     n = len(out)
-    pos = _positions(invoices["patient_id"], out["patient_id"]) if positions is None else np.asarray(positions)
+    pos = id_keys.positions(invoices["patient_id"], out["patient_id"]) if positions is None else np.asarray(positions)
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     amount = np.nan_to_num(invoices["amount"].to_numpy(dtype="float64"))
     acq = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
-    horizon = np.int64(horizon_days) * _NS_PER_DAY
+    horizon = np.int64(horizon_days) * NS_PER_DAY
     own = pos >= 0
     pos, paid, amount = pos[own], paid[own], amount[own]
     start = acq[pos]
     inside = (paid >= start) & (paid < start + horizon)
     out["revenue"] = np.bincount(pos[inside], weights=amount[inside], minlength=n)[:n]
     positive = inside & (amount > 0)
-    pairs = np.sort(pos[positive] * np.int64(1 << 24) + paid[positive] // _NS_PER_DAY)   # (patient, day)
+    pairs = np.sort(pos[positive] * np.int64(1 << 24) + paid[positive] // NS_PER_DAY)   # (patient, day)
     days = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs            # distinct pairs
     out["paid_days"] = np.bincount(days >> 24, minlength=n)[:n]
     end = data_end(invoices).to_datetime64().astype("datetime64[ns]").view("int64") if len(invoices) else np.iinfo(np.int64).min
@@ -374,7 +376,7 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
     - ``cheap_leads_low_return``: among paid channels with leads at most the median CPL of paid
       channels and at least ``min_patients`` new patients, the one whose patients return least
       (share with ≥ 2 paid days within the horizon), when below the share of all new patients. Not priced.
-    Severity as the funnel's (``funnel.severity``: share of the clinic's monthly revenue).
+    Severity as the funnel's (``findings.severity_by_money``: share of the clinic's monthly revenue).
     """
     cur = _rows(econ, "current")
     has_base = econ["period"].eq("base").any()
@@ -388,7 +390,7 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
         if base_romi >= 0:
             continue
         loss = -r["spend"] * r["romi"] / months          # = (spend − revenue × margin) ÷ months
-        found.append({"id": f"negative_romi_{channel}", "severity": severity(loss, revenue_per_month), "money": loss,
+        found.append({"id": f"negative_romi_{channel}", "severity": severity_by_money(loss, revenue_per_month), "money": loss,
                       "key": "channels.finding.negative_romi",
                       "values": {"channel": channel, "spend": fmt.money(r["spend"]), "revenue": fmt.money(r["revenue"]),
                                  "horizon": horizon_days, "romi": fmt.change(r["romi"], 0),
@@ -397,7 +399,7 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
                                  "total": fmt.num(total_new)}})
     for channel, r in paid.loc[paid["leads"].eq(0)].iterrows():
         money = r["spend"] / months
-        found.append({"id": f"untracked_spend_{channel}", "severity": severity(money, revenue_per_month), "money": money,
+        found.append({"id": f"untracked_spend_{channel}", "severity": severity_by_money(money, revenue_per_month), "money": money,
                       "key": "channels.finding.untracked_spend",
                       "values": {"channel": channel, "spend": fmt.money(r["spend"]), "per_month": fmt.money(money),
                                  "patients": fmt.num(r["new_patients"])}})
@@ -421,4 +423,4 @@ def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
                                      "median_cpl": fmt.money(median_cpl), "share": fmt.pct(r["return_share"]),
                                      "all_share": fmt.pct(all_share), "horizon": horizon_days,
                                      "revenue_per_patient": fmt.money(r["revenue_per_patient"])}})
-    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0)))
+    return found

@@ -41,13 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, InputError
+from ..ingest import keys as id_keys
+from ..options import COHORT_PERIODS as PERIODS  # noqa: F401  (cohorts.PERIODS: the choices)
+from ..options import check_margin, check_period, cohort_window, ltv_horizons
 from . import channels as ch
 from . import patients as pt
-from .funnel import _positions
 from .patients import data_end
 from .periods import in_window, period_months, up_to
 
-PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
 NEWEST_COHORTS = 3           # findings: the newest cohorts with that month observed ...
 RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older ones
@@ -71,42 +72,6 @@ def cohort_labels(starts, period: str = "month") -> pd.Index:
     freq = "Q" if period == "quarter" else "M"
     index = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=freq)
     return pd.Index(index.strftime("%Y-Q%q" if period == "quarter" else "%Y-%m"), dtype="string")
-
-
-def check_period(period: str) -> str:
-    if period not in PERIODS:
-        raise ConfigError(f"options.cohort_period: expected one of {', '.join(PERIODS)}, got {period!r}")
-    return period
-
-
-def ltv_horizons(ltv_months: Any) -> list[int]:
-    """The option `ltv_months` as a sorted list of positive whole months ([6, 12] by default; 12 -> [12])."""
-    values = ltv_months if isinstance(ltv_months, (list, tuple)) else [ltv_months]
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ConfigError(f"options.ltv_months: expected whole months ≥ 1, like [6, 12], got {ltv_months!r}")
-    return sorted(set(values))
-
-
-def cohort_window(value: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """The option `channel_cohorts`: null (all cohorts) or [first, last] acquisition month like
-    ["2024-01", "2024-12"] (either may be null); returns [start, end) month bounds."""
-    if value is None:
-        return None, None
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ConfigError(f"options.channel_cohorts: expected [first month, last month] like ['2024-01', '2024-12'] "
-                          f"or null, got {value!r}")
-    try:
-        first, last = (None if v is None else pd.Period(str(v)[:7], freq="M") for v in value)
-    except ValueError:
-        raise ConfigError(f"options.channel_cohorts: expected months like '2024-01', got {value!r}") from None
-    return (None if first is None else first.to_timestamp(),
-            None if last is None else (last + 1).to_timestamp())
-
-
-def check_margin(gross_margin: Any) -> float:
-    if isinstance(gross_margin, bool) or not isinstance(gross_margin, (int, float)) or not 0 < gross_margin <= 1:
-        raise ConfigError(f"options.gross_margin: expected a share in (0, 1], like 0.6, got {gross_margin!r}")
-    return float(gross_margin)
 
 
 def is_month_end(day: pd.Timestamp) -> bool:
@@ -158,7 +123,7 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
 
     def place(patient_ids, times, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Position of each row's patient among the acquired (-1: none) and its month index k."""
-        pos = _positions(patient_ids, ids) if known is None else row[known]
+        pos = id_keys.positions(patient_ids, ids) if known is None else row[known]
         k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 

@@ -21,6 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..findings import severity_by_money
+from ..ingest.keys import arrow_ids, member, positions
 from .periods import Window, hour_ranges, in_window, month_start, period_months
 
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
@@ -52,29 +54,6 @@ def _ratio(num: float, den: float) -> float:
 
 def _has_values(df: pd.DataFrame | None, column: str) -> bool:
     return df is not None and column in df and bool(df[column].notna().any())
-
-
-def _arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """IDs as one Arrow large_string array (zero-copy for the Arrow-backed "string" dtype)."""
-    if isinstance(ids, pd.Series):
-        ids = ids.astype("string").array.__arrow_array__()   # no copy for the canonical dtype
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
-    return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
-
-
-def _positions(values, keys) -> np.ndarray:
-    """Position of each ID of ``values`` in ``keys`` (first occurrence); -1 when absent or NA.
-
-    Arrow's hash lookup on the string buffers: IDs are matched as given (``00123`` ≠ ``123``)."""
-    found = pc.index_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _member(values, keys) -> np.ndarray:
-    """Whether each ID of ``values`` is among ``keys`` (NA: never)."""
-    found = pc.is_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
-    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 # -- the lead journey ---------------------------------------------------------------------------
@@ -123,7 +102,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
         return out
 
     n = len(out)
-    lead_pos = _positions(bookings["lead_id"], out["lead_id"])
+    lead_pos = positions(bookings["lead_id"], out["lead_id"])
     linked = lead_pos >= 0
     booked = np.zeros(n, dtype=bool)
     booked[lead_pos[linked]] = True
@@ -137,7 +116,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
                             np.datetime64("NaT"))[linked],
     })
     if _has_values(visits, "booking_id"):
-        booking_pos = _positions(visits["booking_id"], bookings["booking_id"].loc[linked])
+        booking_pos = positions(visits["booking_id"], bookings["booking_id"].loc[linked])
         hit = booking_pos >= 0
         first_visit = (pd.Series(visits["checked_in_at"].to_numpy(dtype="datetime64[ns]")[hit])
                        .groupby(booking_pos[hit]).min())
@@ -167,8 +146,8 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
 def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
               categories: Iterable[str]) -> pd.DataFrame:
     """Per shown lead: paid, first_paid_at, first_check, treated (see ``lead_journey``)."""
-    patients = pc.unique(_arrow(shows["patient_id"]))
-    code = _positions(invoices["patient_id"], patients)
+    patients = pc.unique(arrow_ids(shows["patient_id"]))
+    code = positions(invoices["patient_id"], patients)
     mine = code >= 0
     inv = pd.DataFrame({
         "patient": code[mine],
@@ -176,7 +155,7 @@ def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
         "amount": invoices["amount"].to_numpy(dtype="float64")[mine],
     })
     if "service_category" in invoices and categories:
-        inv["treatment"] = _member(invoices["service_category"], pa.array(list(categories), pa.large_string()))[mine]
+        inv["treatment"] = member(invoices["service_category"], pa.array(list(categories), pa.large_string()))[mine]
     else:
         inv["treatment"] = False
     inv = inv.dropna(subset=["day"])
@@ -185,7 +164,7 @@ def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
 
     left = pd.DataFrame({
         "lead_pos": shows["lead_pos"].to_numpy(),
-        "patient": _positions(shows["patient_id"], patients),
+        "patient": positions(shows["patient_id"], patients),
         "show_day": shows["show_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("datetime64[ns]"),
     }).sort_values("show_day", kind="stable")
     pay_days = positive[["patient", "day"]].rename(columns={"day": "first_paid_at"})
@@ -374,11 +353,11 @@ def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
         window = _in(calls["started_at"], start, end + pd.Timedelta(hours=recovery_hours))
         answered = calls.loc[window & calls["answered"].fillna(False).to_numpy(bool)
                              & calls["caller_phone"].notna().to_numpy(bool)]
-        callers = pc.unique(_arrow(missed["caller_phone"]))
-        right = pd.DataFrame({"caller": _positions(answered["caller_phone"], callers),
+        callers = pc.unique(arrow_ids(missed["caller_phone"]))
+        right = pd.DataFrame({"caller": positions(answered["caller_phone"], callers),
                               "through_at": answered["started_at"].to_numpy(dtype="datetime64[ns]")})
         right = right.loc[right["caller"] >= 0].sort_values("through_at", kind="stable")
-        left = pd.DataFrame({"row": np.arange(len(missed)), "caller": _positions(missed["caller_phone"], callers),
+        left = pd.DataFrame({"row": np.arange(len(missed)), "caller": positions(missed["caller_phone"], callers),
                              "at": missed["started_at"].to_numpy(dtype="datetime64[ns]")}).sort_values("at", kind="stable")
         hit = pd.merge_asof(left, right, left_on="at", right_on="through_at", by="caller", direction="forward",
                             allow_exact_matches=False, tolerance=pd.Timedelta(hours=recovery_hours))
@@ -386,7 +365,7 @@ def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
         through[hit["row"].to_numpy()] = (hit["through_at"].notna() & (hit["caller"] >= 0)).to_numpy(bool)
         lost &= ~through
     if lead_call_ids is not None and lead_call_ids.notna().any():
-        lost &= ~_member(missed["call_id"], lead_call_ids)
+        lost &= ~member(missed["call_id"], lead_call_ids)
     out["lost"] = float(lost.sum())
     return out
 
@@ -634,15 +613,6 @@ def headline_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, tu
     return out
 
 
-def severity(money_per_month: float | None, revenue_per_month: float) -> str:
-    """high when the money at stake is at least 5% of the clinic's monthly revenue, medium from
-    1%, else low; medium when it cannot be priced."""
-    if money_per_month is None or not np.isfinite(money_per_month) or not np.isfinite(revenue_per_month) or revenue_per_month <= 0:
-        return "medium"
-    share = money_per_month / revenue_per_month
-    return "high" if share >= 0.05 else ("medium" if share >= 0.01 else "low")
-
-
 def _duration(fmt, minutes: float) -> str:
     """Minutes up to two hours, hours (one decimal) beyond."""
     if minutes is None or not np.isfinite(minutes) or minutes < 120:
@@ -713,7 +683,7 @@ def build_findings(summaries: Mapping[str, Mapping[str, Any]], fmt, t, *, missed
 
     def add(id_: str, money: float | None, key: str, **values: Any) -> None:
         money = None if money is None or not np.isfinite(money) else float(money)
-        found.append({"id": id_, "severity": severity(money, revenue), "money": money, "key": key,
+        found.append({"id": id_, "severity": severity_by_money(money, revenue), "money": money, "key": key,
                       "values": {"money": fmt.money(money), **values}})
 
     # Funnel steps.
@@ -868,7 +838,7 @@ def build_findings(summaries: Mapping[str, Mapping[str, Any]], fmt, t, *, missed
                                      "change": fmt.change(growth), "base": fmt.num(base["totals"][stage]),
                                      "current": fmt.num(totals[stage]), "items": "; ".join(items)}})
 
-    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0.0), f["id"]))
+    return found
 
 
 # -- tables for the report (small by construction: one row per stage, channel, leak) ---------------

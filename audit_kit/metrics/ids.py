@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .funnel import _arrow
+from ..ingest.keys import arrow_ids
 
 MAX_PACKED_BYTES = 15      # 8 + 7 bytes in two words; the last byte of the last word holds the length
 MIX = np.uint64(0x9E3779B97F4A7C15)       # odd: multiplying by it is a bijection of uint64
@@ -47,7 +47,7 @@ def factorize(values: pd.Series, *, ordered: bool = True) -> tuple[np.ndarray, p
     if not isinstance(values.dtype, pd.StringDtype):
         code, names = pd.factorize(values, use_na_sentinel=True)
         return code.astype(np.int64), pd.Index(names)
-    ids = _arrow(values)
+    ids = arrow_ids(values)
     code, rows = _string_codes(ids, ordered)
     names = pd.Index(pd.array(ids.take(pa.array(rows)).to_pandas(types_mapper=pd.ArrowDtype), dtype="string"))
     return code, names
@@ -57,7 +57,7 @@ def codes(values: pd.Series, *, ordered: bool = True) -> np.ndarray:
     """The codes of `factorize` alone (no values of the codes built)."""
     if not isinstance(values.dtype, pd.StringDtype):
         return factorize(values)[0]
-    return _string_codes(_arrow(values), ordered)[0]
+    return _string_codes(arrow_ids(values), ordered)[0]
 
 
 def _string_codes(ids: pa.LargeStringArray, ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:

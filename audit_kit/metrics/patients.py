@@ -26,23 +26,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .funnel import _arrow, _positions
+from ..options import DEFAULT_REPEAT_CHANNELS
+from ..ingest.keys import arrow_ids, positions
 from .ids import MIX, ascending_rows, factorize, integer_groups
 from .ids import codes as id_codes
-from .periods import up_to
+from .periods import day_numbers, up_to
 
 UNKNOWN_CHANNEL = "unknown"
-DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
 ATTRIBUTIONS = ("first_touch", "last_touch")
 KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and before the export: an existing patient
-
-_NS_PER_DAY = 86_400 * 10**9
-
-
-def _days(times: pd.Series) -> np.ndarray:
-    """Calendar day numbers since 1970-01-01 (int64; NaT becomes a very negative number)."""
-    return times.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_DAY
-
 
 def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
     """The data end: the latest ``paid_at`` in the invoices, up to which revenue is observed (NaT when none)."""
@@ -76,7 +68,7 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         patient, names = patient_grouping(invoices)
         no_visit_id = (invoices["visit_id"].isna().to_numpy(bool) if visit_job is not None
                        else np.ones(n, bool))
-        day = _days(invoices["paid_at"])
+        day = day_numbers(invoices["paid_at"])
         by_day = no_visit_id & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
         day_of_row = day[by_day]
         combined = patient[by_day] * np.int64(1 << 20) + (day_of_row - day_of_row.min() if len(day_of_row) else 0)
@@ -120,7 +112,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     earliest_rows = made[at[made] == earliest[code[made]]]
     np.minimum.at(first_row, code[earliest_rows], earliest_rows)
     first = ascending_rows(first_row[first_row != big], len(code))   # visits in table order (ties below)
-    name_array = _arrow(pd.Series(names, dtype="string"))
+    name_array = arrow_ids(pd.Series(names, dtype="string"))
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))
     seconds = (at[first] - at[first].min()) // 10**9 if len(first) else at[first]
@@ -168,7 +160,7 @@ def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = Non
     (`existing_patients`) were left out. IDs are hashed once (`patient_grouping`), or not at all
     when ``patient_codes`` (codes and IDs from `visit_and_patient_codes`) are given."""
     code, ids = patient_grouping(invoices) if patient_codes is None else patient_codes
-    dictionary = _arrow(pd.Series(ids, dtype="string"))
+    dictionary = arrow_ids(pd.Series(ids, dtype="string"))
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
     never = np.iinfo(np.int64).max
@@ -210,7 +202,7 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
     if leads is not None and len(leads) and n:
         keep = (leads["patient_id"].notna() & leads["channel"].notna() & leads["created_at"].notna()
                 & ~leads["channel"].isin(list(repeat_channels))).to_numpy(bool)
-        pos = _positions(leads["patient_id"], out["patient_id"])[keep]
+        pos = positions(leads["patient_id"], out["patient_id"])[keep]
         own = pos >= 0
         pos = pos[own]
         created = leads["created_at"].to_numpy(dtype="datetime64[ns]")[keep][own].view("int64")
@@ -231,7 +223,7 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
     card_names = pd.Index([], dtype="string")
     if patients is not None and "first_channel" in patients and n:
         registered = patients.loc[patients["first_channel"].notna().to_numpy(bool)]
-        row = _positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
+        row = positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
         card, card_names = pd.factorize(registered["first_channel"].astype("string"))
         found = row >= 0
         given[found] = card[row[found]]

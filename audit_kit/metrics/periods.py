@@ -13,6 +13,8 @@ import pandas as pd
 
 AVG_MONTH_DAYS = 365.25 / 12
 
+NS_PER_DAY = 86_400 * 10**9
+
 Window = tuple[pd.Timestamp, pd.Timestamp]     # a period [start, end): start inclusive, end exclusive
 
 
@@ -41,6 +43,11 @@ def in_window(dates: pd.Series, start: pd.Timestamp | None = None, end: pd.Times
     if end is not None:
         mask &= dates.lt(end).fillna(False).astype(bool)
     return mask
+
+
+def day_numbers(times: pd.Series) -> np.ndarray:
+    """Calendar day numbers since 1970-01-01 (int64; NaT becomes a very negative number)."""
+    return times.to_numpy(dtype="datetime64[ns]").view("int64") // NS_PER_DAY
 
 
 def month_start(dates: pd.Series) -> pd.Series:

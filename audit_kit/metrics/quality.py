@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .patients import visit_codes
-from .periods import in_window, month_start  # noqa: F401  (quality.in_window is used by other modules)
+from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
 DATE_COLUMNS: dict[str, str] = {
@@ -30,18 +30,6 @@ CHECKS = ("bookings_lead_missing", "visits_without_booking", "invoices_without_v
           "bookings_unknown_doctor")
 
 MISMATCH_TOLERANCE = 0.10      # months where the systems differ by more than this are flagged
-# Severity of a finding by its share: (high from, medium from); below medium it is low.
-SEVERITY = {
-    "rejected_rows": (0.05, 0.01),             # of rows read
-    "bookings_lead_missing": (0.05, 0.01),     # of bookings with a lead_id
-    "visits_without_booking": (0.10, 0.03),    # of visits (walk-ins are normal in small numbers)
-    "invoices_without_visit": (0.05, 0.01),    # of invoices
-    "paid_patients_not_in_crm": (0.10, 0.03),  # of paying patients
-    "bookings_unknown_doctor": (0.05, 0.01),   # of bookings
-    "duplicates": (0.01, 0.002),               # of rows read
-    "refunds": (0.05, 0.02),                   # of gross payments
-    "completed_not_paid": (0.10, 0.03),        # of completed bookings
-}
 SOURCES = ("completed_bookings", "visits", "paid_visits")
 
 # Reason codes of the ingest ledger (audit_kit/ingest/load.py) and the fixes' actions.
@@ -60,15 +48,6 @@ _REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-def severity_for(share: float, high: float, medium: float) -> str:
-    """'high' when share ≥ high, 'medium' when ≥ medium, else 'low' (NaN counts as low)."""
-    if pd.notna(share) and share >= high:
-        return "high"
-    if pd.notna(share) and share >= medium:
-        return "medium"
-    return "low"
-
 
 def _examples(ids: pd.Series, n: int) -> str:
     """The first n distinct IDs (in data order), comma-separated; IDs only, never PII."""

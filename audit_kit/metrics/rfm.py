@@ -32,15 +32,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .patients import _NS_PER_DAY, _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
+from ..options import RFM_ACTIONS as ACTIONS
+from ..options import RFM_CODES as CODES
+from ..options import RFM_MEASURES as MEASURES
+from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
+from .patients import patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .ids import ascending_rows
-from .periods import AVG_MONTH_DAYS, in_window, up_to
+from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
-SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
-MEASURES = ("recency_days", "frequency", "monetary")
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
-CODES = tuple(f"R{r}F{f}M{m}" for r in (3, 2, 1) for f in (3, 2, 1) for m in (3, 2, 1))
-ACTIONS = ("call", "messenger", "recall", "none")
 MONETARY = ("total", "per_visit")
 MIN_GAPS = 30                      # fewer completed F3 gaps than this: the threshold uses all returning patients
 FORMER_BEST = "former_best"
@@ -69,8 +69,8 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
         if len(codes) != len(invoices):
             raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
         patient, names = patient_grouping(invoices)
-    as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
-    day = _days(invoices["paid_at"])
+    as_of_day = int(day_numbers(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
+    day = day_numbers(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
     n_patients = len(names)
     amount = invoices["amount"].to_numpy(dtype="float64")
@@ -101,8 +101,8 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     seen = np.flatnonzero(frequency)                 # the patients with a visit; columns built in place
     last, first, paid, frequency = last[seen], first[seen], paid[seen], frequency[seen]
     recency = as_of_day - last
-    last *= _NS_PER_DAY
-    first *= _NS_PER_DAY
+    last *= NS_PER_DAY
+    first *= NS_PER_DAY
     columns = {"recency_days": recency, "frequency": frequency.astype(np.int64, copy=False),
                "monetary": paid.copy() if monetary == "total" else paid / frequency, "paid": paid,
                "first_visit": first.view("datetime64[ns]"), "last_visit": last.view("datetime64[ns]")}
@@ -135,40 +135,8 @@ def score_cuts(table: pd.DataFrame, thresholds: Mapping[str, Iterable[float]] | 
                ) -> dict[str, tuple[float, float]]:
     """The cuts per measure: the config's fixed thresholds (option ``rfm_thresholds``: a mapping of
     recency_days / frequency / monetary to [t1, t2], t1 < t2; measures left out use terciles) or terciles."""
-    thresholds = dict(thresholds or {})
-    unknown = set(thresholds) - set(MEASURES)
-    if unknown:
-        raise ValueError(f"option rfm_thresholds: unknown measure '{sorted(unknown)[0]}'; expected some of: "
-                         f"{', '.join(MEASURES)}")
-    out = {}
-    for measure in MEASURES:
-        given = thresholds.get(measure)
-        if given is None:
-            out[measure] = tercile_cuts(table[measure])
-            continue
-        given = list(given) if isinstance(given, (list, tuple)) else [given]
-        if (len(given) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in given)
-                or not given[0] < given[1]):
-            raise ValueError(f"option rfm_thresholds.{measure}: expected two increasing numbers [t1, t2], got {given!r}")
-        out[measure] = (float(given[0]), float(given[1]))
-    return out
-
-
-def load_segments(path: str | Path = SEGMENTS_FILE) -> dict[str, dict[str, Any]]:
-    """The segments file: segment id -> {action, codes}, checked: each of the 27 codes exactly once."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["segments"]
-    seen: dict[str, str] = {}
-    for segment, spec in raw.items():
-        if spec.get("action") not in ACTIONS:
-            raise ValueError(f"{path}: segment {segment}: action must be one of {', '.join(ACTIONS)}")
-        for code in spec["codes"]:
-            if code not in CODES or code in seen:
-                raise ValueError(f"{path}: code {code} is {'repeated' if code in seen else 'not an RFM code'}")
-            seen[code] = segment
-    missing = [c for c in CODES if c not in seen]
-    if missing:
-        raise ValueError(f"{path}: codes without a segment: {', '.join(missing)}")
-    return raw
+    given = rfm_thresholds(thresholds)
+    return {measure: given.get(measure) or tercile_cuts(table[measure]) for measure in MEASURES}
 
 
 def segment_map(overrides: Mapping[str, str] | None = None, path: str | Path = SEGMENTS_FILE) -> pd.DataFrame:
@@ -176,13 +144,7 @@ def segment_map(overrides: Mapping[str, str] | None = None, path: str | Path = S
     ``rfm_segments``: code -> segment id of the file) move single codes to another segment."""
     segments = load_segments(path)
     mapping = {code: seg for seg, spec in segments.items() for code in spec["codes"]}
-    for code, segment in (overrides or {}).items():
-        if code not in CODES:
-            raise ValueError(f"option rfm_segments: '{code}' is not an RFM code like R3F3M3")
-        if segment not in segments:
-            raise ValueError(f"option rfm_segments.{code}: unknown segment '{segment}'; expected one of: "
-                             f"{', '.join(segments)}")
-        mapping[code] = segment
+    mapping.update(rfm_segment_overrides(overrides, segments))
     return pd.DataFrame({"code": list(CODES), "segment": [mapping[c] for c in CODES],
                          "action": [segments[mapping[c]]["action"] for c in CODES]}).astype("string")
 
@@ -246,7 +208,7 @@ def gaps(days: pd.DataFrame) -> pd.DataFrame:
     """Completed gaps: days between consecutive visit days of a patient (``patient_id``, ``gap_days``).
     ``days`` as from `visit_days` (sorted by patient and day)."""
     pid = days["patient_id"].to_numpy()
-    d = _days(days["day"])
+    d = day_numbers(days["day"])
     same = np.r_[False, pid[1:] == pid[:-1]] if len(pid) else np.zeros(0, bool)
     diff = np.r_[0, np.diff(d)] if len(d) else np.zeros(0, np.int64)
     return pd.DataFrame({"patient_id": days["patient_id"].to_numpy()[same], "gap_days": diff[same].astype(np.int64)})

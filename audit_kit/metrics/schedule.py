@@ -1251,7 +1251,7 @@ def build_findings(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: 
     if h["booked_hours"] > 0 and h["outside_shift_hours"] / h["booked_hours"] >= OUTSIDE_SHARE:
         add("outside_shifts", "low", None, outside=fmt.hours(per_month(h["outside_shift_hours"]), 1),
             share=fmt.pct(h["outside_shift_hours"] / h["booked_hours"]))
-    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0.0)))
+    return found
 
 
 def comparison(summaries: dict[str, PeriodSummary]) -> pd.DataFrame:
