@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.ingest.keys import add_keys
 from audit_kit.metrics import rfm
 from audit_kit.metrics.periods import AVG_MONTH_DAYS
 
@@ -63,15 +64,12 @@ class TestRfmTable:
         t = rfm.rfm_table(self.INV, "2025-04-01").sort_index()
         assert t.loc["A", "frequency"] == 4 and t.loc["A", "monetary"] == 10600.0 and t.loc["A", "recency_days"] == 0
 
-    def test_per_visit_money_and_reused_codes(self):
-        codes = rfm.visit_codes(self.INV)
-        t = rfm.rfm_table(self.INV, AS_OF, visits=codes, monetary="per_visit").sort_index()
+    def test_per_visit_money_and_ingest_keys(self):
+        t = rfm.rfm_table(add_keys({"invoices": self.INV})["invoices"], AS_OF, monetary="per_visit").sort_index()
         assert t["monetary"].round(4).tolist() == [533.3333, 0.0, 100.0]
         assert t["paid"].tolist() == [1600.0, 0.0, 200.0]
         with pytest.raises(ValueError, match="option rfm_monetary: expected one of total, per_visit, got 'mean'"):
             rfm.rfm_table(self.INV, AS_OF, monetary="mean")
-        with pytest.raises(ValueError, match="expected one visit code per invoice row"):
-            rfm.rfm_table(self.INV, AS_OF, visits=codes[:3])
 
 
 def plain_pandas_rfm(inv: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

@@ -350,13 +350,12 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
     """`patients.acquisition_rows` (existing patients left out), `patients.touches` and `patients.visits`, once
     for every period's `summarise`."""
     invoices = data["invoices"]
-    codes = pt.visit_and_patient_codes(invoices)                     # the IDs hashed once for both
-    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"), patient_codes=codes[1:])
+    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"))
     by_channel = "leads" in data or "patients" in data
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    seen = pt.visits(invoices, codes=codes)
+    seen = pt.visits(invoices)
     visit_rows = invoice_rows[seen["invoice_row"].to_numpy()]          # the visit's patient among the acquired
     return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import visit_codes
+from .patients import visits as patient_visits
 from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
@@ -273,26 +273,18 @@ def lead_links(leads: pd.DataFrame, start: pd.Timestamp | None = None,
 # -- 3. counts that should agree across systems ----------------------------------------------------
 
 def paid_visits(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Paid visits from invoices: one row per visit key with its first payment time and net amount.
+    """Paid visits: the visits of `patients.visits` (the one definition of a visit: an invoice's
+    visit_id, else the patient-day; made by an invoice of amount ≥ 0) whose net amount, refunds
+    included, is positive.
 
-    The visit key is `patients.visit_codes` (the invoice's visit_id; invoices without one grouped
-    by patient_id and calendar day of paid_at). Amounts (refunds negative) are netted per key;
-    only keys with a positive net amount are paid visits. Columns: visit_id, patient_id, day (the
-    latter two set only for patient-day keys), paid_at (earliest payment of the key), amount (net).
+    Data quality counts *paid* visits rather than visits on purpose: it sets the visits the
+    accounting system was paid for against completed bookings (CRM) and check-ins (MIS), and a free
+    or fully refunded visit has no payment to reconcile. Columns: patient_id, paid_at (the visit's
+    first payment), day, amount (net).
     """
-    no_visit = invoices["visit_id"].isna()
-    keys = pd.DataFrame({
-        "code": visit_codes(invoices),
-        "visit_id": invoices["visit_id"],
-        "patient_id": invoices["patient_id"].where(no_visit),
-        "day": invoices["paid_at"].dt.normalize().where(no_visit),
-        "paid_at": invoices["paid_at"],
-        "amount": invoices["amount"],
-    })
-    grouped = (keys.loc[keys["code"] >= 0].groupby("code", sort=False)
-               .agg(visit_id=("visit_id", "first"), patient_id=("patient_id", "first"), day=("day", "first"),
-                    paid_at=("paid_at", "min"), amount=("amount", "sum")).reset_index(drop=True))
-    return grouped.loc[grouped["amount"] > 0].reset_index(drop=True)
+    seen = patient_visits(invoices)
+    return (seen.loc[seen["amount"] > 0, ["patient_id", "visited_at", "day", "amount"]]
+            .rename(columns={"visited_at": "paid_at"}).reset_index(drop=True))
 
 
 def monthly_counts(bookings: pd.DataFrame | None = None, visits: pd.DataFrame | None = None,

@@ -36,8 +36,7 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
-from .ids import ascending_rows
+from .patients import ascending_rows, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
@@ -51,24 +50,17 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 # -- the per-patient table ---------------------------------------------------------------------
 
-def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None = None,
-              monetary: str = "total") -> pd.DataFrame:
+def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") -> pd.DataFrame:
     """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
 
-    ``visits``: the invoices' visit codes from `patients.visit_codes` when already computed (reuse them
-    for several as-of dates). Index ``patient_id`` (in no particular order); columns
+    Patients and visits are grouped by their keys (`patients.visit_and_patient_codes`: the ingest's
+    ``patient_key`` / ``visit_key``, else keys made on the fly). Index ``patient_id`` (in no particular order); columns
     ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
     ``last_visit`` (days, datetime64). See the module docstring for the definitions.
     """
     if monetary not in MONETARY:
         raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
-    if visits is None:
-        codes, patient, names = visit_and_patient_codes(invoices)
-    else:
-        codes = np.asarray(visits, dtype=np.int64)
-        if len(codes) != len(invoices):
-            raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
-        patient, names = patient_grouping(invoices)
+    codes, patient, names = visit_and_patient_codes(invoices)
     as_of_day = int(day_numbers(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = day_numbers(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
@@ -359,8 +351,10 @@ def monthly_value(table: pd.DataFrame) -> pd.Series:
 
 
 def money_at_stake(table: pd.DataFrame, segment: str = FORMER_BEST) -> float:
-    """Per month: what the segment's patients (default the former best) used to pay per month while active."""
-    return float(monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)]).sum())
+    """Per month: what the segment's patients (default the former best) used to pay per month while active.
+    Summed exactly (`math.fsum`), so the result does not depend on the order of the patients."""
+    values = monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)])
+    return math.fsum(values.dropna().to_numpy(dtype="float64"))
 
 
 def in_contact_window(table: pd.DataFrame, threshold: Threshold) -> pd.Series:
@@ -505,12 +499,11 @@ class RfmSummary:
         return self.reactivation.loc[self.reactivation["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
 
 
-def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any], *,
-                  codes: np.ndarray | None = None) -> RfmSummary:
+def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any]) -> RfmSummary:
     """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm)."""
     invoices = tables["invoices"]
     as_of = pd.Timestamp(as_of).normalize()
-    table = rfm_table(invoices, as_of, visits=codes, monetary=options.get("rfm_monetary", "total"))
+    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"))
     thresholds = options.get("rfm_thresholds") or {}
     cuts = score_cuts(table, thresholds)
     segments = segment_map(options.get("rfm_segments"))
@@ -544,9 +537,7 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
               options: Mapping[str, Any]) -> dict[str, RfmSummary]:
     """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day)."""
-    codes = visit_codes(tables["invoices"])
-    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes=codes)
-            for name, (_, end) in periods.items()}
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options) for name, (_, end) in periods.items()}
 
 
 HEADLINE_UNITS = {"patients": "count", "former_best": "count", "at_risk": "count", "churn_threshold_days": "days",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..ingest.keys import positions
 from .periods import hour_ranges, in_window, period_months
 
 SLOT_KEEPING = ("completed", "no_show")
@@ -79,19 +80,6 @@ def _categorical(values: pd.Series, categories: pd.Index) -> pd.Categorical:
     codes, uniques = pd.factorize(values)
     mapping = np.r_[categories.get_indexer(pd.Index(uniques).astype("string")), -1]
     return pd.Categorical.from_codes(mapping[codes], categories=categories)
-
-
-def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Position of each key among `values` (first occurrence); -1 when absent or missing.
-
-    Hashes once with Arrow, so millions of string IDs are matched in about a second.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    k = pa.array(keys.astype("string").array)
-    v = pa.array(values.astype("string").array)
-    return pc.index_in(k, value_set=v).fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
@@ -609,8 +597,8 @@ def with_dimensions(slot_table: pd.DataFrame, doctors: pd.DataFrame | None = Non
     """
     out = with_doctors(slot_table, doctors)
     if leads is not None and len(leads):
-        # `_positions` takes the first of duplicated lead IDs, as ingest keeps the first.
-        out["channel"] = _take(leads["channel"], _positions(out["lead_id"], leads["lead_id"]))
+        # `positions` takes the first of duplicated lead IDs, as ingest keeps the first.
+        out["channel"] = _take(leads["channel"], positions(out["lead_id"], leads["lead_id"]))
     else:
         out["channel"] = pd.Categorical.from_codes(np.full(len(out), -1), categories=pd.Index([], dtype="string"))
     out["weekday"] = out["slot_start"].dt.day_of_week.astype("int8")
@@ -667,8 +655,8 @@ def paid_per_booking(slot_table: pd.DataFrame, invoices: pd.DataFrame,
     used = np.zeros(len(inv), dtype=bool)
     if visits is not None and len(visits) and visits["booking_id"].notna().any():
         linked_visits = visits.loc[visits["booking_id"].notna() & visits["visit_id"].notna()].drop_duplicates("visit_id")
-        visit_row = _positions(inv["visit_id"], linked_visits["visit_id"])          # invoice -> visit
-        booking_row = _positions(linked_visits["booking_id"], realised["booking_id"])  # visit -> booking
+        visit_row = positions(inv["visit_id"], linked_visits["visit_id"])          # invoice -> visit
+        booking_row = positions(linked_visits["booking_id"], realised["booking_id"])  # visit -> booking
         used = visit_row >= 0
         target = np.where(used, booking_row[np.maximum(visit_row, 0)], -1)
         ok = target >= 0
@@ -803,7 +791,7 @@ def waits(visits: pd.DataFrame, slot_table: pd.DataFrame) -> pd.DataFrame:
     ended_at or a linked booking); positive = longer than planned.
     doctor_id: the visit's, else the booking's. Also returns checked_in_at and booking_id.
     """
-    row = _positions(visits["booking_id"], slot_table["booking_id"])
+    row = positions(visits["booking_id"], slot_table["booking_id"])
     linked = row >= 0
     out = visits[["visit_id", "booking_id", "checked_in_at"]].copy()
     booking_doctor = pd.Series(pd.NA, index=visits.index, dtype="string")
