@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 SEVERITIES = ("high", "medium", "low")
 HIGH_REVENUE_SHARE = 0.05      # money at stake of at least 5 % of the monthly revenue: high
@@ -60,6 +60,14 @@ def rank(findings: Iterable[Finding | dict]) -> list[Finding]:
     return sorted(items, key=lambda f: (f.money_at_stake_per_month is None,
                                         -(f.money_at_stake_per_month or 0.0),
                                         SEVERITIES.index(f.severity), f.module, f.id))
+
+
+def from_catalog(module: str, t, *, id: str, severity: str, money: float | None, key: str,
+                 values: Mapping[str, Any]) -> Finding:
+    """A finding whose title, evidence and recommendation are the catalog sentences
+    ``<key>.title|evidence|recommendation`` filled with ``values`` (``t``: `report.i18n.Translator`)."""
+    return Finding(module, id, t(f"{key}.title", **values), severity, money,
+                   t(f"{key}.evidence", **values), t(f"{key}.recommendation", **values))
 
 
 def severity_by_money(money_per_month: float | None, revenue_per_month: float) -> str:

@@ -18,12 +18,12 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import pandas as pd
 
 from .config import AuditConfig, load_config
-from .findings import Finding, rank
+from .findings import Finding, from_catalog, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
 from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
@@ -164,11 +164,10 @@ class Module:
         if self.findings:
             self.show_html(findings_html(rank(self.findings), self.t, self.fmt))
 
-    def report_findings(self, found: Iterable[Mapping[str, Any]], *, none_key: str | None = None) -> None:
-        """The findings a module's `build_findings` made (dicts ``{id, severity, money, key, values}``):
-        keep each (`finding`), say ``none_key`` when there are none, and show them ranked."""
-        for item in found:
-            self.finding(item["id"], item["severity"], item["money"], item["key"], **item["values"])
+    def report_findings(self, found: Iterable[Finding], *, none_key: str | None = None) -> None:
+        """The findings a module's `build_findings` made: keep them, say ``none_key`` when there are
+        none, and show them ranked."""
+        self.findings.extend(found)
         if not self.findings and none_key:
             self.say(none_key)
         self.show_findings()
@@ -181,8 +180,8 @@ class Module:
     def finding(self, id: str, severity: str, money_at_stake_per_month: float | None, key: str,
                 **values: Any) -> Finding:
         """A finding whose title/evidence/recommendation come from `<key>.title|evidence|recommendation`."""
-        f = Finding(self.name, id, self.t(f"{key}.title", **values), severity, jsonable(money_at_stake_per_month),
-                    self.t(f"{key}.evidence", **values), self.t(f"{key}.recommendation", **values))
+        f = from_catalog(self.name, self.t, id=id, severity=severity, money=jsonable(money_at_stake_per_month),
+                         key=key, values=values)
         self.findings.append(f)
         return f
 

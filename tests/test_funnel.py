@@ -13,6 +13,7 @@ import yaml
 
 from audit_kit.ingest.schema import BOOL, DATETIME, MONEY, MONTH, NUMBER, TABLES
 from audit_kit.metrics import funnel
+from audit_kit.modules import funnel as section
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.i18n import CATALOG_DIR, Translator
 
@@ -600,7 +601,7 @@ def test_notebook_on_the_reference_exports(tmp_path):
 class TestFindings:
     def test_reference_findings(self):
         summaries = funnel.summarise(reference_clinic(), REFERENCE_PERIODS)
-        found = funnel.build_findings(summaries, Formatter("en", "RUB"), Translator("en"))
+        found = section.finding_drafts(summaries, Formatter("en", "RUB"), Translator("en"))
         ids = [f["id"] for f in found]
         # Current: unbooked 241 x 240/323 x check / 3 is the largest; then 83 booked leads that never came.
         assert ids[:2] == ["unbooked", "booked_no_show"]
@@ -621,7 +622,7 @@ class TestFindings:
         tables = small_clinic()
         j = journey_of(tables)
         s = funnel.period_summary(j, *JAN, invoices=tables["invoices"], calls=calls_fixture())
-        found = {f["id"]: f for f in funnel.build_findings({"current": s}, Formatter("en", "RUB"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts({"current": s}, Formatter("en", "RUB"), Translator("en"))}
         assert found["missed_calls"]["values"]["rate"] == "62.5%"
         assert found["missed_calls"]["money"] == pytest.approx(2 * 2 / 6 * 3500)
         # 1 no-reason lead of 2 unbooked = 50% >= 20%.
@@ -639,7 +640,7 @@ class TestSlowResponseFinding:
         bookings = canon("bookings", [booking(i, f"L{i}", f"P{i}", "2025-01-08 10:00") for i in (*range(10), 10, 11)])
         s = funnel.period_summary(funnel.lead_journey(leads, bookings), *JAN)
         assert s["slow_response_units"] == pytest.approx(8.0)
-        found = {f["id"]: f for f in funnel.build_findings({"current": s}, Formatter("en", "RUB"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts({"current": s}, Formatter("en", "RUB"), Translator("en"))}
         slow = found["slow_response"]
         assert slow["money"] is None and slow["severity"] == "medium"
         assert slow["values"]["who"] == "written requests (forms, chats, aggregators)"

@@ -9,6 +9,7 @@ import pytest
 
 from audit_kit.ingest.keys import add_keys
 from audit_kit.metrics import rfm
+from audit_kit.modules import rfm as section
 from audit_kit.metrics.periods import AVG_MONTH_DAYS
 
 from helpers import canon
@@ -395,4 +396,4 @@ def test_a_period_before_any_visit_gives_an_empty_base_not_an_error():
     assert {k: v[1]["current"] for k, v in rfm.headline_metrics(S).items()} == {
         "rfm.patients": 0, "rfm.former_best": 0, "rfm.at_risk": 0, "rfm.churn_threshold_days": None,
         "rfm.reactivation_list": 0, "rfm.operator_days": 0.0, "rfm.money_at_stake_per_month": 0.0}
-    assert rfm.build_findings(S, None) == []
+    assert section.finding_drafts(S, None) == []
