@@ -25,6 +25,7 @@ import pandas as pd
 from .config import AuditConfig, load_config
 from .findings import Finding, from_catalog, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
+from .metrics.periods import period_months
 from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
 from .report.fmt import Formatter
@@ -70,6 +71,27 @@ class Module:
     def periods(self) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
         """Period name -> [start, end) timestamps (end exclusive), base first."""
         return {name: self.config.period_bounds(name) for name in self.config.periods}
+
+    def period_name(self, period: str) -> str:
+        """The period's name in the report language ("current period")."""
+        return self.t(f"common.periods.{period}")
+
+    def period_label(self, period: str) -> str:
+        """The period's short label ("current")."""
+        return self.t(f"common.period_short.{period}")
+
+    def period_span(self, period: str) -> str:
+        """The period's dates as the report writes them (inclusive end)."""
+        start, end = self.periods[period]
+        return self.fmt.period(start, end - pd.Timedelta(days=1))
+
+    def months(self, period: str = "current") -> float:
+        """Months in the period (`metrics.periods.period_months`)."""
+        return period_months(*self.periods[period])
+
+    def per_month(self, value: float, period: str = "current") -> float:
+        """A period's total as a monthly figure."""
+        return value / self.months(period)
 
     def has(self, *tables: str) -> bool:
         return all(t in self.data for t in tables)

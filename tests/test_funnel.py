@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from audit_kit.ingest.schema import BOOL, DATETIME, MONEY, MONTH, NUMBER, TABLES
+from helpers import canon
+
 from audit_kit.metrics import funnel
 from audit_kit.modules import funnel as section
 from audit_kit.report.fmt import Formatter
@@ -22,22 +23,6 @@ T = pd.Timestamp
 Q4 = (T("2024-10-01"), T("2025-01-01"))
 Q1 = (T("2025-01-01"), T("2025-04-01"))
 JAN = (T("2025-01-01"), T("2025-02-01"))
-
-
-def canon(table: str, rows: list[dict]) -> pd.DataFrame:
-    """A canonical table as ingest produces it: every contract column, the contract dtypes."""
-    spec = TABLES[table]
-    df = pd.DataFrame(rows, columns=[c.name for c in spec.columns])
-    for col in spec.columns:
-        if col.kind in (DATETIME, MONTH):
-            df[col.name] = pd.to_datetime(df[col.name]).astype("datetime64[ns]")
-        elif col.kind in (MONEY, NUMBER):
-            df[col.name] = df[col.name].astype("float64")
-        elif col.kind == BOOL:
-            df[col.name] = df[col.name].astype("boolean")
-        else:
-            df[col.name] = df[col.name].astype("string")
-    return df
 
 
 def lead(i, created, channel="ads", **kw):

@@ -1,5 +1,7 @@
 """Lead loss (DESIGN §4, module 02): the patient funnel from site visit to paid treatment,
-and where it leaks — in patients and in money.
+and where it leaks — in patients and in money. (About 680 lines, over the ~600 of a module: the
+lead journey, the stage counts, missed calls, speed to lead and the leak table share the
+conventions below; split it by idea, as `schedule/`, when it grows.)
 
 Pure, vectorised functions over the canonical tables; no I/O. Periods are ``[start, end)``
 timestamps (end exclusive), as ``Module.periods`` gives them.
