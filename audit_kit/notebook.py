@@ -25,6 +25,7 @@ import pandas as pd
 from .config import AuditConfig, load_config
 from .findings import Finding, from_catalog, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
+from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
 from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
@@ -92,6 +93,14 @@ class Module:
     def per_month(self, value: float, period: str = "current") -> float:
         """A period's total as a monthly figure."""
         return value / self.months(period)
+
+    def channel_label(self, channel: str, unknown_key: str) -> str:
+        """A channel as the report names it: the catalog's ``unknown_key`` text for the unknown channel."""
+        return self.t(unknown_key) if channel == UNKNOWN_CHANNEL else channel
+
+    def format_or_na(self, values, formatter, na_key: str) -> list[str]:
+        """Each value formatted, or the catalog's ``na_key`` text ("n/a") where it is missing."""
+        return [formatter(v) if pd.notna(v) else self.t(na_key) for v in values]
 
     def has(self, *tables: str) -> bool:
         return all(t in self.data for t in tables)

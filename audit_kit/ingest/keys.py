@@ -2,8 +2,8 @@
 
 When the canonical tables are written (`add_keys`, called by `save_tables`), each ID column
 ``<family>_id`` gets an int32 ``<family>_key`` column next to it. The codes of a family come from
-one `pd.factorize` over the concatenation of that family's columns in every table (in `TABLES`
-order), so equal IDs have equal keys across tables (a booking's ``patient_key`` is the patient's
+one dictionary encoding (`pyarrow.compute.dictionary_encode`, the Arrow counterpart of
+`pd.factorize`) over the concatenation of that family's columns in every table (in the tables' order), so equal IDs have equal keys across tables (a booking's ``patient_key`` is the patient's
 ``patient_key``) and a missing ID is -1. IDs are compared as given (``00123`` is not ``123``).
 
 Metrics join and group on the keys (`np.bincount`, integer indexing); a frame without key columns
@@ -38,13 +38,14 @@ def family_of(column: str) -> str | None:
 
 
 def _codes(columns: list[pd.Series]) -> list[np.ndarray]:
-    """One factorization over the concatenated columns: int32 codes per column, -1 for missing."""
+    """One dictionary encoding (Arrow's `dictionary_encode`, codes in order of first appearance like
+    `pd.factorize`) over the concatenated columns: int32 codes per column, -1 for missing."""
     if not columns:
         return []
-    joined = pd.concat([c.astype("string").reset_index(drop=True) for c in columns], ignore_index=True)
-    codes, _ = pd.factorize(joined, use_na_sentinel=True)
+    joined = pa.concat_arrays([arrow_ids(c) for c in columns])
+    codes = pc.dictionary_encode(joined).indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(KEY_DTYPE)
     cuts = np.cumsum([len(c) for c in columns])[:-1]
-    return [part.astype(KEY_DTYPE) for part in np.split(codes, cuts)]
+    return list(np.split(codes, cuts))
 
 
 def shared_keys(*columns: pd.Series) -> list[np.ndarray]:

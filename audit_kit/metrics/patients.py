@@ -50,21 +50,25 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     return visit_and_patient_codes(invoices)[0]
 
 
-def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
     """Each invoice row's ``patient_key`` (-1: no patient; ingest's keys, else made here by
-    `keys.key_of`) as int64, and the patient_id of each key (NA for a key with no invoice here)."""
+    `keys.key_of`) as int64, and the patient_id of each key as an Arrow string array (null for a key
+    with no invoice here; taken from each key's first row, so no Python strings are made)."""
     key = key_of(invoices, "patient").astype(np.int64)
     n_keys = int(key.max()) + 1 if len(key) else 0
     rows = np.flatnonzero(key >= 0)
     first = np.full(n_keys, -1, np.int64)
     first[key[rows][::-1]] = rows[::-1]                      # each key's first row
-    ids = invoices["patient_id"].astype("string").to_numpy()
-    names = pd.array(ids[np.maximum(first, 0)] if len(ids) else [], dtype="string")
-    names[first < 0] = pd.NA
-    return key, pd.Index(names)
+    names = arrow_ids(invoices["patient_id"]).take(pa.array(first, mask=first < 0))
+    return key, names
 
 
-def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+def id_index(names: pa.Array, codes: np.ndarray) -> pd.Index:
+    """The IDs of the given codes (`patient_grouping`'s names) as a "string" Index."""
+    return pd.Index(pd.array(names.take(pa.array(codes)).to_pandas(types_mapper=pd.ArrowDtype), dtype="string"))
+
+
+def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient keys
     (-1 for no patient), the patient_id of each patient key)."""
     patient, names = patient_grouping(invoices)
@@ -116,7 +120,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
     earliest_rows = made[at[made] == earliest[code[made]]]
     np.minimum.at(first_row, code[earliest_rows], earliest_rows)
     first = ascending_rows(first_row[first_row != big], len(code))   # visits in table order (ties below)
-    name_array = arrow_ids(pd.Series(names, dtype="string"))
+    name_array = names
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))
     seconds = (at[first] - at[first].min()) // 10**9 if len(first) else at[first]
@@ -163,7 +167,7 @@ def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = Non
     acquired patients' invoices need not match the IDs again — and how many existing patients
     (`existing_patients`) were left out. Patients are grouped by their key (`patient_grouping`)."""
     code, ids = patient_grouping(invoices)
-    dictionary = arrow_ids(pd.Series(ids, dtype="string"))
+    dictionary = ids
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
     never = np.iinfo(np.int64).max

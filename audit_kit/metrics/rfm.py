@@ -36,7 +36,7 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import ascending_rows, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .patients import ascending_rows, id_index, visit_and_patient_codes, visit_codes, visits as patient_visits
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
@@ -98,7 +98,7 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") ->
     columns = {"recency_days": recency, "frequency": frequency.astype(np.int64, copy=False),
                "monetary": paid.copy() if monetary == "total" else paid / frequency, "paid": paid,
                "first_visit": first.view("datetime64[ns]"), "last_visit": last.view("datetime64[ns]")}
-    return pd.DataFrame(columns, index=names[seen].rename("patient_id"), copy=False)   # no block copies
+    return pd.DataFrame(columns, index=id_index(names, seen).rename("patient_id"), copy=False)   # no block copies
 
 
 # -- scores, codes, segments -------------------------------------------------------------------

@@ -97,3 +97,8 @@ def finding_drafts(s: CohortSummary, fmt, t) -> list[dict]:
             retention=fmt.pct(at_month(s.channel_curves.loc[s.channel_curves["channel"].eq(top["channel"])], 1,
                                        "retention")))
     return found
+
+
+def channel_name(channel, t) -> str:
+    """A first-touch channel as the report names it (the unknown channel in words)."""
+    return t("cohorts.unknown_channel") if channel == pt.UNKNOWN_CHANNEL else str(channel)

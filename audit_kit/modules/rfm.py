@@ -75,3 +75,24 @@ def finding_drafts(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
             operators=fmt.num(plan.operators_needed), deadline=fmt.num(plan.deadline_days),
             returns=fmt.num(plan.expected_returns), revenue=fmt.money(plan.expected_revenue))
     return found
+
+
+def segment_labels(ids, t, segments) -> pd.Series:
+    """Segment ids as the report names them (``segments``: the ids named; others "—")."""
+    names = {segment: t(f"rfm.segments.{segment}.name") for segment in segments}
+    return pd.Series(ids, dtype="string").map(names).fillna("—")
+
+
+def action_labels(ids, t) -> pd.Series:
+    """Next-best-action ids (`metrics.rfm.ACTIONS`) in words."""
+    return pd.Series(ids, dtype="string").map({action: t(f"rfm.actions.{action}") for action in rfm.ACTIONS})
+
+
+def cuts_text(cuts, formatter) -> str:
+    """A measure's two score cuts, formatted: "90 / 180"."""
+    return " / ".join(formatter(cut) for cut in cuts)
+
+
+def plain_number(fmt, value) -> str:
+    """A whole number without decimals, else one decimal."""
+    return fmt.num(value, 0 if float(value).is_integer() else 1)
