@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -17,7 +17,7 @@ import yaml
 from .errors import ConfigError
 from .ingest.coerce import DEFAULT_TIMEZONE
 from .ingest.schema import TABLES
-from .metrics.patients import DEFAULT_REPEAT_CHANNELS
+from .options import DEFAULT_OPTIONS, OPTION_CHECKS, OPTION_CHOICES, OPTION_TYPES
 
 LANGUAGES = ("ru", "en")
 
@@ -36,35 +36,6 @@ DEFAULT_TARGETS: dict[str, float | None] = {
 # A target that is None has no default (it depends on the clinic's prices): its KPI is shown in the
 # scorecard only when audit.yaml sets it under `targets:`.
 
-# Module options (`options:` in audit.yaml) with their defaults; units in the names.
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "treatment_horizon_days": 90,      # funnel: a second paid visit within this many days = treatment
-    "treatment_categories": [],        # funnel: service categories that count as treatment at once
-    "default_slot_minutes": 30,        # schedule: slot length when bookings carry none
-    "wait_target_minutes": 15,         # schedule: wait-time target
-    "revenue_horizon_days": 180,       # channels: revenue of new patients counted this long after first payment
-    "ltv_months": [6, 12],             # cohorts: LTV horizons, months since acquisition (0..N-1); the longest gives LTV/CAC
-    "cohort_period": "month",          # cohorts: cohort by acquisition month or quarter (month | quarter)
-    "channel_cohorts": None,           # cohorts: [first, last] acquisition month of the channel view, e.g. ["2024-01", "2024-12"]; null = all
-    "gross_margin": 1.0,               # channels, cohorts: share of revenue left after direct costs (1.0 = revenue)
-    "repeat_channels": list(DEFAULT_REPEAT_CHANNELS),  # channels, cohorts: lead channels of existing patients, skipped by first touch
-    "rfm_thresholds": None,            # rfm: fixed score cuts instead of terciles, e.g. {recency_days: [90, 180],
-                                       #      frequency: [1, 3], monetary: [20000, 60000]} (measures left out: terciles)
-    "rfm_monetary": "total",           # rfm: M = total net paid (total) or paid per visit (per_visit)
-    "rfm_segments": {},                # rfm: code -> segment overrides of metrics/rfm_segments.yaml, e.g. {R2F2M2: at_risk}
-    "reactivation_segments": ["former_best", "at_risk"],  # rfm: segments whose patients go on the call list
-    "churn_quantile": 0.9,             # rfm: churn threshold = this quantile of frequent patients' gaps in days
-    "contact_window_days": 7,          # rfm: contact window = [threshold - this many days, threshold)
-    "calls_per_hour": 6,               # rfm: conversations an operator holds per hour
-    "call_hours_per_day": 6,           # rfm: hours a day an operator spends calling the base
-    "dials_per_day": 50,               # rfm: numbers dialled per operator-day (36 conversations + no-answers)
-    "reactivation_deadline_days": 30,  # rfm: working days to finish the call list (sets the operators needed)
-    "reach_rate": 0.7,                 # rfm: share of listed patients reached (estimate)
-    "return_rate": 0.15,               # rfm: share of reached patients who book and come back (estimate)
-    "phone_link_window_minutes": 60,   # ingest: a lead without call_id takes the same phone's call this close in time
-    "money_ceiling": {},               # ingest: table -> the largest amount of one row (schema.MONEY_CEILING by default)
-}
-
 # How an `options:` value is checked (`_option`), so a new option needs no code here:
 # - by the type of its default: int -> a whole number, float -> a number, bool -> true/false,
 #   str -> text, list -> a list whose items have the type of the default's items (texts when the
@@ -75,71 +46,10 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 # - OPTION_TYPES overrides the kinds (null, int, number, bool, text, list, mapping; "any" leaves the
 #   value to its OPTION_CHECKS entry), OPTION_CHOICES lists the values a text option may take, and
 #   OPTION_CHECKS runs the owning module's own check of the content at load time.
-OPTION_TYPES: dict[str, tuple[str, ...]] = {
-    "ltv_months": ("any",),          # 12 or [6, 12]: cohorts.ltv_horizons decides
-    "channel_cohorts": ("any",),     # null or [first, last] with nulls allowed: cohorts.cohort_window decides
-}
-# A text option limited to a few values lists them here.
-OPTION_CHOICES: dict[str, tuple[str, ...]] = {"rfm_monetary": ("total", "per_visit")}
 FRACTION_SUFFIXES = ("_rate", "_share", "_quantile")
 NUMBER_CEILINGS = {"_days": 36_500, "_months": 1_200, "_hours": 876_000, "_minutes": 525_600, "_seconds": 31_536_000}
 DEFAULT_CEILING = 1e9
 
-
-def _check_rfm_thresholds(value: Any) -> None:
-    from .metrics.rfm import MEASURES, score_cuts
-
-    score_cuts(pd.DataFrame({m: [1.0, 2.0, 3.0] for m in MEASURES}), value)
-
-
-def _check_rfm_segments(value: Any) -> None:
-    from .metrics.rfm import segment_map
-
-    segment_map(value)
-
-
-def _check_segment_ids(value: Any) -> None:
-    from .metrics.rfm import load_segments
-
-    known = load_segments()
-    unknown = [v for v in value if v not in known]
-    if unknown:
-        raise ValueError(f"unknown segment '{unknown[0]}'; expected some of: {', '.join(known)}")
-
-
-def _cohorts(function: str) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        from .metrics import cohorts
-
-        return getattr(cohorts, function)(value)
-    return check
-
-
-# Content checks a module owns: option -> a function that raises ValueError (or ConfigError) on a bad
-# value, after the type check. They run at load time, so a bad value stops the run with exit 2
-# naming the key instead of failing the module later. An option whose kinds are ("any",) in
-# OPTION_TYPES is left to its check alone.
-def check_money_ceiling(value: Any) -> None:
-    """money_ceiling: {invoices | marketing_spend: a positive number}."""
-    from .ingest.schema import MONEY_CEILING
-
-    for table, ceiling in value.items():
-        if table not in MONEY_CEILING:
-            raise ValueError(f"unknown table {table!r}; expected one of: {', '.join(MONEY_CEILING)}")
-        if isinstance(ceiling, bool) or not isinstance(ceiling, (int, float)) or not math.isfinite(ceiling) or ceiling <= 0:
-            raise ValueError(f"expected a positive amount for {table}, got {ceiling!r}")
-
-
-OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
-    "rfm_thresholds": _check_rfm_thresholds,
-    "rfm_segments": _check_rfm_segments,
-    "reactivation_segments": _check_segment_ids,
-    "ltv_months": _cohorts("ltv_horizons"),
-    "cohort_period": _cohorts("check_period"),
-    "channel_cohorts": _cohorts("cohort_window"),
-    "gross_margin": _cohorts("check_margin"),
-    "money_ceiling": check_money_ceiling,
-}
 
 # Allowed range of each target; a target not listed is a share in [0, 1] when its name ends in
 # _rate or _share, else any finite number.

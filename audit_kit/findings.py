@@ -2,14 +2,36 @@
 
 A finding is {module, id, title, severity, money_at_stake_per_month, evidence, recommendation}
 (DESIGN §4). Money is in the config currency per month; None when it cannot be priced.
+
+The one home of the severity rules (`severity_by_money`, `severity_by_share` with the data-quality
+thresholds `SHARE_SEVERITY`) and of the ranking (`rank`): modules build findings in any order and
+`Module` shows and writes them ranked.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 SEVERITIES = ("high", "medium", "low")
+HIGH_REVENUE_SHARE = 0.05      # money at stake of at least 5 % of the monthly revenue: high
+MEDIUM_REVENUE_SHARE = 0.01    # ... from 1 %: medium; below: low
+# Data-quality findings (module 01) carry no price: their severity is the share of rows affected,
+# (high from, medium from).
+SHARE_SEVERITY: dict[str, tuple[float, float]] = {
+    "rejected_rows": (0.05, 0.01),             # of rows read
+    "bookings_lead_missing": (0.05, 0.01),     # of bookings with a lead_id
+    "visits_without_booking": (0.10, 0.03),    # of visits (walk-ins are normal in small numbers)
+    "invoices_without_visit": (0.05, 0.01),    # of invoices
+    "paid_patients_not_in_crm": (0.10, 0.03),  # of paying patients
+    "bookings_unknown_doctor": (0.05, 0.01),   # of bookings
+    "duplicates": (0.01, 0.002),               # of rows read
+    "refunds": (0.05, 0.02),                   # of gross payments
+    "completed_not_paid": (0.10, 0.03),        # of completed bookings
+    "booked_after_slot": (0.02, 0.005),        # of bookings with both times
+    "checkin_before_booking": (0.02, 0.005),   # of visits whose booking has a creation time
+    "visit_ends_before_start": (0.02, 0.005),  # of visits with a start time
+}
 
 
 @dataclass(frozen=True)
@@ -41,3 +63,39 @@ def rank(findings: Iterable[Finding | dict]) -> list[Finding]:
     return sorted(items, key=lambda f: (f.money_at_stake_per_month is None,
                                         -(f.money_at_stake_per_month or 0.0),
                                         SEVERITIES.index(f.severity), f.module, f.id))
+
+
+def from_catalog(module: str, t, *, id: str, severity: str, money: float | None, key: str,
+                 values: Mapping[str, Any]) -> Finding:
+    """A finding whose title, evidence and recommendation are the catalog sentences
+    ``<key>.title|evidence|recommendation`` filled with ``values`` (``t``: `report.i18n.Translator`)."""
+    return Finding(module, id, t(f"{key}.title", **values), severity, money,
+                   t(f"{key}.evidence", **values), t(f"{key}.recommendation", **values))
+
+
+def severity_by_money(money_per_month: float | None, revenue_per_month: float) -> str:
+    """high when the money at stake is at least 5 % of the clinic's monthly revenue, medium from
+    1 %, else low; medium when it cannot be priced (no money or no revenue)."""
+    if (money_per_month is None or not math.isfinite(money_per_month) or not math.isfinite(revenue_per_month)
+            or revenue_per_month <= 0):
+        return "medium"
+    share = money_per_month / revenue_per_month
+    return "high" if share >= HIGH_REVENUE_SHARE else ("medium" if share >= MEDIUM_REVENUE_SHARE else "low")
+
+
+def severity_by_share(share: float, rule: str | tuple[float, float]) -> str:
+    """'high' when the share affected is at least the rule's high threshold, 'medium' from its
+    medium one, else 'low' (NaN counts as low). ``rule``: a name in `SHARE_SEVERITY` or (high, medium)."""
+    high, medium = SHARE_SEVERITY[rule] if isinstance(rule, str) else rule
+    if share is not None and not _isnan(share) and share >= high:
+        return "high"
+    if share is not None and not _isnan(share) and share >= medium:
+        return "medium"
+    return "low"
+
+
+def _isnan(value: Any) -> bool:
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True

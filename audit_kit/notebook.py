@@ -18,30 +18,19 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from .config import AuditConfig, load_config
-from .findings import Finding
+from .findings import Finding, from_catalog, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
+from .metrics.patients import UNKNOWN_CHANNEL
+from .metrics.periods import period_months
+from .provenance import demo_config_path, scratch_dir
 from .report.appendix import retag_table
 from .report.fmt import Formatter
 from .report.i18n import Translator
-
-SCRATCH = "_notebook"
-
-
-def demo_config_path() -> Path:
-    """The bundled demo clinic: the checkout's sample_data, else generated once into ~/.cache."""
-    checkout = Path(__file__).resolve().parent.parent / "sample_data" / "demo_clinic" / "audit.yaml"
-    if checkout.is_file():
-        return checkout
-    from .sample import generate
-
-    cache = Path.home() / ".cache" / "audit-kit" / "demo_clinic"
-    return cache / "audit.yaml" if (cache / "audit.yaml").is_file() else generate(cache)
-
 
 def prepare_run(config: AuditConfig, run_dir: Path) -> None:
     """Ingest the config's exports into run_dir (canonical parquet + ledger)."""
@@ -83,6 +72,35 @@ class Module:
     def periods(self) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
         """Period name -> [start, end) timestamps (end exclusive), base first."""
         return {name: self.config.period_bounds(name) for name in self.config.periods}
+
+    def period_name(self, period: str) -> str:
+        """The period's name in the report language ("current period")."""
+        return self.t(f"common.periods.{period}")
+
+    def period_label(self, period: str) -> str:
+        """The period's short label ("current")."""
+        return self.t(f"common.period_short.{period}")
+
+    def period_span(self, period: str) -> str:
+        """The period's dates as the report writes them (inclusive end)."""
+        start, end = self.periods[period]
+        return self.fmt.period(start, end - pd.Timedelta(days=1))
+
+    def months(self, period: str = "current") -> float:
+        """Months in the period (`metrics.periods.period_months`)."""
+        return period_months(*self.periods[period])
+
+    def per_month(self, value: float, period: str = "current") -> float:
+        """A period's total as a monthly figure."""
+        return value / self.months(period)
+
+    def channel_label(self, channel: str, unknown_key: str) -> str:
+        """A channel as the report names it: the catalog's ``unknown_key`` text for the unknown channel."""
+        return self.t(unknown_key) if channel == UNKNOWN_CHANNEL else channel
+
+    def format_or_na(self, values, formatter, na_key: str) -> list[str]:
+        """Each value formatted, or the catalog's ``na_key`` text ("n/a") where it is missing."""
+        return [formatter(v) if pd.notna(v) else self.t(na_key) for v in values]
 
     def has(self, *tables: str) -> bool:
         return all(t in self.data for t in tables)
@@ -171,11 +189,19 @@ class Module:
         self.show_html(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
 
     def show_findings(self) -> None:
-        """This module's findings so far, as cards."""
+        """This module's findings so far, as cards, ranked (`findings.rank`)."""
         from .report.html import findings_html
 
         if self.findings:
-            self.show_html(findings_html(self.findings, self.t, self.fmt))
+            self.show_html(findings_html(rank(self.findings), self.t, self.fmt))
+
+    def report_findings(self, found: Iterable[Finding], *, none_key: str | None = None) -> None:
+        """The findings a module's `build_findings` made: keep them, say ``none_key`` when there are
+        none, and show them ranked."""
+        self.findings.extend(found)
+        if not self.findings and none_key:
+            self.say(none_key)
+        self.show_findings()
 
     # -- results ------------------------------------------------------------------------
     def metric(self, key: str, unit: str, values: dict[str, Any]) -> None:
@@ -185,8 +211,8 @@ class Module:
     def finding(self, id: str, severity: str, money_at_stake_per_month: float | None, key: str,
                 **values: Any) -> Finding:
         """A finding whose title/evidence/recommendation come from `<key>.title|evidence|recommendation`."""
-        f = Finding(self.name, id, self.t(f"{key}.title", **values), severity, jsonable(money_at_stake_per_month),
-                    self.t(f"{key}.evidence", **values), self.t(f"{key}.recommendation", **values))
+        f = from_catalog(self.name, self.t, id=id, severity=severity, money=jsonable(money_at_stake_per_month),
+                         key=key, values=values)
         self.findings.append(f)
         return f
 
@@ -195,7 +221,7 @@ class Module:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
         (self.out_dir / "findings.json").write_text(
-            json.dumps([f.to_dict() for f in self.findings], ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps([f.to_dict() for f in rank(self.findings)], ensure_ascii=False, indent=2), encoding="utf-8")
         tables_dir = self.out_dir / "tables"
         tables_dir.mkdir(exist_ok=True)
         manifest = {}
@@ -217,6 +243,6 @@ def open_module(name: str, run_dir: str | Path = "", config_path: str | Path = "
     """
     config = load_config(config_path or demo_config_path())
     if not run_dir:
-        run_dir = config.client_dir / "reports" / SCRATCH / name   # one per module: notebooks may run at once
+        run_dir = scratch_dir(config.client_dir, name)
         prepare_run(config, Path(run_dir))
     return Module(name, Path(run_dir), config)

@@ -20,7 +20,7 @@ from .errors import ConfigError, InputError
 from .findings import rank
 from .ingest import ingest, save_tables
 from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
-from .report.appendix import sha256, versions
+from .provenance import sha256, versions
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from audit_kit.metrics import channels as ch
+from audit_kit.modules import channels as channels_section
 from audit_kit.report.fmt import Formatter
 
 START = np.datetime64("2023-10-01T00:00", "ns")
@@ -93,7 +94,7 @@ def main() -> None:
                                           prepared=prepared)
     t4 = time.perf_counter()
     ch.attribution_comparison(econ, "current")
-    found = ch.build_findings(econ, Formatter("ru"), months=3.0, revenue_per_month=1e8, horizon_days=180)
+    found = channels_section.finding_drafts(econ, Formatter("ru"), months=3.0, revenue_per_month=1e8, horizon_days=180)
     t5, cpu = time.perf_counter(), time.process_time() - cpu
 
     print(f"prepare (acquisitions, touches, revenue, lead journey): {t_prep - t2:.2f} s")

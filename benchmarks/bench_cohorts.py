@@ -12,8 +12,10 @@ import time
 import numpy as np
 import pandas as pd
 
+from audit_kit.ingest.keys import add_keys
 from audit_kit.metrics import cohorts as cc
 from audit_kit.metrics import patients as pt
+from audit_kit.modules import cohorts as cohorts_section
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.i18n import Translator
 
@@ -62,22 +64,22 @@ def main() -> None:
     tables = make_tables(args.invoices, args.patients, args.months)
     print(f"generated {len(tables['invoices']):,} invoices of {args.patients:,} patients over {args.months} months "
           f"in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    tables = add_keys(tables)                      # as the run folder's tables hold them (made once at ingest)
+    print(f"  integer keys made at ingest (ingest/keys.add_keys)                       {time.perf_counter() - t:6.2f} s")
     t0 = time.perf_counter()
     s = cc.summarise(tables)
     total = time.perf_counter() - t0
     t1 = time.perf_counter()
-    cc.build_findings(s, Formatter("en"), Translator("en"))
+    cohorts_section.finding_drafts(s, Formatter("en"), Translator("en"))
     findings = time.perf_counter() - t1
-    # the shared definitions summarise calls (as `cohorts.prepare` calls them: IDs hashed once),
-    # timed again on their own to show where the time goes
+    # the shared definitions summarise calls, timed again on their own to show where the time goes
     inv, shared, t2 = tables["invoices"], {}, time.perf_counter()
-    codes = pt.visit_and_patient_codes(inv)
-    shared["patients.visit_and_patient_codes (hashing the IDs)"], t2 = time.perf_counter() - t2, time.perf_counter()
-    acquired = pt.acquisition_rows(inv, patient_codes=codes[1:])[0]
+    acquired = pt.acquisition_rows(inv)[0]
     shared["patients.acquisition_rows"], t2 = time.perf_counter() - t2, time.perf_counter()
     pt.touches(acquired, tables["leads"])
     shared["patients.touches"], t2 = time.perf_counter() - t2, time.perf_counter()
-    pt.visits(inv, codes=codes)
+    pt.visits(inv)
     shared["patients.visits"] = time.perf_counter() - t2
     print(f"  summarise (acquisitions, first touch, visits, triangle, channels, payback) {total:6.2f} s")
     for name, secs in shared.items():

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from audit_kit.metrics import funnel
+from audit_kit.modules import funnel as funnel_section
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.i18n import Translator
 
@@ -130,7 +131,7 @@ def main() -> None:
     t3 = time.perf_counter()
     summaries = funnel.summarise(tables, periods, treatment_categories=["лечение"])
     metrics = funnel.headline_metrics(summaries)
-    findings = funnel.build_findings(summaries, Formatter("ru"), Translator("ru"))
+    findings = funnel_section.finding_drafts(summaries, Formatter("ru"), Translator("ru"))
     t4 = time.perf_counter()
 
     print(f"lead journey alone: {t3 - t2:.2f} s")

@@ -42,6 +42,15 @@ def write_config(folder: Path, data: dict, **extra) -> Path:
 
 
 @pytest.fixture
+def periods():
+    """The demo's periods as `Module.periods` gives them: name -> [start, end), base first."""
+    import pandas as pd
+
+    return {"base": (pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-01")),
+            "current": (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-04-01"))}
+
+
+@pytest.fixture
 def clinic(tmp_path):
     """A tmp client folder: returns (folder, write_config bound to it)."""
     return tmp_path, lambda data, **extra: write_config(tmp_path, data, **extra)

@@ -27,6 +27,7 @@ from audit_kit.metrics import patients as pt
 from audit_kit.metrics.patients import UNKNOWN_CHANNEL
 from audit_kit.metrics.scorecard import scorecard
 from audit_kit.modules import MODULES
+from audit_kit.modules import channels as section
 from audit_kit.report.fmt import Formatter
 
 from conftest import write_csv
@@ -206,8 +207,8 @@ class TestTotalsAndMonths:
 
 class TestFindings:
     def findings(self, econ, **kw):
-        return {f["id"]: f for f in ch.build_findings(econ, Formatter("en"), months=3.0, revenue_per_month=10_000.0,
-                                                      horizon_days=30, **kw)}
+        return {f["id"]: f for f in section.finding_drafts(econ, Formatter("en"), months=3.0, revenue_per_month=10_000.0,
+                                                           horizon_days=30, **kw)}
 
     def test_negative_romi_priced_as_monthly_loss(self, econ):
         found = self.findings(econ, min_patients=1)
@@ -239,8 +240,12 @@ class TestFindings:
         assert "cac_range" not in self.findings(econ)              # fewer than 10 new patients per channel
 
     def test_ranked_by_money(self, econ):
-        money = [f["money"] for f in ch.build_findings(econ.loc[econ["period"].eq("current")], Formatter("en"),
-                                                       months=3.0, revenue_per_month=1e6, horizon_days=30, min_patients=1)]
+        from audit_kit.findings import from_catalog, rank
+        from audit_kit.report.i18n import Translator
+
+        drafts = section.finding_drafts(econ.loc[econ["period"].eq("current")], Formatter("en"), months=3.0,
+                                        revenue_per_month=1e6, horizon_days=30, min_patients=1)
+        money = [f.money_at_stake_per_month for f in rank(from_catalog("channels", Translator("en"), **d) for d in drafts)]
         priced = [x for x in money if x is not None]
         assert priced == sorted(priced, reverse=True) and money[len(priced):] == [None] * (len(money) - len(priced))
 

@@ -16,6 +16,7 @@ import pytest
 from audit_kit.errors import ConfigError, InputError
 from audit_kit.metrics import cohorts as cc
 from audit_kit.metrics import patients as pt
+from audit_kit.modules import cohorts as section
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.i18n import Translator
 
@@ -250,7 +251,7 @@ class TestMetricsAndFindings:
 
     def test_never_pays_back_and_fastest(self):
         s = cc.summarise(data(), ltv_months=[1, 2])
-        found = {f["id"]: f for f in cc.build_findings(s, Formatter("en"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts(s, Formatter("en"), Translator("en"))}
         assert set(found) == {"never_pays_back", "fastest_payback"}
         # SMM: 5 000 over 2 months; 2 300 of 5 000 recovered by month 1 → 2 500 × 0.54 a month
         # priced once, by the channel section: here the unrecovered spend is evidence only
@@ -263,7 +264,7 @@ class TestMetricsAndFindings:
     def test_unpaid_channel_worth_more(self):
         d = data(invoices=invoices([("I12", "P2", "2025-02-11 10:00", 9000.0)]))
         s = cc.summarise(d, ltv_months=[1, 2])
-        found = {f["id"]: f for f in cc.build_findings(s, Formatter("en"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts(s, Formatter("en"), Translator("en"))}
         # Рекомендации: 9 000 by month 1 against paid (1 500 + 2 300) ÷ 2 = 1 900
         assert found["unpaid_ltv"]["values"]["channel"] == "Рекомендации"
         assert found["unpaid_ltv"]["values"]["times"] == "4.7"

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from audit_kit.ingest.schema import BOOL, DATETIME, MONEY, MONTH, NUMBER, TABLES
+from helpers import canon
+
 from audit_kit.metrics import funnel
+from audit_kit.modules import funnel as section
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.i18n import CATALOG_DIR, Translator
 
@@ -21,22 +23,6 @@ T = pd.Timestamp
 Q4 = (T("2024-10-01"), T("2025-01-01"))
 Q1 = (T("2025-01-01"), T("2025-04-01"))
 JAN = (T("2025-01-01"), T("2025-02-01"))
-
-
-def canon(table: str, rows: list[dict]) -> pd.DataFrame:
-    """A canonical table as ingest produces it: every contract column, the contract dtypes."""
-    spec = TABLES[table]
-    df = pd.DataFrame(rows, columns=[c.name for c in spec.columns])
-    for col in spec.columns:
-        if col.kind in (DATETIME, MONTH):
-            df[col.name] = pd.to_datetime(df[col.name]).astype("datetime64[ns]")
-        elif col.kind in (MONEY, NUMBER):
-            df[col.name] = df[col.name].astype("float64")
-        elif col.kind == BOOL:
-            df[col.name] = df[col.name].astype("boolean")
-        else:
-            df[col.name] = df[col.name].astype("string")
-    return df
 
 
 def lead(i, created, channel="ads", **kw):
@@ -321,10 +307,6 @@ class TestMissedCalls:
         assert peaks["is_peak"].to_dict() == {9: True, 10: False, 13: False}
         assert not funnel.peak_hours(wh, ratio=1.5, min_calls=101)["is_peak"].any()
 
-    def test_hour_ranges(self):
-        assert funnel.hour_ranges([13, 9, 18, 14]) == [(9, 10), (13, 15), (18, 19)]
-        assert funnel.hour_ranges([]) == []
-
 
 class TestSpeedToLead:
     def test_bucket_edges(self):
@@ -604,7 +586,7 @@ def test_notebook_on_the_reference_exports(tmp_path):
 class TestFindings:
     def test_reference_findings(self):
         summaries = funnel.summarise(reference_clinic(), REFERENCE_PERIODS)
-        found = funnel.build_findings(summaries, Formatter("en", "RUB"), Translator("en"))
+        found = section.finding_drafts(summaries, Formatter("en", "RUB"), Translator("en"))
         ids = [f["id"] for f in found]
         # Current: unbooked 241 x 240/323 x check / 3 is the largest; then 83 booked leads that never came.
         assert ids[:2] == ["unbooked", "booked_no_show"]
@@ -621,17 +603,11 @@ class TestFindings:
         up = next(f for f in found if f["id"] == "lead_to_booking_up")
         assert up["money"] is None and up["values"]["delta"] == "+0.8 pp"
 
-    def test_severity(self):
-        assert funnel.severity(600, 10000) == "high"
-        assert funnel.severity(100, 10000) == "medium"
-        assert funnel.severity(99, 10000) == "low"
-        assert funnel.severity(None, 10000) == "medium"
-
     def test_missed_calls_and_no_reason_findings(self):
         tables = small_clinic()
         j = journey_of(tables)
         s = funnel.period_summary(j, *JAN, invoices=tables["invoices"], calls=calls_fixture())
-        found = {f["id"]: f for f in funnel.build_findings({"current": s}, Formatter("en", "RUB"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts({"current": s}, Formatter("en", "RUB"), Translator("en"))}
         assert found["missed_calls"]["values"]["rate"] == "62.5%"
         assert found["missed_calls"]["money"] == pytest.approx(2 * 2 / 6 * 3500)
         # 1 no-reason lead of 2 unbooked = 50% >= 20%.
@@ -649,7 +625,7 @@ class TestSlowResponseFinding:
         bookings = canon("bookings", [booking(i, f"L{i}", f"P{i}", "2025-01-08 10:00") for i in (*range(10), 10, 11)])
         s = funnel.period_summary(funnel.lead_journey(leads, bookings), *JAN)
         assert s["slow_response_units"] == pytest.approx(8.0)
-        found = {f["id"]: f for f in funnel.build_findings({"current": s}, Formatter("en", "RUB"), Translator("en"))}
+        found = {f["id"]: f for f in section.finding_drafts({"current": s}, Formatter("en", "RUB"), Translator("en"))}
         slow = found["slow_response"]
         assert slow["money"] is None and slow["severity"] == "medium"
         assert slow["values"]["who"] == "written requests (forms, chats, aggregators)"

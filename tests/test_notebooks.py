@@ -45,6 +45,49 @@ def test_thin(path):
     assert not any("def " in c.source or "class " in c.source for c in code), f"{path.name}: functions belong in audit_kit"
 
 
+def _bound_names(source: str) -> list[tuple[str, str]]:
+    """(kind, name) of every name a cell binds at statement level: assignments, for-loop targets,
+    import aliases; kind "lambda" for an assignment of a lambda."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        targets = []
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(node.value, ast.Lambda):
+                found += [("lambda", t.id) for t in targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.For):
+            targets = [node.target]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found += [("name", alias.asname) for alias in node.names if alias.asname]
+        for target in targets:
+            found += [("name", n.id) for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_names_say_what_they_hold(path):
+    """No helper lambdas (they belong in `Module` or the module layer) and no one-letter names."""
+    nb = nbformat.read(path, as_version=4)
+    bound = [item for c in nb.cells if c.cell_type == "code" for item in _bound_names(c.source)]
+    assert [name for kind, name in bound if kind == "lambda"] == [], f"{path.name}: lambda assigned to a name"
+    assert sorted({name for _, name in bound if len(name) == 1}) == [], f"{path.name}: one-letter names"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_questions_are_headings_for_the_analyst(path):
+    """Markdown cells (the questions, as headings) are tagged `analyst`, so the report drops them; so
+    are the cells that show the analyst a section's DataFrame."""
+    nb = nbformat.read(path, as_version=4)
+    markdown = [c for c in nb.cells if c.cell_type == "markdown"]
+    assert all("analyst" in c.metadata.get("tags", []) for c in markdown)
+    assert sum(c.source.startswith("## ") for c in markdown) >= 3, f"{path.name}: each question wants a heading"
+    from audit_kit.report.html import HIDE_TAGS
+
+    assert "analyst" in HIDE_TAGS
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_top_to_bottom_with_its_defaults(path):
     """As an analyst opens it in JupyterLab: no injected parameters, cwd = notebooks/, the demo clinic."""

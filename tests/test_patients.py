@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.ingest.keys import add_keys
 from audit_kit.metrics import channels, patients as pt
-from audit_kit.metrics.periods import period_months
 
 from helpers import canon
 
@@ -94,12 +94,6 @@ class TestTouches:
         assert set(out["first_touch"]) == {pt.UNKNOWN_CHANNEL} and set(out["last_touch"]) == {pt.UNKNOWN_CHANNEL}
 
 
-def test_months_in_a_period_one_definition():
-    assert period_months(T("2025-01-01"), T("2025-04-01")) == 3.0
-    assert period_months(T("2025-01-01"), T("2026-01-01")) == 12.0
-    assert period_months(T("2025-01-15"), T("2025-02-14")) == pytest.approx(30 / 30.4375)
-
-
 def test_cac_and_ratios_never_divide_by_zero():
     assert channels.cac(10_000, 4) == 2500.0
     assert np.isnan(channels.cac(10_000, 0)) and np.isnan(channels.cac(np.nan, 4))
@@ -148,12 +142,14 @@ def test_visits_at_the_same_second_keep_table_order():
     assert v["invoice_row"].tolist() == [1, 2] and v["amount"].tolist() == [700.0, 800.0]
 
 
-def test_precomputed_codes_give_the_same_results():
-    codes = pt.visit_and_patient_codes(INVOICES)
-    pd.testing.assert_frame_equal(pt.visits(INVOICES, codes=codes), pt.visits(INVOICES))
-    fast = pt.acquisition_rows(INVOICES, patient_codes=codes[1:])
-    slow = pt.acquisition_rows(INVOICES)
-    pd.testing.assert_frame_equal(fast[0], slow[0])
-    assert fast[1].tolist() == slow[1].tolist() and fast[2] == slow[2]
-    with pytest.raises(ValueError, match="without as_of"):
-        pt.visits(INVOICES, as_of=T("2025-02-01"), codes=codes)
+def test_ingest_keys_give_the_same_results_as_keys_made_on_the_fly():
+    """Keys shared with other tables (codes not consecutive within the invoices) group alike."""
+    other = pd.DataFrame({"patient_id": pd.array(["Z9", "Y8", "A"], dtype="string"),
+                          "visit_id": pd.array(["W1", None, "W2"], dtype="string")})
+    keyed = add_keys({"visits": other, "invoices": INVOICES})["invoices"]
+    assert "patient_key" in keyed and keyed["patient_key"].dtype == np.int32
+    pd.testing.assert_frame_equal(pt.visits(keyed), pt.visits(INVOICES))
+    pd.testing.assert_frame_equal(pt.visits(keyed, as_of=T("2025-02-01")), pt.visits(INVOICES, as_of=T("2025-02-01")))
+    keyed_rows, plain_rows = pt.acquisition_rows(keyed), pt.acquisition_rows(INVOICES)
+    pd.testing.assert_frame_equal(keyed_rows[0], plain_rows[0])
+    assert keyed_rows[1].tolist() == plain_rows[1].tolist() and keyed_rows[2] == plain_rows[2]

@@ -331,15 +331,6 @@ def test_date_coverage_spans_gaps_and_period_coverage():
     assert q.coverage_gaps(full, ["current"]).empty
 
 
-def test_helpers_window_months_and_severity():
-    dates = pd.Series(pd.to_datetime(["2025-01-01", "2025-01-31 23:59", "2025-02-01", None], format="ISO8601"))
-    assert q.in_window(dates, T("2025-01-01"), T("2025-02-01")).tolist() == [True, True, False, False]
-    assert q.in_window(dates).tolist() == [True, True, True, True]
-    assert q.month_start(dates).tolist()[:3] == [T("2025-01-01"), T("2025-01-01"), T("2025-02-01")]
-    assert [q.severity_for(s, 0.05, 0.01) for s in (0.2, 0.05, 0.02, 0.001, np.nan)] == [
-        "high", "high", "medium", "low", "low"]
-
-
 def test_ledger_rejections_exclude_duplicates_and_near_duplicate_amount_by_window():
     reasons = pd.DataFrame({"table": ["leads", "leads", "invoices", "invoices"],
                             "kind": ["rejected", "rejected", "rejected", "fixed"],

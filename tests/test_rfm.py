@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.ingest.keys import add_keys
 from audit_kit.metrics import rfm
+from audit_kit.modules import rfm as section
 from audit_kit.metrics.periods import AVG_MONTH_DAYS
 
 from helpers import canon
@@ -63,15 +65,12 @@ class TestRfmTable:
         t = rfm.rfm_table(self.INV, "2025-04-01").sort_index()
         assert t.loc["A", "frequency"] == 4 and t.loc["A", "monetary"] == 10600.0 and t.loc["A", "recency_days"] == 0
 
-    def test_per_visit_money_and_reused_codes(self):
-        codes = rfm.visit_codes(self.INV)
-        t = rfm.rfm_table(self.INV, AS_OF, visits=codes, monetary="per_visit").sort_index()
+    def test_per_visit_money_and_ingest_keys(self):
+        t = rfm.rfm_table(add_keys({"invoices": self.INV})["invoices"], AS_OF, monetary="per_visit").sort_index()
         assert t["monetary"].round(4).tolist() == [533.3333, 0.0, 100.0]
         assert t["paid"].tolist() == [1600.0, 0.0, 200.0]
         with pytest.raises(ValueError, match="option rfm_monetary: expected one of total, per_visit, got 'mean'"):
             rfm.rfm_table(self.INV, AS_OF, monetary="mean")
-        with pytest.raises(ValueError, match="expected one visit code per invoice row"):
-            rfm.rfm_table(self.INV, AS_OF, visits=codes[:3])
 
 
 def plain_pandas_rfm(inv: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -397,4 +396,4 @@ def test_a_period_before_any_visit_gives_an_empty_base_not_an_error():
     assert {k: v[1]["current"] for k, v in rfm.headline_metrics(S).items()} == {
         "rfm.patients": 0, "rfm.former_best": 0, "rfm.at_risk": 0, "rfm.churn_threshold_days": None,
         "rfm.reactivation_list": 0, "rfm.operator_days": 0.0, "rfm.money_at_stake_per_month": 0.0}
-    assert rfm.build_findings(S, None) == []
+    assert section.finding_drafts(S, None) == []

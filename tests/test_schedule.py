@@ -16,6 +16,7 @@ import pytest
 from helpers import canon
 
 from audit_kit.metrics import schedule as sc
+from audit_kit.modules import schedule as section
 
 T = pd.Timestamp
 REPO = Path(__file__).resolve().parent.parent
@@ -210,13 +211,11 @@ def test_per_doctor_and_by_specialty_roll_up():
     pd.testing.assert_frame_equal(clinic, direct, check_dtype=False)
 
 
-def test_hour_profile_and_hour_ranges():
+def test_hour_profile():
     shifts, slots, seg = day()
     prof = sc.hour_profile(sc.by_hour(shifts, slots, seg)).set_index("hour")
     # 11h: offered 60, booked b4 20 -> 1/3
     assert prof.loc[11, "utilisation"] == pytest.approx(20 / 60)
-    assert sc.hour_ranges([17, 18, 19, 9]) == [(9, 10), (17, 20)]
-    assert sc.hour_ranges([]) == []
 
 
 # -- idle patients and imbalance ---------------------------------------------------------------
@@ -266,7 +265,7 @@ def test_main_hours_fill_gaps_and_peak_overload():
     minutes = pd.Series({9: 5.0, 17: 50.0, 18: 30.0, 19: 5.0, 20: 40.0})
     assert sc.main_hours(minutes) == [17, 18, 20]
     assert sc.fill_gaps([17, 18, 20]) == [17, 18, 19, 20]
-    assert sc.hours_text([17, 18, 19, 20]) == "17:00–21:00"
+    assert section.hours_text([17, 18, 19, 20]) == "17:00–21:00"
     hourly = pd.DataFrame({
         "doctor_id": ["A"] * 5 + ["B"] * 5, "weekday": [0] * 10, "hour": [9, 17, 18, 19, 20] * 2,
         "offered_minutes": [60.0] * 10, "booked_minutes": [60.0, 100, 80, 60, 60, 30, 30, 30, 30, 30],
@@ -440,8 +439,6 @@ def test_period_frames_assign_by_shift_start_and_slot_start():
     assert (feb["offered_hours"], feb["booked_hours"], feb["idle_hours"]) == (0.0, 1.0, 0.5)  # 01:30-02:00 idle
     assert math.isnan(feb["utilisation"]) and feb["no_show_rate"] == 1.0
     assert math.isnan(jan["no_show_rate"]) and math.isnan(jan["median_wait_minutes"])
-    assert sc.months_in((T("2025-01-01"), T("2025-04-01"))) == 3.0
-    assert sc.months_in((T("2025-01-01"), T("2025-01-16"))) == pytest.approx(15 / (365.25 / 12))
 
 
 # -- the module as a whole: summaries, metrics, findings -------------------------------------------
@@ -492,7 +489,7 @@ def test_summarise_headlines_and_pattern_findings():
     metrics = sc.headline_metrics(S)
     assert metrics["schedule.utilisation"] == ("rate", {"current": 0.5})
     assert math.isnan(metrics["schedule.money_at_stake_per_month"][1]["current"])   # no invoices: not priced
-    found = {f["id"]: f for f in sc.build_findings(S, Formatter("en"))}
+    found = {f["id"]: f for f in section.finding_drafts(S, Formatter("en"))}
     # Far ahead: 20 / 50 = 40% vs near 5 / 50 = 10%: 4 times; excess 20 - 0.1 × 50 = 15 a month.
     lt = found["no_show_lead_time"]["values"]
     assert (lt["far"], lt["near"], lt["ratio"], lt["far_share"], lt["excess"]) == ("40.0%", "10.0%", "4.0", "50.0%", "15.0")
@@ -518,13 +515,13 @@ def test_findings_fill_their_sentences_in_both_languages():
     S = sc.summarise({"schedule": sched, "bookings": b}, {"current": (T("2025-01-01"), T("2025-02-01"))},
                      default_slot_minutes=20)
     for lang in ("ru", "en"):
-        found = sc.build_findings(S, Formatter(lang))
+        found = section.finding_drafts(S, Formatter(lang))
         assert {"outside_shifts", "overbooked", "peak_overload", "no_show"} <= {f["id"] for f in found}
         t = Translator(lang)
         for f in found:
             for part in ("title", "evidence", "recommendation"):
                 assert "{" not in t(f"{f['key']}.{part}", **f["values"])
-    values = {f["id"]: f["values"] for f in sc.build_findings(S, Formatter("en"))}
+    values = {f["id"]: f["values"] for f in section.finding_drafts(S, Formatter("en"))}
     assert values["outside_shifts"] == {"money": "—", "outside": "0.5 h", "share": "17.6%"}
     assert values["overbooked"]["names"] == "d1" and values["overbooked"]["hours"] == "09:00–10:00, 12:00–13:00"
 

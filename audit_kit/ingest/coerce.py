@@ -214,7 +214,7 @@ def slash_order(txt: pd.Series) -> tuple[str | None, int]:
         return "month", 0
     if day.any():
         return "day", 0
-    return "day", int(txt.str.contains(_SLASH, regex=True).fillna(False).sum())
+    return "day", int(txt.str.contains(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}", regex=True).fillna(False).sum())
 
 
 def _lookup(txt: pd.Series, table: dict[str, object]) -> tuple[pd.Series, pd.Series]:

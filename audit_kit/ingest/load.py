@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
 from . import coerce, presets
+from .keys import add_keys
 from .ledger import Ledger, TableLedger
 from .link import link_by_phone
 from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
@@ -483,7 +484,7 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.parquet"):      # a table dropped from the config must not linger
         stale.unlink()
-    for name, df in result.tables.items():
+    for name, df in add_keys(result.tables).items():     # int32 <family>_key next to each ID (keys.py)
         df.to_parquet(folder / f"{name}.parquet", index=False)
     (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
                                                encoding="utf-8")

@@ -12,10 +12,11 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .funnel import _positions, lead_journey, severity, stage_counts
-from .patients import (_NS_PER_DAY, ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
+from ..ingest import keys as id_keys
+from .funnel import lead_journey, stage_counts
+from .patients import (ATTRIBUTIONS, DEFAULT_REPEAT_CHANNELS, UNKNOWN_CHANNEL, acquisition_rows,
                        data_end, touches)
-from .periods import in_window
+from .periods import NS_PER_DAY, Window, in_window
 
 
 def ratio(num, den):
@@ -69,10 +70,6 @@ FORMATS = {"spend": "money", "leads": "count", "cpl": "money", "bookings": "coun
            "new_patients": "count", "cac": "money", "revenue": "money", "romi": "ratio", "drr": "ratio",
            "share_new_patients": "rate"}
 MIN_PATIENTS = 10            # a channel needs this many new patients to be named cheapest/dearest or least returning
-
-Window = tuple[pd.Timestamp, pd.Timestamp]
-
-
 HISTORY_DAYS = 365           # payments history wanted before a period, so that "first payment" means a new patient
 
 
@@ -105,18 +102,18 @@ def patient_revenue(invoices: pd.DataFrame, acquired: pd.DataFrame, horizon_days
     """
     out = acquired.reset_index(drop=True).copy()
     n = len(out)
-    pos = _positions(invoices["patient_id"], out["patient_id"]) if positions is None else np.asarray(positions)
+    pos = id_keys.positions(invoices["patient_id"], out["patient_id"]) if positions is None else np.asarray(positions)
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     amount = np.nan_to_num(invoices["amount"].to_numpy(dtype="float64"))
     acq = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
-    horizon = np.int64(horizon_days) * _NS_PER_DAY
+    horizon = np.int64(horizon_days) * NS_PER_DAY
     own = pos >= 0
     pos, paid, amount = pos[own], paid[own], amount[own]
     start = acq[pos]
     inside = (paid >= start) & (paid < start + horizon)
     out["revenue"] = np.bincount(pos[inside], weights=amount[inside], minlength=n)[:n]
     positive = inside & (amount > 0)
-    pairs = np.sort(pos[positive] * np.int64(1 << 24) + paid[positive] // _NS_PER_DAY)   # (patient, day)
+    pairs = np.sort(pos[positive] * np.int64(1 << 24) + paid[positive] // NS_PER_DAY)   # (patient, day)
     days = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs            # distinct pairs
     out["paid_days"] = np.bincount(days >> 24, minlength=n)[:n]
     end = data_end(invoices).to_datetime64().astype("datetime64[ns]").view("int64") if len(invoices) else np.iinfo(np.int64).min
@@ -353,76 +350,3 @@ def headline_metrics(total: pd.DataFrame) -> dict[str, tuple[str, dict[str, Any]
             values[period] = v
         out[f"channels.{col}"] = (unit, values)
     return out
-
-
-# -- findings ------------------------------------------------------------------------------------
-def _rows(econ: pd.DataFrame, period: str, attribution: str = "first_touch") -> pd.DataFrame:
-    part = econ.loc[econ["period"].eq(period) & econ["attribution"].eq(attribution)]
-    return part.set_index("channel", drop=False)
-
-
-def build_findings(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month: float, horizon_days: int,
-                   min_patients: int = MIN_PATIENTS) -> list[dict[str, Any]]:
-    """Findings of the current period under first touch, as dicts ``{id, severity, money, key, values}``
-    for ``Module.finding`` (catalog keys ``channels.finding.<id>``); ``fmt`` formats the numbers.
-
-    - ``negative_romi`` (one per channel): a paid channel with leads whose ROMI is below 0 in the
-      current period and not at least 0 in the base period (a channel that paid back in the base is
-      not condemned on a current horizon that is still open). Money at stake per month = its
-      monthly loss, (spend − revenue × margin) ÷ months. A channel without leads is
-      ``untracked_spend`` instead (its loss is not counted twice).
-    - ``untracked_spend`` (one per channel): spend in the current period on a channel with no
-      leads — a tagging problem; money at stake per month = that spend ÷ months.
-    - ``cac_range``: the cheapest and the most expensive paid channel per new patient, among
-      channels with at least ``min_patients`` new patients (needs two). Not priced.
-    - ``cheap_leads_low_return``: among paid channels with leads at most the median CPL of paid
-      channels and at least ``min_patients`` new patients, the one whose patients return least
-      (share with ≥ 2 paid days within the horizon), when below the share of all new patients. Not priced.
-    Severity as the funnel's (``funnel.severity``: share of the clinic's monthly revenue).
-    """
-    cur = _rows(econ, "current")
-    has_base = econ["period"].eq("base").any()
-    base = _rows(econ, "base") if has_base else None
-    found: list[dict[str, Any]] = []
-    paid = cur.loc[cur["spend"].gt(0)]
-    total_new = int(cur["new_patients"].sum())
-    observed = int(cur["horizon_observed"].sum())
-    for channel, r in paid.loc[paid["romi"].lt(0) & paid["leads"].gt(0)].iterrows():   # a handful of channels
-        base_romi = base["romi"].get(channel, np.nan) if base is not None else np.nan
-        if base_romi >= 0:
-            continue
-        loss = -r["spend"] * r["romi"] / months          # = (spend − revenue × margin) ÷ months
-        found.append({"id": f"negative_romi_{channel}", "severity": severity(loss, revenue_per_month), "money": loss,
-                      "key": "channels.finding.negative_romi",
-                      "values": {"channel": channel, "spend": fmt.money(r["spend"]), "revenue": fmt.money(r["revenue"]),
-                                 "horizon": horizon_days, "romi": fmt.change(r["romi"], 0),
-                                 "base_romi": fmt.change(base_romi, 0), "patients": fmt.num(r["new_patients"]),
-                                 "cac": fmt.money(r["cac"]), "loss": fmt.money(loss), "observed": fmt.num(observed),
-                                 "total": fmt.num(total_new)}})
-    for channel, r in paid.loc[paid["leads"].eq(0)].iterrows():
-        money = r["spend"] / months
-        found.append({"id": f"untracked_spend_{channel}", "severity": severity(money, revenue_per_month), "money": money,
-                      "key": "channels.finding.untracked_spend",
-                      "values": {"channel": channel, "spend": fmt.money(r["spend"]), "per_month": fmt.money(money),
-                                 "patients": fmt.num(r["new_patients"])}})
-    rated = paid.loc[paid["new_patients"].ge(min_patients) & paid["cac"].notna()]
-    if len(rated) >= 2:
-        low, high = rated.loc[rated["cac"].idxmin()], rated.loc[rated["cac"].idxmax()]
-        found.append({"id": "cac_range", "severity": "medium", "money": None, "key": "channels.finding.cac_range",
-                      "values": {"cheap": low["channel"], "cheap_cac": fmt.money(low["cac"]),
-                                 "dear": high["channel"], "dear_cac": fmt.money(high["cac"]),
-                                 "times": fmt.num(high["cac"] / low["cac"], 1),
-                                 "cheap_romi": fmt.change(low["romi"], 0), "dear_romi": fmt.change(high["romi"], 0)}})
-    median_cpl = paid["cpl"].median()
-    cheap = paid.loc[paid["cpl"].le(median_cpl) & paid["new_patients"].ge(min_patients) & paid["return_share"].notna()]
-    all_share = ratio(float(cur["returning_patients"].sum()), float(total_new))
-    if len(cheap) and np.isfinite(all_share):
-        r = cheap.loc[cheap["return_share"].idxmin()]
-        if r["return_share"] < all_share:
-            found.append({"id": "cheap_leads_low_return", "severity": "medium", "money": None,
-                          "key": "channels.finding.cheap_leads_low_return",
-                          "values": {"channel": r["channel"], "cpl": fmt.money(r["cpl"]),
-                                     "median_cpl": fmt.money(median_cpl), "share": fmt.pct(r["return_share"]),
-                                     "all_share": fmt.pct(all_share), "horizon": horizon_days,
-                                     "revenue_per_patient": fmt.money(r["revenue_per_patient"])}})
-    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0)))

@@ -41,13 +41,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, InputError
+from ..ingest import keys as id_keys
+from ..options import COHORT_PERIODS as PERIODS  # noqa: F401  (cohorts.PERIODS: the choices)
+from ..options import check_margin, check_period, cohort_window, ltv_horizons
 from . import channels as ch
 from . import patients as pt
-from .funnel import _positions
 from .patients import data_end
-from .periods import in_window, period_months, up_to
+from .periods import in_window, up_to
 
-PERIODS = ("month", "quarter")
 COMPARE_MONTH = 3            # findings: cohorts compared by their retention and revenue at k = 3
 NEWEST_COHORTS = 3           # findings: the newest cohorts with that month observed ...
 RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older ones
@@ -71,42 +72,6 @@ def cohort_labels(starts, period: str = "month") -> pd.Index:
     freq = "Q" if period == "quarter" else "M"
     index = pd.PeriodIndex(pd.DatetimeIndex(starts), freq=freq)
     return pd.Index(index.strftime("%Y-Q%q" if period == "quarter" else "%Y-%m"), dtype="string")
-
-
-def check_period(period: str) -> str:
-    if period not in PERIODS:
-        raise ConfigError(f"options.cohort_period: expected one of {', '.join(PERIODS)}, got {period!r}")
-    return period
-
-
-def ltv_horizons(ltv_months: Any) -> list[int]:
-    """The option `ltv_months` as a sorted list of positive whole months ([6, 12] by default; 12 -> [12])."""
-    values = ltv_months if isinstance(ltv_months, (list, tuple)) else [ltv_months]
-    if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ConfigError(f"options.ltv_months: expected whole months ≥ 1, like [6, 12], got {ltv_months!r}")
-    return sorted(set(values))
-
-
-def cohort_window(value: Any) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """The option `channel_cohorts`: null (all cohorts) or [first, last] acquisition month like
-    ["2024-01", "2024-12"] (either may be null); returns [start, end) month bounds."""
-    if value is None:
-        return None, None
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ConfigError(f"options.channel_cohorts: expected [first month, last month] like ['2024-01', '2024-12'] "
-                          f"or null, got {value!r}")
-    try:
-        first, last = (None if v is None else pd.Period(str(v)[:7], freq="M") for v in value)
-    except ValueError:
-        raise ConfigError(f"options.channel_cohorts: expected months like '2024-01', got {value!r}") from None
-    return (None if first is None else first.to_timestamp(),
-            None if last is None else (last + 1).to_timestamp())
-
-
-def check_margin(gross_margin: Any) -> float:
-    if isinstance(gross_margin, bool) or not isinstance(gross_margin, (int, float)) or not 0 < gross_margin <= 1:
-        raise ConfigError(f"options.gross_margin: expected a share in (0, 1], like 0.6, got {gross_margin!r}")
-    return float(gross_margin)
 
 
 def is_month_end(day: pd.Timestamp) -> bool:
@@ -158,7 +123,7 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
 
     def place(patient_ids, times, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Position of each row's patient among the acquired (-1: none) and its month index k."""
-        pos = _positions(patient_ids, ids) if known is None else row[known]
+        pos = id_keys.positions(patient_ids, ids) if known is None else row[known]
         k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
@@ -385,13 +350,12 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
     """`patients.acquisition_rows` (existing patients left out), `patients.touches` and `patients.visits`, once
     for every period's `summarise`."""
     invoices = data["invoices"]
-    codes = pt.visit_and_patient_codes(invoices)                     # the IDs hashed once for both
-    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"), patient_codes=codes[1:])
+    acquired, invoice_rows, known = pt.acquisition_rows(invoices, data.get("patients"))
     by_channel = "leads" in data or "patients" in data
     if by_channel:
         acquired = pt.touches(acquired, data.get("leads"), data.get("patients"), repeat_channels=repeat_channels)
         acquired = acquired.rename(columns={"first_touch": "channel"})
-    seen = pt.visits(invoices, codes=codes)
+    seen = pt.visits(invoices)
     visit_rows = invoice_rows[seen["invoice_row"].to_numpy()]          # the visit's patient among the acquired
     return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
 
@@ -459,68 +423,6 @@ def retention_trend(table: pd.DataFrame, *, k: int = COMPARE_MONTH, newest: int 
             "newer_revenue": ch.ratio(sums.at[True, "cum_revenue"], sums.at[True, "patients"]),
             "older_revenue": ch.ratio(sums.at[False, "cum_revenue"], sums.at[False, "patients"]),
             "newer_size": float(sums.at[True, "patients"]) / newest}
-
-
-def build_findings(s: CohortSummary, fmt, t) -> list[dict]:
-    """Findings as dicts {id, severity, money, key, values} for `Module.finding` (money per month):
-    - newer_cohorts_worse: the newest cohorts retain ≥ 5 pp worse at month 3 than the older ones
-      (priced: the revenue per patient gap × their patients per cohort);
-    - never_pays_back: channels with spend whose patients have not paid back their CAC within the
-      observed months; not priced here, because the channel section (module 04) prices the same
-      loss as the channel's negative ROMI and the summary must count it once — the evidence still
-      states ``unrecovered``: the monthly spend not recovered by the LTV at the longest horizon,
-      else by the best margin reached;
-    - fastest_payback: the paid channel that pays back first (ties: the higher LTV/CAC);
-    - unpaid_ltv: the channel without spend (referrals) whose LTV is ≥ 1.5 × that of paid channels.
-    ``t`` translates channel names (``unknown``) and payback months."""
-    found: list[dict] = []
-    n = max(s.ltv_months)
-    name = lambda c: t("cohorts.unknown_channel") if c == pt.UNKNOWN_CHANNEL else str(c)  # noqa: E731
-
-    def add(id_: str, severity: str, money: float | None, **values) -> None:
-        money = None if money is None or not np.isfinite(money) else float(money)
-        found.append({"id": id_, "severity": severity, "money": money, "key": f"cohorts.finding.{id_}",
-                      "values": {"money": fmt.money(money), **values}})
-
-    trend = retention_trend(s.cohorts)
-    if trend and trend["older_retention"] - trend["newer_retention"] >= RETENTION_GAP:
-        gap = max(0.0, trend["older_revenue"] - trend["newer_revenue"])
-        add("newer_cohorts_worse", "medium", gap * trend["newer_size"], k=trend["k"],
-            cohorts=", ".join(trend["labels"]), older=" – ".join(trend["older_labels"]),
-            newer_retention=fmt.pct(trend["newer_retention"]), older_retention=fmt.pct(trend["older_retention"]),
-            newer_revenue=fmt.money(trend["newer_revenue"]), older_revenue=fmt.money(trend["older_revenue"]))
-    if s.channels is None or s.window is None:
-        return found
-    months = max(1.0, period_months(*s.window))
-    chans = s.channels
-    paid = chans.loc[chans["cac"].notna()]
-    never = paid.loc[paid["payback_month"].isna()].copy()
-    if len(never):
-        reached = never[f"ltv_{n}m"].fillna(never["best_margin_per_patient"] / s.gross_margin) * s.gross_margin
-        never["unrecovered"] = never["spend"] / months * (1 - reached / never["cac"]).clip(lower=0)
-        never = never.assign(reached=reached).sort_values("unrecovered", ascending=False)
-        add("never_pays_back", "high", None, unrecovered=fmt.money(float(never["unrecovered"].sum())),
-            channels=", ".join(name(c) for c in never["channel"]),
-            details="; ".join(t("cohorts.finding.never_pays_back.detail", channel=name(c), months=int(m), n=n,
-                                reached=fmt.money(r), cac=fmt.money(v), spend=fmt.money(sp / months))
-                              for c, m, r, v, sp in zip(never["channel"], never["observed_months"], never["reached"],
-                                                         never["cac"], never["spend"])))
-    paying = paid.loc[paid["payback_month"].notna()].sort_values(["payback_month", "ltv_cac"],
-                                                                   ascending=[True, False])
-    if len(paying) and len(paid) > 1:
-        best = paying.iloc[0]
-        add("fastest_payback", "low", None, channel=name(best["channel"]), cac=fmt.money(best["cac"]),
-            month=payback_text(best["payback_month"], t), ratio=fmt.num(best["ltv_cac"], 1), n=n)
-    unpaid = chans.loc[chans["spend"].isna() & chans["channel"].ne(pt.UNKNOWN_CHANNEL)
-                       & chans[f"ltv_{n}m"].notna()].sort_values(f"ltv_{n}m", ascending=False)
-    paid_ltv = float(s.paid[f"ltv_{n}m"].iloc[0]) if s.paid is not None and len(s.paid) else np.nan
-    if len(unpaid) and np.isfinite(paid_ltv) and paid_ltv > 0 and unpaid[f"ltv_{n}m"].iloc[0] >= 1.5 * paid_ltv:
-        top = unpaid.iloc[0]
-        add("unpaid_ltv", "medium", None, channel=name(top["channel"]), n=n, ltv=fmt.money(top[f"ltv_{n}m"]),
-            paid=fmt.money(paid_ltv), times=fmt.num(top[f"ltv_{n}m"] / paid_ltv, 1),
-            retention=fmt.pct(at_month(s.channel_curves.loc[s.channel_curves["channel"].eq(top["channel"])], 1,
-                                       "retention")))
-    return found
 
 
 def payback_text(k: Any, t, months: Any = None) -> str:

@@ -1,5 +1,7 @@
 """Lead loss (DESIGN §4, module 02): the patient funnel from site visit to paid treatment,
-and where it leaks — in patients and in money.
+and where it leaks — in patients and in money. (About 680 lines, over the ~600 of a module: the
+lead journey, the stage counts, missed calls, speed to lead and the leak table share the
+conventions below; split it by idea, as `schedule/`, when it grows.)
 
 Pure, vectorised functions over the canonical tables; no I/O. Periods are ``[start, end)``
 timestamps (end exclusive), as ``Module.periods`` gives them.
@@ -21,7 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .periods import in_window, month_start, period_months
+from ..ingest.keys import arrow_ids, member, positions
+from .periods import Window, in_window, month_start, period_months
 
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
 # name, from stage, to stage: conversion = to / from, for adjacent stages only.
@@ -41,43 +44,18 @@ BUCKET_ORDER = tuple(code for code, _ in RESPONSE_BUCKETS) + (NEVER,)
 STEP_LEAKS = ("lead_to_booking", "booking_to_show", "show_to_paid")
 LEAKS = STEP_LEAKS + ("missed_calls", "slow_response")
 
-Period = tuple[pd.Timestamp, pd.Timestamp]
-
-
 # -- helpers ------------------------------------------------------------------------------------
 def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
     return in_window(times, start, end).to_numpy(dtype=bool)
 
 
-def _ratio(num: float, den: float) -> float:
+def ratio_or_nan(num: float, den: float) -> float:
+    """num / den as a float; NaN without a denominator."""
     return float(num) / float(den) if den else np.nan
 
 
 def _has_values(df: pd.DataFrame | None, column: str) -> bool:
     return df is not None and column in df and bool(df[column].notna().any())
-
-
-def _arrow(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
-    """IDs as one Arrow large_string array (zero-copy for the Arrow-backed "string" dtype)."""
-    if isinstance(ids, pd.Series):
-        ids = ids.astype("string").array.__arrow_array__()   # no copy for the canonical dtype
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
-    return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
-
-
-def _positions(values, keys) -> np.ndarray:
-    """Position of each ID of ``values`` in ``keys`` (first occurrence); -1 when absent or NA.
-
-    Arrow's hash lookup on the string buffers: IDs are matched as given (``00123`` ≠ ``123``)."""
-    found = pc.index_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _member(values, keys) -> np.ndarray:
-    """Whether each ID of ``values`` is among ``keys`` (NA: never)."""
-    found = pc.is_in(_arrow(values), options=pc.SetLookupOptions(value_set=_arrow(keys), skip_nulls=True))
-    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
 
 
 # -- the lead journey ---------------------------------------------------------------------------
@@ -127,7 +105,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
         return out
 
     n = len(out)
-    lead_pos = _positions(bookings["lead_id"], out["lead_id"])
+    lead_pos = positions(bookings["lead_id"], out["lead_id"])
     linked = lead_pos >= 0
     booked = np.zeros(n, dtype=bool)
     booked[lead_pos[linked]] = True
@@ -141,7 +119,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
                             np.datetime64("NaT"))[linked],
     })
     if _has_values(visits, "booking_id"):
-        booking_pos = _positions(visits["booking_id"], bookings["booking_id"].loc[linked])
+        booking_pos = positions(visits["booking_id"], bookings["booking_id"].loc[linked])
         hit = booking_pos >= 0
         first_visit = (pd.Series(visits["checked_in_at"].to_numpy(dtype="datetime64[ns]")[hit])
                        .groupby(booking_pos[hit]).min())
@@ -171,8 +149,8 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
 def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
               categories: Iterable[str]) -> pd.DataFrame:
     """Per shown lead: paid, first_paid_at, first_check, treated (see ``lead_journey``)."""
-    patients = pc.unique(_arrow(shows["patient_id"]))
-    code = _positions(invoices["patient_id"], patients)
+    patients = pc.unique(arrow_ids(shows["patient_id"]))
+    code = positions(invoices["patient_id"], patients)
     mine = code >= 0
     inv = pd.DataFrame({
         "patient": code[mine],
@@ -180,7 +158,7 @@ def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
         "amount": invoices["amount"].to_numpy(dtype="float64")[mine],
     })
     if "service_category" in invoices and categories:
-        inv["treatment"] = _member(invoices["service_category"], pa.array(list(categories), pa.large_string()))[mine]
+        inv["treatment"] = member(invoices["service_category"], pa.array(list(categories), pa.large_string()))[mine]
     else:
         inv["treatment"] = False
     inv = inv.dropna(subset=["day"])
@@ -189,7 +167,7 @@ def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
 
     left = pd.DataFrame({
         "lead_pos": shows["lead_pos"].to_numpy(),
-        "patient": _positions(shows["patient_id"], patients),
+        "patient": positions(shows["patient_id"], patients),
         "show_day": shows["show_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("datetime64[ns]"),
     }).sort_values("show_day", kind="stable")
     pay_days = positive[["patient", "day"]].rename(columns={"day": "first_paid_at"})
@@ -278,7 +256,7 @@ def avg_check(invoices: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) ->
     Money in the config currency; NaN when the period has no positive invoice.
     """
     amount = invoices["amount"].to_numpy(dtype="float64")[_in(invoices["paid_at"], start, end)]
-    return _ratio(np.nansum(amount), int((amount > 0).sum()))
+    return ratio_or_nan(np.nansum(amount), int((amount > 0).sum()))
 
 
 def treatment_open_days(invoices: pd.DataFrame, end: pd.Timestamp, horizon_days: int) -> int:
@@ -315,7 +293,7 @@ def missed_call_rate(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     """Unanswered calls ÷ all calls started in the period (fraction). Calls whose ``answered``
     is unknown count in neither; NaN when the period has no call."""
     part = _calls_in(calls, start, end)
-    return _ratio(int((~part["answered"].to_numpy(bool)).sum()), len(part))
+    return ratio_or_nan(int((~part["answered"].to_numpy(bool)).sum()), len(part))
 
 
 def missed_by_weekday_hour(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
@@ -341,21 +319,10 @@ def peak_hours(by_weekday_hour: pd.DataFrame, *, ratio: float = 1.5, min_calls: 
     """
     part = by_weekday_hour.loc[by_weekday_hour["weekday"].isin(list(weekdays))]
     out = part.groupby("hour", sort=True)[["calls", "missed"]].sum().reset_index()
-    overall = _ratio(out["missed"].sum(), out["calls"].sum())
+    overall = ratio_or_nan(out["missed"].sum(), out["calls"].sum())
     out["missed_rate"] = out["missed"] / out["calls"].where(out["calls"] > 0)
     out["is_peak"] = (out["calls"] >= min_calls) & (out["missed_rate"] >= ratio * overall) & (out["missed"] > 0)
     return out
-
-
-def hour_ranges(hours: Iterable[int]) -> list[tuple[int, int]]:
-    """Consecutive hours merged into ``(start, end)`` ranges: [9, 13, 14] -> [(9, 10), (13, 15)]."""
-    ranges: list[tuple[int, int]] = []
-    for h in sorted(set(int(h) for h in hours)):
-        if ranges and ranges[-1][1] == h:
-            ranges[-1] = (ranges[-1][0], h + 1)
-        else:
-            ranges.append((h, h + 1))
-    return ranges
 
 
 def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
@@ -375,25 +342,25 @@ def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     missed_mask = ~part["answered"].to_numpy(bool)
     missed = part.loc[missed_mask]
     out: dict[str, float] = {"calls": float(len(part)), "missed": float(len(missed)),
-                             "missed_rate": _ratio(len(missed), len(part)),
+                             "missed_rate": ratio_or_nan(len(missed), len(part)),
                              "never_called_back": np.nan, "called_back_15m": np.nan, "called_back_2h": np.nan}
     lost = np.ones(len(missed), dtype=bool)
     if _has_values(calls, "called_back_at"):
         delay = (missed["called_back_at"] - missed["started_at"]).to_numpy(dtype="timedelta64[ns]")
         back = ~np.isnat(delay)
-        out["never_called_back"] = _ratio(int((~back).sum()), len(missed))
-        out["called_back_15m"] = _ratio(int((back & (delay <= np.timedelta64(15, "m"))).sum()), len(missed))
-        out["called_back_2h"] = _ratio(int((back & (delay <= np.timedelta64(120, "m"))).sum()), len(missed))
+        out["never_called_back"] = ratio_or_nan(int((~back).sum()), len(missed))
+        out["called_back_15m"] = ratio_or_nan(int((back & (delay <= np.timedelta64(15, "m"))).sum()), len(missed))
+        out["called_back_2h"] = ratio_or_nan(int((back & (delay <= np.timedelta64(120, "m"))).sum()), len(missed))
         lost &= ~back
     if _has_values(calls, "caller_phone") and len(missed):
         window = _in(calls["started_at"], start, end + pd.Timedelta(hours=recovery_hours))
         answered = calls.loc[window & calls["answered"].fillna(False).to_numpy(bool)
                              & calls["caller_phone"].notna().to_numpy(bool)]
-        callers = pc.unique(_arrow(missed["caller_phone"]))
-        right = pd.DataFrame({"caller": _positions(answered["caller_phone"], callers),
+        callers = pc.unique(arrow_ids(missed["caller_phone"]))
+        right = pd.DataFrame({"caller": positions(answered["caller_phone"], callers),
                               "through_at": answered["started_at"].to_numpy(dtype="datetime64[ns]")})
         right = right.loc[right["caller"] >= 0].sort_values("through_at", kind="stable")
-        left = pd.DataFrame({"row": np.arange(len(missed)), "caller": _positions(missed["caller_phone"], callers),
+        left = pd.DataFrame({"row": np.arange(len(missed)), "caller": positions(missed["caller_phone"], callers),
                              "at": missed["started_at"].to_numpy(dtype="datetime64[ns]")}).sort_values("at", kind="stable")
         hit = pd.merge_asof(left, right, left_on="at", right_on="through_at", by="caller", direction="forward",
                             allow_exact_matches=False, tolerance=pd.Timedelta(hours=recovery_hours))
@@ -401,7 +368,7 @@ def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
         through[hit["row"].to_numpy()] = (hit["through_at"].notna() & (hit["caller"] >= 0)).to_numpy(bool)
         lost &= ~through
     if lead_call_ids is not None and lead_call_ids.notna().any():
-        lost &= ~_member(missed["call_id"], lead_call_ids)
+        lost &= ~member(missed["call_id"], lead_call_ids)
     out["lost"] = float(lost.sum())
     return out
 
@@ -536,14 +503,14 @@ def leak_table(totals: Mapping[str, float], *, avg_first_check: float, months: f
     get = lambda k: float(totals[k]) if k in totals and pd.notna(totals[k]) else np.nan  # noqa: E731
     leads, booked, shown, paid = get("leads"), get("booked_leads"), get("shown_leads"), get("paid_leads")
     rows = [
-        ("lead_to_booking", leads - booked, _ratio(paid, booked), True),
-        ("booking_to_show", booked - shown, _ratio(paid, shown), True),
+        ("lead_to_booking", leads - booked, ratio_or_nan(paid, booked), True),
+        ("booking_to_show", booked - shown, ratio_or_nan(paid, shown), True),
         ("show_to_paid", shown - paid, 1.0 if shown == shown and paid == paid else np.nan, True),
     ]
     if lost_calls is not None and pd.notna(lost_calls):
-        rows.append(("missed_calls", float(lost_calls), _ratio(paid, leads), True))
+        rows.append(("missed_calls", float(lost_calls), ratio_or_nan(paid, leads), True))
     if slow_response is not None and pd.notna(slow_response):
-        rows.append(("slow_response", float(slow_response), _ratio(paid, booked), False))
+        rows.append(("slow_response", float(slow_response), ratio_or_nan(paid, booked), False))
     out = pd.DataFrame(rows, columns=["leak", "lost_units", "downstream_conversion", "in_total"])
     out = out.loc[out["lost_units"].notna()].reset_index(drop=True)
     out["avg_first_check"] = avg_first_check
@@ -552,7 +519,7 @@ def leak_table(totals: Mapping[str, float], *, avg_first_check: float, months: f
     return out
 
 
-# -- one period, headline metrics, findings ------------------------------------------------------
+# -- one period, headline metrics ------------------------------------------------------
 def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
                    site_traffic: pd.DataFrame | None = None, invoices: pd.DataFrame | None = None,
                    calls: pd.DataFrame | None = None, treatment_horizon_days: int = 90) -> dict[str, Any]:
@@ -605,7 +572,7 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     return out
 
 
-def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Period], *,
+def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], *,
               treatment_horizon_days: int = 90, treatment_categories: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """The whole funnel computation: the lead journey once, then ``period_summary`` per period."""
     journey = lead_journey(tables["leads"], tables.get("bookings"), tables.get("visits"), tables.get("invoices"),
@@ -652,243 +619,6 @@ def headline_metrics(summaries: Mapping[str, Mapping[str, Any]]) -> dict[str, tu
             values[period] = value
         out[key] = (unit, values)
     return out
-
-
-def severity(money_per_month: float | None, revenue_per_month: float) -> str:
-    """high when the money at stake is at least 5% of the clinic's monthly revenue, medium from
-    1%, else low; medium when it cannot be priced."""
-    if money_per_month is None or not np.isfinite(money_per_month) or not np.isfinite(revenue_per_month) or revenue_per_month <= 0:
-        return "medium"
-    share = money_per_month / revenue_per_month
-    return "high" if share >= 0.05 else ("medium" if share >= 0.01 else "low")
-
-
-def _duration(fmt, minutes: float) -> str:
-    """Minutes up to two hours, hours (one decimal) beyond."""
-    if minutes is None or not np.isfinite(minutes) or minutes < 120:
-        return fmt.minutes(minutes)
-    return fmt.hours(minutes / 60, 1)
-
-
-def _largest_leak(summary: Mapping[str, Any] | None) -> str | None:
-    if not summary:
-        return None
-    leaks = summary["leaks"]
-    leaks = leaks.loc[leaks["in_total"] & leaks["money_per_month"].notna()]
-    return None if leaks.empty else str(leaks.loc[leaks["money_per_month"].idxmax(), "leak"])
-
-
-def _leak(summary: Mapping[str, Any] | None, name: str) -> dict[str, Any] | None:
-    if not summary:
-        return None
-    rows = summary["leaks"].loc[summary["leaks"]["leak"] == name]
-    return None if rows.empty else rows.iloc[0].to_dict()
-
-
-def build_findings(summaries: Mapping[str, Mapping[str, Any]], fmt, t, *, missed_call_target: float = 0.05,
-                   min_change: float = 0.005, min_growth: float = 0.05,
-                   no_reason_threshold: float = 0.2) -> list[dict[str, Any]]:
-    """Findings of the current period (compared with the base when there is one), most money first.
-
-    Returns dicts ``{id, severity, money, key, values}`` for ``Module.finding``; ``fmt`` formats
-    numbers (``report.fmt.Formatter``), ``t`` (``report.i18n.Translator``) fills the optional
-    sentences. Emitted when they apply:
-
-    - ``unbooked``, ``booked_no_show``, ``shown_unpaid``: a funnel step lost leads (priced as in
-      ``leak_table``); the evidence says when the step is the largest leak in either period.
-    - ``missed_calls``: the missed-call rate is above ``missed_call_target`` or peak hours exist.
-    - ``slow_response``: slower answers cost bookings (``slow_response_units`` > 0); names written
-      requests when they wait longer than calls, and the slowest channel (and kind).
-    - ``unbooked_no_reason``: at least ``no_reason_threshold`` of unbooked leads have no reason
-      (not priced: those leads are inside the lead→booking leak).
-    - ``lead_to_booking_up`` / ``lead_to_booking_down``: lead→booking moved by at least
-      ``min_change`` against the base; a rise is not priced (it is a gain), a fall is priced as
-      the bookings lost at the base rate.
-    - ``period_growth`` / ``period_decline``: the leads who came (else the furthest stage known)
-      changed by at least ``min_growth`` against the base; the evidence lists every stage,
-      conversion and the missed-call rate in both periods (treatment left out while its horizon
-      is still open for the current period's leads). Not priced.
-    """
-    cur = summaries["current"]
-    base = summaries.get("base")
-    revenue = cur["revenue_per_month"]
-    totals = cur["totals"]
-    found: list[dict[str, Any]] = []
-    largest = {"current": _largest_leak(cur), "base": _largest_leak(base)}
-
-    def largest_note(name: str) -> str:
-        where = [p for p in ("current", "base") if largest[p] == name]
-        if not where:
-            return ""
-        return " " + t(f"funnel.finding.largest_{'both' if len(where) == 2 else where[0]}")
-
-    def base_note(leak_name: str, low: str) -> str:
-        leak = _leak(base, leak_name)
-        if leak is None or not base["totals"].get(low):
-            return ""
-        return " " + t("funnel.finding.base_note", value=fmt.pct(leak["lost_units"] / base["totals"][low]))
-
-    def months_text(months: float) -> str:
-        return fmt.num(months, 0 if float(months).is_integer() else 1)
-
-    def add(id_: str, money: float | None, key: str, **values: Any) -> None:
-        money = None if money is None or not np.isfinite(money) else float(money)
-        found.append({"id": id_, "severity": severity(money, revenue), "money": money, "key": key,
-                      "values": {"money": fmt.money(money), **values}})
-
-    # Funnel steps.
-    steps = (("unbooked", "lead_to_booking", "leads", "booked_leads"),
-             ("booked_no_show", "booking_to_show", "booked_leads", "shown_leads"),
-             ("shown_unpaid", "show_to_paid", "shown_leads", "paid_leads"))
-    for id_, leak_name, low, high in steps:
-        leak = _leak(cur, leak_name)
-        if leak is None or leak["lost_units"] <= 0:
-            continue
-        priced = bool(np.isfinite(leak["money_per_month"]))
-        values = dict(lost=fmt.num(leak["lost_units"]), total=fmt.num(totals[low]),
-                      share=fmt.pct(leak["lost_units"] / totals[low]), base=base_note(leak_name, low),
-                      largest=largest_note(leak_name), formula=" " + t("funnel.finding.formula",
-                          lost=fmt.num(leak["lost_units"]), conversion=fmt.pct(leak["downstream_conversion"]),
-                          check=fmt.money(leak["avg_first_check"]), months=months_text(leak["months"]),
-                          money=fmt.money(leak["money_per_month"])) if priced else "")
-        if id_ == "unbooked":
-            ch = cur["by_channel"].assign(unbooked=lambda d: d["leads"] - d["booked_leads"])
-            ch = ch.loc[ch["leads"] > 0].sort_values(["unbooked", "channel"], ascending=[False, True])
-            if not ch.empty:
-                top = ch.iloc[0]
-                per_unit = leak["downstream_conversion"] * leak["avg_first_check"] / leak["months"]
-                values.update(channel=str(top["channel"]), channel_share=fmt.pct(top["unbooked"] / top["leads"]),
-                              channel_money=fmt.money(top["unbooked"] * per_unit))
-                values["channel_note"] = " " + t("funnel.finding.unbooked_channel" + ("" if priced else "_unpriced"), **{
-                    k: values[k] for k in ("channel", "channel_share", "channel_money")})
-            else:
-                values["channel_note"] = ""
-        add(id_, leak["money_per_month"], f"funnel.finding.{id_}", **values)
-
-    # Missed calls.
-    calls = cur.get("calls")
-    if calls and calls["calls"] > 0:
-        peaks = cur["peaks"]
-        peak_hours_ = peaks.loc[peaks["is_peak"], "hour"].tolist()
-        if calls["missed_rate"] > missed_call_target or peak_hours_:
-            leak = _leak(cur, "missed_calls")
-            ranges = ", ".join(f"{a}:00–{b}:00" for a, b in hour_ranges(peak_hours_))
-            at_peak = peaks.loc[peaks["is_peak"], ["calls", "missed"]].sum()
-            off_peak = peaks.loc[~peaks["is_peak"], ["calls", "missed"]].sum()
-            values = dict(rate=fmt.pct(calls["missed_rate"]), missed=fmt.num(calls["missed"]),
-                          calls=fmt.num(calls["calls"]), target=fmt.pct(missed_call_target),
-                          base=(" " + t("funnel.finding.base_note", value=fmt.pct(base["calls"]["missed_rate"]))
-                                if base and base.get("calls") else ""),
-                          lost=fmt.num(calls["lost"]),
-                          peaks_note=(" " + t("funnel.finding.missed_peaks", peaks=ranges,
-                                               peak_rate=fmt.pct(_ratio(at_peak["missed"], at_peak["calls"])),
-                                               other_rate=fmt.pct(_ratio(off_peak["missed"], off_peak["calls"]))))
-                          if peak_hours_ else "",
-                          peaks=ranges or "—",
-                          callback_note=(" " + t("funnel.finding.missed_callback",
-                                                  never=fmt.pct(calls["never_called_back"]),
-                                                  within_15m=fmt.pct(calls["called_back_15m"])))
-                          if np.isfinite(calls["never_called_back"]) else "")
-            add("missed_calls", leak["money_per_month"] if leak else None,
-                "funnel.finding.missed_calls" + ("_peaks" if peak_hours_ else ""), **values)
-
-    # Speed to lead.
-    units = cur.get("slow_response_units", np.nan)
-    if np.isfinite(units) and units > 0:
-        leak = _leak(cur, "slow_response")
-        buckets = cur["buckets"].set_index("bucket")
-        rates = ", ".join(t("funnel.finding.bucket_rate", bucket=t(f"funnel.bucket.{b}"),
-                            rate=fmt.pct(row["lead_to_booking"]))
-                          for b, row in buckets.iterrows() if row["leads"] > 0)  # at most six buckets
-        values = dict(fast_rate=fmt.pct(buckets.loc["under_5m", "lead_to_booking"]), bucket_rates=rates,
-                      median=_duration(fmt, cur["median_first_response_minutes"]), units=fmt.num(units))
-        slow_money = leak["money_per_month"] if leak else np.nan
-        values["gain_note"] = " " + t("funnel.finding.slow_gain" + ("" if np.isfinite(slow_money) else "_unpriced"),
-                                      fast_rate=values["fast_rate"], units=values["units"], money=fmt.money(slow_money))
-        kinds = cur["response_by_kind"].set_index("kind")
-        groups = cur["response_by_channel_kind"] if len(kinds) == 2 else cur["response_by_channel"]
-        groups = groups.loc[groups["leads"] * (1 - groups["no_response"]) >= 10].dropna(subset=["median_response_minutes"])
-        slowest = groups.sort_values(["median_response_minutes", "channel"], ascending=[False, True]).head(1)
-        if len(kinds) == 2 and kinds.loc["written", "median_response_minutes"] > kinds.loc["call", "median_response_minutes"]:
-            values["who"] = t("funnel.finding.slow_who_written")
-            values["who_median"] = _duration(fmt, kinds.loc["written", "median_response_minutes"])
-            values["who_note"] = " " + t("funnel.finding.slow_kinds", written=values["who_median"],
-                                         calls=_duration(fmt, kinds.loc["call", "median_response_minutes"]),
-                                         never=fmt.pct(kinds.loc["written", "no_response"]))
-        elif len(slowest):
-            values["who"] = t("funnel.finding.slow_who_channel", channel=str(slowest["channel"].iloc[0]))
-            values["who_median"] = _duration(fmt, slowest["median_response_minutes"].iloc[0])
-            values["who_note"] = ""
-        else:
-            values.update(who=t("funnel.finding.slow_who_all"), who_median=values["median"], who_note="")
-        if len(slowest) and "kind" in slowest:
-            row = slowest.iloc[0]
-            values["slowest_note"] = " " + t("funnel.finding.slowest_group", channel=str(row["channel"]),
-                                             kind=t(f"funnel.kind.{row['kind']}"),
-                                             median=_duration(fmt, row["median_response_minutes"]))
-        elif len(slowest):
-            values["slowest_note"] = " " + t("funnel.finding.slowest_channel", channel=str(slowest["channel"].iloc[0]),
-                                             median=_duration(fmt, slowest["median_response_minutes"].iloc[0]))
-        else:
-            values["slowest_note"] = ""
-        add("slow_response", leak["money_per_month"] if leak else None, "funnel.finding.slow_response", **values)
-
-    # Unbooked leads without a reason.
-    unbooked = cur["unbooked"]
-    if len(unbooked) and unbooked["unbooked"].sum() > 0:
-        no_reason, total = unbooked["no_reason"].sum(), unbooked["unbooked"].sum()
-        if no_reason / total >= no_reason_threshold:
-            top = unbooked.sort_values(["no_reason", "channel"], ascending=[False, True]).iloc[0]
-            add("unbooked_no_reason", None, "funnel.finding.unbooked_no_reason",
-                no_reason=fmt.num(no_reason), unbooked=fmt.num(total), share=fmt.pct(no_reason / total),
-                channel=str(top["channel"]), channel_no_reason=fmt.num(top["no_reason"]))
-
-    # Change against the base.
-    if base and "lead_to_booking" in totals and "lead_to_booking" in base["totals"]:
-        now, before = totals["lead_to_booking"], base["totals"]["lead_to_booking"]
-        if np.isfinite(now) and np.isfinite(before) and abs(now - before) >= min_change:
-            leak = _leak(cur, "lead_to_booking")
-            per_booking = (leak["downstream_conversion"] * leak["avg_first_check"] / leak["months"]) if leak else np.nan
-            worth = abs(now - before) * totals["leads"] * per_booking
-            change = lambda k: fmt.change(_ratio(totals[k] - base["totals"][k], base["totals"][k]))  # noqa: E731
-            values = dict(base_rate=fmt.pct(before), current_rate=fmt.pct(now), delta=fmt.pp(now - before),
-                          leads_change=change("leads"), booked_change=change("booked_leads"),
-                          base_booked=fmt.num(base["totals"]["booked_leads"]),
-                          current_booked=fmt.num(totals["booked_leads"]), worth=fmt.money(worth),
-                          shown_change=change("shown_leads") if "shown_leads" in totals else "—")
-            if now > before:
-                found.append({"id": "lead_to_booking_up", "severity": "low", "money": None,
-                              "key": "funnel.finding.lead_to_booking_up", "values": {"money": fmt.money(None), **values}})
-            else:
-                add("lead_to_booking_down", worth, "funnel.finding.lead_to_booking_down", **values)
-
-    # Volume against the base: the patients who came (else the furthest stage known).
-    if base:
-        stage = next((k for k in ("shown_leads", "booked_leads", "leads")
-                      if k in totals and k in base["totals"] and base["totals"][k] > 0), None)
-        growth = _ratio(totals[stage] - base["totals"][stage], base["totals"][stage]) if stage else np.nan
-        if np.isfinite(growth) and abs(growth) >= min_growth:
-            # An incomplete treatment horizon would show as a fall that is not one: left out.
-            skip = {"treated_leads", "paid_to_treatment"} if cur.get("treatment_open_days") else set()
-            items = [t("funnel.finding.change_item", label=t(f"funnel.stage.{k}"), base=fmt.num(base["totals"][k]),
-                       current=fmt.num(totals[k]), change=fmt.change(_ratio(totals[k] - base["totals"][k], base["totals"][k])))
-                     for k in STAGES if k in totals and k in base["totals"] and k not in skip]
-            items += [t("funnel.finding.change_item", label=t(f"funnel.conversion.{n}"), base=fmt.pct(base["totals"][n]),
-                        current=fmt.pct(totals[n]), change=fmt.pp(totals[n] - base["totals"][n]))
-                      for n, _, _ in CONVERSIONS if n in totals and n in base["totals"] and n not in skip]
-            if calls and base.get("calls"):
-                items.append(t("funnel.finding.change_item", label=t("funnel.finding.missed_label"),
-                               base=fmt.pct(base["calls"]["missed_rate"]), current=fmt.pct(calls["missed_rate"]),
-                               change=fmt.pp(calls["missed_rate"] - base["calls"]["missed_rate"])))
-            id_ = "period_growth" if growth > 0 else "period_decline"
-            found.append({"id": id_, "severity": "low" if growth > 0 else "medium", "money": None,
-                          "key": f"funnel.finding.{id_}",
-                          "values": {"money": fmt.money(None), "stage": t(f"funnel.stage.{stage}"),
-                                     "stage_phrase": t(f"funnel.finding.stage_phrase.{stage}"),
-                                     "change": fmt.change(growth), "base": fmt.num(base["totals"][stage]),
-                                     "current": fmt.num(totals[stage]), "items": "; ".join(items)}})
-
-    return sorted(found, key=lambda f: (f["money"] is None, -(f["money"] or 0.0), f["id"]))
 
 
 # -- tables for the report (small by construction: one row per stage, channel, leak) ---------------

@@ -18,7 +18,6 @@ call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 import numpy as np
@@ -26,23 +25,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .funnel import _arrow, _positions
-from .ids import MIX, ascending_rows, factorize, integer_groups
-from .ids import codes as id_codes
-from .periods import up_to
+from ..options import DEFAULT_REPEAT_CHANNELS
+from ..ingest.keys import arrow_ids, key_of, positions
+from .periods import day_numbers, up_to
 
 UNKNOWN_CHANNEL = "unknown"
-DEFAULT_REPEAT_CHANNELS = ("Повторные", "Повторный", "повторный", "repeat", "Repeat")
 ATTRIBUTIONS = ("first_touch", "last_touch")
 KNOWN_BEFORE_DAYS = 60   # registered this long before the first payment, and before the export: an existing patient
-
-_NS_PER_DAY = 86_400 * 10**9
-
-
-def _days(times: pd.Series) -> np.ndarray:
-    """Calendar day numbers since 1970-01-01 (int64; NaT becomes a very negative number)."""
-    return times.to_numpy(dtype="datetime64[ns]").view("int64") // _NS_PER_DAY
-
 
 def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
     """The data end: the latest ``paid_at`` in the invoices, up to which revenue is observed (NaT when none)."""
@@ -51,9 +40,9 @@ def data_end(invoices: pd.DataFrame) -> pd.Timestamp:
 
 def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     """The visit of each invoice row, as an integer code (rows of one visit share a code; the codes
-    0..k-1 number the visits in no particular order).
+    number the visits in no particular order and need not be consecutive).
 
-    Rows with a ``visit_id`` share the code of that id; rows without one share a code with the same
+    Rows with a ``visit_id`` share its ``visit_key``; rows without one share a code with the same
     patient's other rows without a visit_id on the same calendar day of ``paid_at`` (patient-day).
     -1 for a row without patient or date. This is only the grouping: which rows *make* a visit
     (amount ≥ 0) is decided by ``visits``.
@@ -61,34 +50,48 @@ def visit_codes(invoices: pd.DataFrame) -> np.ndarray:
     return visit_and_patient_codes(invoices)[0]
 
 
-def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
-    """Integer code of each invoice row's patient (-1: no patient; the codes 0..k-1 in no particular
-    order) and the patient_id of each code."""
-    return factorize(invoices["patient_id"], ordered=False)
+def patient_grouping(invoices: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """Each invoice row's ``patient_key`` (-1: no patient; ingest's keys, else made here by
+    `keys.key_of`) as int64, and the patient_id of each key as an Arrow string array (null for a key
+    with no invoice here; taken from each key's first row, so no Python strings are made)."""
+    key = key_of(invoices, "patient").astype(np.int64)
+    n_keys = int(key.max()) + 1 if len(key) else 0
+    rows = np.flatnonzero(key >= 0)
+    first = np.full(n_keys, -1, np.int64)
+    first[key[rows][::-1]] = rows[::-1]                      # each key's first row
+    names = arrow_ids(invoices["patient_id"]).take(pa.array(first, mask=first < 0))
+    return key, names
 
 
-def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient codes
-    (-1 for no patient), the patient_id of each patient code). For callers that need both (RFM)."""
+def id_index(names: pa.Array, codes: np.ndarray) -> pd.Index:
+    """The IDs of the given codes (`patient_grouping`'s names) as a "string" Index."""
+    return pd.Index(pd.array(names.take(pa.array(codes)).to_pandas(types_mapper=pd.ArrowDtype), dtype="string"))
+
+
+def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """`visit_codes` together with the patient grouping it needs anyway: (visit codes, patient keys
+    (-1 for no patient), the patient_id of each patient key)."""
+    patient, names = patient_grouping(invoices)
     n = len(invoices)
-    with ThreadPoolExecutor(1) as pool:              # the two hashings are independent: the visit IDs on a thread
-        visit_job = pool.submit(id_codes, invoices["visit_id"], ordered=False) if "visit_id" in invoices else None
-        patient, names = patient_grouping(invoices)
-        no_visit_id = (invoices["visit_id"].isna().to_numpy(bool) if visit_job is not None
-                       else np.ones(n, bool))
-        day = _days(invoices["paid_at"])
-        by_day = no_visit_id & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
-        day_of_row = day[by_day]
-        combined = patient[by_day] * np.int64(1 << 20) + (day_of_row - day_of_row.min() if len(day_of_row) else 0)
-        day_visit = integer_groups(combined.view(np.uint64) * MIX)
-        visit = visit_job.result() if visit_job is not None else np.full(n, -1, np.int64)
+    visit = (key_of(invoices, "visit").astype(np.int64) if "visit_id" in invoices else np.full(n, -1, np.int64))
+    day = day_numbers(invoices["paid_at"])
+    by_day = (visit < 0) & (patient >= 0) & invoices["paid_at"].notna().to_numpy(bool)
+    day_of_row = day[by_day]
+    combined = patient[by_day] * np.int64(1 << 20) + (day_of_row - day_of_row.min() if len(day_of_row) else 0)
+    day_visit = pd.factorize(combined)[0]                    # one code per (patient, day)
     n_ids = int(visit.max()) + 1 if n else 0
-    visit[by_day] = n_ids + day_visit                # rows with neither a visit_id nor a patient-day stay -1
-    return visit, patient, pd.Index(names)
+    visit[by_day] = max(n_ids, 0) + day_visit                # rows with neither stay -1
+    return visit, patient, names
 
 
-def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
-           codes: tuple[np.ndarray, np.ndarray, pd.Index] | None = None) -> pd.DataFrame:
+def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:
+    """The distinct ``rows`` (positions among n) in ascending order, through a mask instead of a sort."""
+    mask = np.zeros(n, bool)
+    mask[rows] = True
+    return np.flatnonzero(mask)
+
+
+def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
 
     Columns: ``patient_id`` (the patient of the visit's earliest invoice); ``visited_at`` — the
@@ -97,16 +100,13 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     another day without a visit_id nets into no visit and is left out here, but counts in a
     patient's money); ``invoice_row`` — the position of the visit's earliest invoice in ``invoices``
     (to follow a visit back to per-invoice arrays). Sorted by patient, then time (to the second), then
-    table order. ``codes``: `visit_and_patient_codes(invoices)`
-    when already at hand (without ``as_of``), so that the IDs are not hashed again.
+    table order.
     """
     inv = invoices
     if as_of is not None:
-        if codes is not None:
-            raise ValueError("visits: codes are those of all the invoices; pass them without as_of")
         kept = up_to(inv["paid_at"], as_of).to_numpy(bool)
         inv = inv.loc[kept]
-    code, patient, names = visit_and_patient_codes(inv) if codes is None else codes
+    code, patient, names = visit_and_patient_codes(inv)
     amount = inv["amount"].to_numpy(dtype="float64")
     at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     valid = code >= 0
@@ -120,7 +120,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None, *,
     earliest_rows = made[at[made] == earliest[code[made]]]
     np.minimum.at(first_row, code[earliest_rows], earliest_rows)
     first = ascending_rows(first_row[first_row != big], len(code))   # visits in table order (ties below)
-    name_array = _arrow(pd.Series(names, dtype="string"))
+    name_array = names
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))
     seconds = (at[first] - at[first].min()) // 10**9 if len(first) else at[first]
@@ -160,15 +160,14 @@ def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, sin
     return (before & long_before).fillna(False).to_numpy(bool)
 
 
-def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None, *,
-                     patient_codes: tuple[np.ndarray, pd.Index] | None = None) -> tuple[pd.DataFrame, np.ndarray, int]:
+def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None
+                     ) -> tuple[pd.DataFrame, np.ndarray, int]:
     """``acquisitions(invoices, patients)``, for each invoice row the position of its patient in it
     (-1: no patient, a patient never acquired, or an existing patient) — so callers that follow the
     acquired patients' invoices need not match the IDs again — and how many existing patients
-    (`existing_patients`) were left out. IDs are hashed once (`patient_grouping`), or not at all
-    when ``patient_codes`` (codes and IDs from `visit_and_patient_codes`) are given."""
-    code, ids = patient_grouping(invoices) if patient_codes is None else patient_codes
-    dictionary = _arrow(pd.Series(ids, dtype="string"))
+    (`existing_patients`) were left out. Patients are grouped by their key (`patient_grouping`)."""
+    code, ids = patient_grouping(invoices)
+    dictionary = ids
     paid = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = invoices["amount"].ge(0).fillna(False).to_numpy(bool) & invoices["paid_at"].notna().to_numpy(bool) & (code >= 0)
     never = np.iinfo(np.int64).max
@@ -210,7 +209,7 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
     if leads is not None and len(leads) and n:
         keep = (leads["patient_id"].notna() & leads["channel"].notna() & leads["created_at"].notna()
                 & ~leads["channel"].isin(list(repeat_channels))).to_numpy(bool)
-        pos = _positions(leads["patient_id"], out["patient_id"])[keep]
+        pos = positions(leads["patient_id"], out["patient_id"])[keep]
         own = pos >= 0
         pos = pos[own]
         created = leads["created_at"].to_numpy(dtype="datetime64[ns]")[keep][own].view("int64")
@@ -231,7 +230,7 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
     card_names = pd.Index([], dtype="string")
     if patients is not None and "first_channel" in patients and n:
         registered = patients.loc[patients["first_channel"].notna().to_numpy(bool)]
-        row = _positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
+        row = positions(out["patient_id"], registered["patient_id"])      # first row of a duplicated patient
         card, card_names = pd.factorize(registered["first_channel"].astype("string"))
         found = row >= 0
         given[found] = card[row[found]]

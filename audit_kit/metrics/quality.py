@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import visit_codes
-from .periods import in_window, month_start  # noqa: F401  (quality.in_window is used by other modules)
+from .patients import visits as patient_visits
+from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
 DATE_COLUMNS: dict[str, str] = {
@@ -30,18 +30,6 @@ CHECKS = ("bookings_lead_missing", "visits_without_booking", "invoices_without_v
           "bookings_unknown_doctor")
 
 MISMATCH_TOLERANCE = 0.10      # months where the systems differ by more than this are flagged
-# Severity of a finding by its share: (high from, medium from); below medium it is low.
-SEVERITY = {
-    "rejected_rows": (0.05, 0.01),             # of rows read
-    "bookings_lead_missing": (0.05, 0.01),     # of bookings with a lead_id
-    "visits_without_booking": (0.10, 0.03),    # of visits (walk-ins are normal in small numbers)
-    "invoices_without_visit": (0.05, 0.01),    # of invoices
-    "paid_patients_not_in_crm": (0.10, 0.03),  # of paying patients
-    "bookings_unknown_doctor": (0.05, 0.01),   # of bookings
-    "duplicates": (0.01, 0.002),               # of rows read
-    "refunds": (0.05, 0.02),                   # of gross payments
-    "completed_not_paid": (0.10, 0.03),        # of completed bookings
-}
 SOURCES = ("completed_bookings", "visits", "paid_visits")
 
 # Reason codes of the ingest ledger (audit_kit/ingest/load.py) and the fixes' actions.
@@ -61,15 +49,6 @@ _REASON_RE = (r"^(?:(?P<end>\w+) before (?P<other>\w+)|(?P<code>[a-z_]+)(?::(?P<
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-def severity_for(share: float, high: float, medium: float) -> str:
-    """'high' when share ≥ high, 'medium' when ≥ medium, else 'low' (NaN counts as low)."""
-    if pd.notna(share) and share >= high:
-        return "high"
-    if pd.notna(share) and share >= medium:
-        return "medium"
-    return "low"
-
 
 def _examples(ids: pd.Series, n: int) -> str:
     """The first n distinct IDs (in data order), comma-separated; IDs only, never PII."""
@@ -295,26 +274,18 @@ def lead_links(leads: pd.DataFrame, start: pd.Timestamp | None = None,
 # -- 3. counts that should agree across systems ----------------------------------------------------
 
 def paid_visits(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Paid visits from invoices: one row per visit key with its first payment time and net amount.
+    """Paid visits: the visits of `patients.visits` (the one definition of a visit: an invoice's
+    visit_id, else the patient-day; made by an invoice of amount ≥ 0) whose net amount, refunds
+    included, is positive.
 
-    The visit key is `patients.visit_codes` (the invoice's visit_id; invoices without one grouped
-    by patient_id and calendar day of paid_at). Amounts (refunds negative) are netted per key;
-    only keys with a positive net amount are paid visits. Columns: visit_id, patient_id, day (the
-    latter two set only for patient-day keys), paid_at (earliest payment of the key), amount (net).
+    Data quality counts *paid* visits rather than visits on purpose: it sets the visits the
+    accounting system was paid for against completed bookings (CRM) and check-ins (MIS), and a free
+    or fully refunded visit has no payment to reconcile. Columns: patient_id, paid_at (the visit's
+    first payment), day, amount (net).
     """
-    no_visit = invoices["visit_id"].isna()
-    keys = pd.DataFrame({
-        "code": visit_codes(invoices),
-        "visit_id": invoices["visit_id"],
-        "patient_id": invoices["patient_id"].where(no_visit),
-        "day": invoices["paid_at"].dt.normalize().where(no_visit),
-        "paid_at": invoices["paid_at"],
-        "amount": invoices["amount"],
-    })
-    grouped = (keys.loc[keys["code"] >= 0].groupby("code", sort=False)
-               .agg(visit_id=("visit_id", "first"), patient_id=("patient_id", "first"), day=("day", "first"),
-                    paid_at=("paid_at", "min"), amount=("amount", "sum")).reset_index(drop=True))
-    return grouped.loc[grouped["amount"] > 0].reset_index(drop=True)
+    seen = patient_visits(invoices)
+    return (seen.loc[seen["amount"] > 0, ["patient_id", "visited_at", "day", "amount"]]
+            .rename(columns={"visited_at": "paid_at"}).reset_index(drop=True))
 
 
 def monthly_counts(bookings: pd.DataFrame | None = None, visits: pd.DataFrame | None = None,

@@ -32,15 +32,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .patients import _NS_PER_DAY, _days, patient_grouping, visit_and_patient_codes, visit_codes, visits as patient_visits
-from .ids import ascending_rows
-from .periods import AVG_MONTH_DAYS, in_window, up_to
+from ..options import RFM_ACTIONS as ACTIONS
+from ..options import RFM_CODES as CODES
+from ..options import RFM_MEASURES as MEASURES
+from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
+from .patients import ascending_rows, id_index, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
-SEGMENTS_FILE = Path(__file__).with_name("rfm_segments.yaml")
-MEASURES = ("recency_days", "frequency", "monetary")
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
-CODES = tuple(f"R{r}F{f}M{m}" for r in (3, 2, 1) for f in (3, 2, 1) for m in (3, 2, 1))
-ACTIONS = ("call", "messenger", "recall", "none")
 MONETARY = ("total", "per_visit")
 MIN_GAPS = 30                      # fewer completed F3 gaps than this: the threshold uses all returning patients
 FORMER_BEST = "former_best"
@@ -51,26 +50,19 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 # -- the per-patient table ---------------------------------------------------------------------
 
-def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None = None,
-              monetary: str = "total") -> pd.DataFrame:
+def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") -> pd.DataFrame:
     """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
 
-    ``visits``: the invoices' visit codes from `patients.visit_codes` when already computed (reuse them
-    for several as-of dates). Index ``patient_id`` (in no particular order); columns
+    Patients and visits are grouped by their keys (`patients.visit_and_patient_codes`: the ingest's
+    ``patient_key`` / ``visit_key``, else keys made on the fly). Index ``patient_id`` (in no particular order); columns
     ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
     ``last_visit`` (days, datetime64). See the module docstring for the definitions.
     """
     if monetary not in MONETARY:
         raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
-    if visits is None:
-        codes, patient, names = visit_and_patient_codes(invoices)
-    else:
-        codes = np.asarray(visits, dtype=np.int64)
-        if len(codes) != len(invoices):
-            raise ValueError(f"visits: expected one visit code per invoice row ({len(invoices)}), got {len(codes)}")
-        patient, names = patient_grouping(invoices)
-    as_of_day = int(_days(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
-    day = _days(invoices["paid_at"])
+    codes, patient, names = visit_and_patient_codes(invoices)
+    as_of_day = int(day_numbers(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
+    day = day_numbers(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
     n_patients = len(names)
     amount = invoices["amount"].to_numpy(dtype="float64")
@@ -101,12 +93,12 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, visits: np.ndarray | None =
     seen = np.flatnonzero(frequency)                 # the patients with a visit; columns built in place
     last, first, paid, frequency = last[seen], first[seen], paid[seen], frequency[seen]
     recency = as_of_day - last
-    last *= _NS_PER_DAY
-    first *= _NS_PER_DAY
+    last *= NS_PER_DAY
+    first *= NS_PER_DAY
     columns = {"recency_days": recency, "frequency": frequency.astype(np.int64, copy=False),
                "monetary": paid.copy() if monetary == "total" else paid / frequency, "paid": paid,
                "first_visit": first.view("datetime64[ns]"), "last_visit": last.view("datetime64[ns]")}
-    return pd.DataFrame(columns, index=names[seen].rename("patient_id"), copy=False)   # no block copies
+    return pd.DataFrame(columns, index=id_index(names, seen).rename("patient_id"), copy=False)   # no block copies
 
 
 # -- scores, codes, segments -------------------------------------------------------------------
@@ -135,40 +127,8 @@ def score_cuts(table: pd.DataFrame, thresholds: Mapping[str, Iterable[float]] | 
                ) -> dict[str, tuple[float, float]]:
     """The cuts per measure: the config's fixed thresholds (option ``rfm_thresholds``: a mapping of
     recency_days / frequency / monetary to [t1, t2], t1 < t2; measures left out use terciles) or terciles."""
-    thresholds = dict(thresholds or {})
-    unknown = set(thresholds) - set(MEASURES)
-    if unknown:
-        raise ValueError(f"option rfm_thresholds: unknown measure '{sorted(unknown)[0]}'; expected some of: "
-                         f"{', '.join(MEASURES)}")
-    out = {}
-    for measure in MEASURES:
-        given = thresholds.get(measure)
-        if given is None:
-            out[measure] = tercile_cuts(table[measure])
-            continue
-        given = list(given) if isinstance(given, (list, tuple)) else [given]
-        if (len(given) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in given)
-                or not given[0] < given[1]):
-            raise ValueError(f"option rfm_thresholds.{measure}: expected two increasing numbers [t1, t2], got {given!r}")
-        out[measure] = (float(given[0]), float(given[1]))
-    return out
-
-
-def load_segments(path: str | Path = SEGMENTS_FILE) -> dict[str, dict[str, Any]]:
-    """The segments file: segment id -> {action, codes}, checked: each of the 27 codes exactly once."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["segments"]
-    seen: dict[str, str] = {}
-    for segment, spec in raw.items():
-        if spec.get("action") not in ACTIONS:
-            raise ValueError(f"{path}: segment {segment}: action must be one of {', '.join(ACTIONS)}")
-        for code in spec["codes"]:
-            if code not in CODES or code in seen:
-                raise ValueError(f"{path}: code {code} is {'repeated' if code in seen else 'not an RFM code'}")
-            seen[code] = segment
-    missing = [c for c in CODES if c not in seen]
-    if missing:
-        raise ValueError(f"{path}: codes without a segment: {', '.join(missing)}")
-    return raw
+    given = rfm_thresholds(thresholds)
+    return {measure: given.get(measure) or tercile_cuts(table[measure]) for measure in MEASURES}
 
 
 def segment_map(overrides: Mapping[str, str] | None = None, path: str | Path = SEGMENTS_FILE) -> pd.DataFrame:
@@ -176,13 +136,7 @@ def segment_map(overrides: Mapping[str, str] | None = None, path: str | Path = S
     ``rfm_segments``: code -> segment id of the file) move single codes to another segment."""
     segments = load_segments(path)
     mapping = {code: seg for seg, spec in segments.items() for code in spec["codes"]}
-    for code, segment in (overrides or {}).items():
-        if code not in CODES:
-            raise ValueError(f"option rfm_segments: '{code}' is not an RFM code like R3F3M3")
-        if segment not in segments:
-            raise ValueError(f"option rfm_segments.{code}: unknown segment '{segment}'; expected one of: "
-                             f"{', '.join(segments)}")
-        mapping[code] = segment
+    mapping.update(rfm_segment_overrides(overrides, segments))
     return pd.DataFrame({"code": list(CODES), "segment": [mapping[c] for c in CODES],
                          "action": [segments[mapping[c]]["action"] for c in CODES]}).astype("string")
 
@@ -246,7 +200,7 @@ def gaps(days: pd.DataFrame) -> pd.DataFrame:
     """Completed gaps: days between consecutive visit days of a patient (``patient_id``, ``gap_days``).
     ``days`` as from `visit_days` (sorted by patient and day)."""
     pid = days["patient_id"].to_numpy()
-    d = _days(days["day"])
+    d = day_numbers(days["day"])
     same = np.r_[False, pid[1:] == pid[:-1]] if len(pid) else np.zeros(0, bool)
     diff = np.r_[0, np.diff(d)] if len(d) else np.zeros(0, np.int64)
     return pd.DataFrame({"patient_id": days["patient_id"].to_numpy()[same], "gap_days": diff[same].astype(np.int64)})
@@ -397,8 +351,10 @@ def monthly_value(table: pd.DataFrame) -> pd.Series:
 
 
 def money_at_stake(table: pd.DataFrame, segment: str = FORMER_BEST) -> float:
-    """Per month: what the segment's patients (default the former best) used to pay per month while active."""
-    return float(monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)]).sum())
+    """Per month: what the segment's patients (default the former best) used to pay per month while active.
+    Summed exactly (`math.fsum`), so the result does not depend on the order of the patients."""
+    values = monthly_value(table.loc[table["segment"].eq(segment).fillna(False).to_numpy(bool)])
+    return math.fsum(values.dropna().to_numpy(dtype="float64"))
 
 
 def in_contact_window(table: pd.DataFrame, threshold: Threshold) -> pd.Series:
@@ -543,12 +499,11 @@ class RfmSummary:
         return self.reactivation.loc[self.reactivation["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
 
 
-def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any], *,
-                  codes: np.ndarray | None = None) -> RfmSummary:
+def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any]) -> RfmSummary:
     """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm)."""
     invoices = tables["invoices"]
     as_of = pd.Timestamp(as_of).normalize()
-    table = rfm_table(invoices, as_of, visits=codes, monetary=options.get("rfm_monetary", "total"))
+    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"))
     thresholds = options.get("rfm_thresholds") or {}
     cuts = score_cuts(table, thresholds)
     segments = segment_map(options.get("rfm_segments"))
@@ -582,9 +537,7 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
               options: Mapping[str, Any]) -> dict[str, RfmSummary]:
     """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day)."""
-    codes = visit_codes(tables["invoices"])
-    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes=codes)
-            for name, (_, end) in periods.items()}
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options) for name, (_, end) in periods.items()}
 
 
 HEADLINE_UNITS = {"patients": "count", "former_best": "count", "at_risk": "count", "churn_threshold_days": "days",
@@ -609,45 +562,3 @@ def top_counts(values: pd.Series, n: int = 3) -> list[tuple[str, int]]:
     return list(zip(counts["value"].astype(str).head(n), counts["n"].astype(int).head(n)))
 
 
-def build_findings(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
-    """Findings of the current period: dicts {id, severity, money, key, values} for `Module.finding`.
-
-    - former_best: R1F3M3 patients exist (priced: what they paid per month while active — the module's
-      money at stake);
-    - at_risk: at-risk patients exist (priced: their monthly value; other patients than the former best);
-    - contact_window: patients are inside the contact window now (not priced: they are still returning);
-    - call_plan: the reactivation list and the operator-days and operators it takes (an estimate).
-    """
-    cur = summaries["current"]
-    found: list[dict] = []
-
-    def add(id_: str, severity: str, money_: float | None, **values) -> None:
-        money_ = None if money_ is None or not np.isfinite(money_) else float(money_)
-        found.append({"id": id_, "severity": severity, "money": money_, "key": f"rfm.finding.{id_}",
-                      "values": {"money": fmt.money(money_), **values}})
-
-    table = cur.table
-    best = table.loc[table["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
-    if len(best):
-        listed = cur.former_best()
-        joined = lambda pairs: ", ".join(f"{v} ({n})" for v, n in pairs) or "—"   # noqa: E731
-        add("former_best", "high", cur.money_at_stake, patients=fmt.num(len(best)), paid=fmt.money(best["paid"].sum()),
-            visits=fmt.num(best["frequency"].median()), idle=fmt.num(best["recency_days"].median()),
-            doctors=joined(top_counts(listed["last_doctor"])), services=joined(top_counts(listed["last_service"])))
-    risk = table.loc[table["segment"].eq(AT_RISK).fillna(False).to_numpy(bool)]
-    if len(risk):
-        add("at_risk", "medium", float(monthly_value(risk).sum()), patients=fmt.num(len(risk)),
-            paid=fmt.money(risk["paid"].sum()), idle=fmt.num(risk["recency_days"].median()))
-    window = in_contact_window(table, cur.threshold)
-    if window.any():
-        lo, hi = cur.threshold.window
-        add("contact_window", "medium", None, patients=fmt.num(int(window.sum())), threshold=fmt.num(hi),
-            share=fmt.pct(cur.threshold.quantile, 0),
-            low=fmt.num(lo), high=fmt.num(hi))
-    plan = cur.plan
-    if plan.patients:
-        add("call_plan", "medium", None, patients=fmt.num(plan.patients), days=fmt.num(plan.operator_days, 1),
-            dials=fmt.num(plan.dials_per_day),
-            operators=fmt.num(plan.operators_needed), deadline=fmt.num(plan.deadline_days),
-            returns=fmt.num(plan.expected_returns), revenue=fmt.money(plan.expected_revenue))
-    return found

@@ -5,24 +5,20 @@ Each part is a list of `ReportTable`s, rendered into the HTML report and written
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import json
-import platform
 import re
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 
+from ..provenance import sha256, versions
 from .fmt import Formatter
 from .i18n import Translator
 
 NAME = "appendix"
-PACKAGES = ("audit-kit", "pandas", "numpy", "pyarrow", "papermill", "nbconvert", "matplotlib", "seaborn",
-            "openpyxl", "weasyprint")
 STAGES = ("ingest", "modules", "summary")
 LATE_CANCEL_HOURS = 24   # metrics.schedule.LATE_CANCEL_HOURS, named in a definition
 
@@ -143,24 +139,6 @@ def reference_tables(run_dir: Path, t: Translator, modules=None) -> list[ReportT
 
 
 # -- C. provenance -----------------------------------------------------------------------------
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
 
 def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str, timings: Mapping[str, float],
                       input_hashes: Mapping[str, list[str]] | None = None) -> list[ReportTable]:

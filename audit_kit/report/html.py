@@ -21,7 +21,7 @@ from .fmt import Formatter
 from .i18n import Translator
 
 KEEP_MIME = ("text/html", "image/png", "image/svg+xml")
-HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output"}
+HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output", "analyst"}   # analyst: the notebook's own view
 SECTION_TAG = "audit-section"   # a cell that starts a new page in the PDF
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..findings import Finding, rank
 from ..metrics.compare import significant
-from ..notebook import SCRATCH   # module notebooks' own scratch runs, not audit runs
+from ..provenance import SCRATCH, demo_config_path   # SCRATCH: notebooks' own runs, not audit runs
 from .fmt import MISSING, Formatter
 from .html import module_title
 from .i18n import Translator
@@ -57,7 +57,6 @@ def locate_run(run_dir: str | Path, config_path: str | Path) -> str:
     if run_dir:
         return str(run_dir)
     from ..config import load_config
-    from ..notebook import demo_config_path
 
     found = latest_run(load_config(config_path or demo_config_path()).client_dir)
     return str(found) if found else ""

@@ -1,7 +1,19 @@
-"""The audit modules: which notebook each one is, and which tables it needs to run.
+"""The audit modules: which notebook each one is, which tables it needs, and its findings layer.
 
 A module whose tables are missing is skipped with a sentence naming the data that would
 enable it (catalog key `modules.<name>.needs`).
+
+Every module has one shape. `audit_kit/metrics/<area>.py` computes tables and numbers only (no
+sentences, no formatting); `audit_kit/modules/<area>.py` turns them into the module's results with
+the same three functions everywhere:
+
+- ``summarise(tables, periods, options)`` — the metrics of every period (``periods``: name ->
+  [start, end), base first; ``options``: the config's options);
+- ``headline_metrics(summary)`` — the metrics.json entries: key -> (unit, {period: value});
+- ``build_findings(summary, fmt, t, targets) -> list[Finding]`` — the findings, their sentences
+  from the i18n catalogs (``t``), numbers formatted by ``fmt``, targets from the config.
+
+The notebook `notebooks/NN_<area>.ipynb` calls these three and draws the tables and charts.
 """
 from __future__ import annotations
 

@@ -1,0 +1,95 @@
+"""Integer keys for the ID families: one code list per family, shared by every table.
+
+When the canonical tables are written (`add_keys`, called by `save_tables`), each ID column
+``<family>_id`` gets an int32 ``<family>_key`` column next to it. The codes of a family come from
+one dictionary encoding (`pyarrow.compute.dictionary_encode`, the Arrow counterpart of
+`pd.factorize`) over the concatenation of that family's columns in every table (in the tables' order), so equal IDs have equal keys across tables (a booking's ``patient_key`` is the patient's
+``patient_key``) and a missing ID is -1. IDs are compared as given (``00123`` is not ``123``).
+
+Metrics join and group on the keys (`np.bincount`, integer indexing); a frame without key columns
+(a test's hand-made table) gets them computed on the fly by the same code (`key_of`,
+`shared_keys`), valid among the frames coded together.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+FAMILIES = ("patient", "visit", "booking", "lead", "call", "doctor", "invoice")
+KEY_DTYPE = np.int32
+
+
+def id_column(family: str) -> str:
+    return f"{family}_id"
+
+
+def key_column(family: str) -> str:
+    return f"{family}_key"
+
+
+def family_of(column: str) -> str | None:
+    """``patient_id`` -> ``patient``; None for a column that is no family's ID."""
+    family = column.removesuffix("_id")
+    return family if column.endswith("_id") and family in FAMILIES else None
+
+
+def _codes(columns: list[pd.Series]) -> list[np.ndarray]:
+    """One dictionary encoding (Arrow's `dictionary_encode`, codes in order of first appearance like
+    `pd.factorize`) over the concatenated columns: int32 codes per column, -1 for missing."""
+    if not columns:
+        return []
+    joined = pa.concat_arrays([arrow_ids(c) for c in columns])
+    codes = pc.dictionary_encode(joined).indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(KEY_DTYPE)
+    cuts = np.cumsum([len(c) for c in columns])[:-1]
+    return list(np.split(codes, cuts))
+
+
+def shared_keys(*columns: pd.Series) -> list[np.ndarray]:
+    """Keys of several ID columns of one family over one code list (for frames without key columns)."""
+    return _codes(list(columns))
+
+
+def add_keys(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with a ``<family>_key`` column right after each ``<family>_id`` column (new frames)."""
+    out = {name: df.copy(deep=False) for name, df in tables.items()}
+    for family in FAMILIES:
+        holders = [name for name, df in out.items() if id_column(family) in df.columns]
+        for name, codes in zip(holders, _codes([out[name][id_column(family)] for name in holders])):
+            df = out[name].drop(columns=[key_column(family)], errors="ignore")
+            df.insert(df.columns.get_loc(id_column(family)) + 1, key_column(family), codes)
+            out[name] = df
+    return out
+
+
+def key_of(frame: pd.DataFrame, family: str) -> np.ndarray:
+    """The frame's ``<family>_key`` column when ingest wrote one, else keys computed for this frame alone."""
+    column = key_column(family)
+    if column in frame.columns:
+        return frame[column].to_numpy()
+    return _codes([frame[id_column(family)]])[0]
+
+
+def arrow_ids(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """IDs as one Arrow large_string array (zero-copy for the Arrow-backed "string" dtype)."""
+    if isinstance(ids, pd.Series):
+        ids = ids.astype("string").array.__arrow_array__()
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+    return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
+
+
+def positions(values, keys) -> np.ndarray:
+    """Position of each ID of ``values`` in ``keys`` (first occurrence); -1 when absent or NA.
+    Arrow's hash lookup (`pyarrow.compute.index_in`); IDs matched as given."""
+    found = pc.index_in(arrow_ids(values), options=pc.SetLookupOptions(value_set=arrow_ids(keys), skip_nulls=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def member(values, keys) -> np.ndarray:
+    """Whether each ID of ``values`` is among ``keys`` (NA: never)."""
+    found = pc.is_in(arrow_ids(values), options=pc.SetLookupOptions(value_set=arrow_ids(keys), skip_nulls=True))
+    return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)

@@ -1,0 +1,52 @@
+"""Schedule (module 03): waiting after check-in and appointments running over their slot."""
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+
+from ...ingest.keys import positions
+
+
+# -- waiting and overruns -------------------------------------------------------------------
+
+def waits(visits: pd.DataFrame, slot_table: pd.DataFrame) -> pd.DataFrame:
+    """Per visit: wait after check-in and overrun of the slot, in minutes.
+
+    wait_minutes = started_at − checked_in_at (NaN without started_at; negative values — the
+    start recorded before the check-in — are clock errors and become NaN);
+    overrun_minutes = (ended_at − started_at) − the booking's slot length (NaN without
+    ended_at or a linked booking); positive = longer than planned.
+    doctor_id: the visit's, else the booking's. Also returns checked_in_at and booking_id.
+    """
+    row = positions(visits["booking_id"], slot_table["booking_id"])
+    linked = row >= 0
+    out = visits[["visit_id", "booking_id", "checked_in_at"]].copy()
+    booking_doctor = pd.Series(pd.NA, index=visits.index, dtype="string")
+    booking_doctor[linked] = slot_table["doctor_id"].iloc[row[linked]].astype("string").to_numpy()
+    out["doctor_id"] = visits["doctor_id"].astype("string").fillna(booking_doctor)
+    wait = (visits["started_at"] - visits["checked_in_at"]).dt.total_seconds() / 60
+    out["wait_minutes"] = wait.where(wait >= 0)
+    duration = (visits["ended_at"] - visits["started_at"]).dt.total_seconds() / 60
+    length = np.where(linked, slot_table["slot_minutes"].to_numpy("float64")[np.maximum(row, 0)], np.nan)
+    out["overrun_minutes"] = duration - length
+    return out
+
+
+def wait_summary(wait_table: pd.DataFrame, *, target: float = 15, by: str | list[str] | None = None
+                 ) -> pd.DataFrame:
+    """Waits per group: visits, visits_timed (with a wait), median_wait, share_over_target
+    (wait > target minutes, of timed visits), mean_overrun and share_overrun (overrun > 0, of
+    visits with an overrun). Minutes and fractions; NaN when nothing was timed.
+    """
+    keys = [by] if isinstance(by, str) else list(by or [])
+    df = wait_table.assign(
+        timed=wait_table["wait_minutes"].notna(),
+        over=(wait_table["wait_minutes"] > target).astype("float64").where(wait_table["wait_minutes"].notna()),
+        overran=(wait_table["overrun_minutes"] > 0).astype("float64").where(wait_table["overrun_minutes"].notna()))
+    agg = dict(visits=("visit_id", "size"), visits_timed=("timed", "sum"),
+               median_wait=("wait_minutes", "median"), share_over_target=("over", "mean"),
+               mean_overrun=("overrun_minutes", "mean"), share_overrun=("overran", "mean"))
+    if keys:
+        return df.groupby(keys, observed=True, dropna=False).agg(**agg).reset_index()
+    return df.assign(_all=0).groupby("_all").agg(**agg).reset_index(drop=True)

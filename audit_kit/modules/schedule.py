@@ -1,0 +1,181 @@
+"""Schedule utilisation (module 03): the schedule metrics in sentences — findings and money at stake.
+
+The numbers come from `audit_kit.metrics.schedule`; this layer has the module shape of
+`audit_kit.modules` (``summarise``, ``headline_metrics``, ``build_findings``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..findings import Finding, from_catalog
+from ..metrics import schedule
+from ..metrics.periods import Window, hour_ranges
+from ..metrics.schedule import (FAR_AHEAD_BUCKETS, MIN_KEPT, MIN_VISITS, OUTSIDE_SHARE, OVERRUN_MINUTES, WAIT_SHARE_LIMIT,
+                                PeriodSummary, booking_rates, excess_over, fill_gaps, main_hours, no_show_value,
+                                overbooked, worse_groups)
+
+NAME = "schedule"
+
+
+def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], options: Mapping[str, Any], *,
+              targets: Mapping[str, Any] | None = None) -> dict[str, schedule.PeriodSummary]:
+    """`metrics.schedule.summarise` for every period. The money at stake depends on the targets: the
+    config's ``targets:`` (default: the method's, `config.DEFAULT_TARGETS`); the wait target is the
+    option ``wait_target_minutes``."""
+    from ..config import DEFAULT_TARGETS
+
+    targets = DEFAULT_TARGETS if targets is None else targets
+    return schedule.summarise(dict(tables), dict(periods), default_slot_minutes=options["default_slot_minutes"],
+                              wait_target=options["wait_target_minutes"], no_show_target=targets["no_show_rate"],
+                              utilisation_target=targets["utilisation"])
+
+
+def headline_metrics(summary: Mapping[str, schedule.PeriodSummary]) -> dict[str, tuple[str, dict[str, float]]]:
+    return schedule.headline_metrics(dict(summary))
+
+
+def build_findings(summary: Mapping[str, schedule.PeriodSummary], fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
+    """`finding_drafts` as Findings (the wait target is the one the summary was computed with)."""
+    drafts = finding_drafts(dict(summary), fmt, no_show_target=targets["no_show_rate"],
+                            wait_target=summary["current"].wait_target, utilisation_target=targets["utilisation"])
+    return [from_catalog(NAME, t, **draft) for draft in drafts]
+
+
+def hours_text(hours: list[int]) -> str:
+    """Clock hours as ranges: [17, 18, 19] -> '17:00–20:00'."""
+    return ", ".join(f"{a:02d}:00–{b:02d}:00" for a, b in hour_ranges(hours))
+
+
+def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: float = 0.05,
+                   wait_target: float = 15, utilisation_target: float = 0.85) -> list[dict]:
+    """Findings of the current period: dicts {id, severity, money, key, values} for `Module.finding`.
+
+    `fmt` formats the values (`report.fmt.Formatter`); money is per month. Emitted when:
+    - overbooked: a doctor is above 95% utilisation or double-booked ≥ 2% of offered time;
+    - underloaded: a doctor is below 60% (priced: patients lacking to the utilisation target);
+    - imbalance: a specialty has an overloaded and an underloaded doctor at once;
+    - peak_overload: double-booked or outside-shift minutes exist (the hours holding most; the
+      waits compared are those of the named doctors' patients, at those hours vs other hours);
+    - no_show: the no-show rate is above the target (priced: no-shows above the target);
+    - no_show_lead_time: bookings made 8+ days ahead have a clearly higher no-show rate (z ≥ 2);
+    - no_show_channel: a channel's no-show rate is clearly above the others (`worse_groups`);
+    - waits: more than 25% wait longer than the target, or the median is above it;
+    - overrun: a doctor's appointments run ≥ 5 minutes over the slot on average;
+    - outside_shifts: ≥ 5% of booked minutes lie outside every shift.
+    Pattern findings (lead time, channel) are priced as their excess no-shows; that money is
+    part of the no-show finding's, and only `Money.at_stake_per_month` is the module total.
+    """
+    cur = summaries["current"]
+    months = cur.frames.months
+    found: list[dict] = []
+    per_month = lambda x: x / months  # noqa: E731
+
+    def add(id_: str, severity: str, money_: float | None, **values) -> None:
+        money_ = None if money_ is None or not np.isfinite(money_) else float(money_)
+        found.append({"id": id_, "severity": severity, "money": money_, "key": f"schedule.finding.{id_}",
+                      "values": {"money": fmt.money(money_), **values}})
+
+    def names(df: pd.DataFrame, pattern: str, **cols) -> str:
+        parts = [df["doctor"].astype(str)]
+        for col, kind in cols.items():
+            parts.append(df[col].map(kind))
+        return ", ".join(pattern.format(*row) for row in zip(*parts))
+
+    docs = cur.doctors
+    # Overbooked doctors.
+    over = overbooked(docs)
+    if len(over):
+        hd = cur.hourly_by_doctor.loc[cur.hourly_by_doctor["doctor_id"].isin(over["doctor_id"])]
+        hours = fill_gaps(main_hours(hd.groupby("hour")["double_booked_minutes"].sum()
+                                     + hd.groupby("hour")["outside_shift_minutes"].sum()))
+        add("overbooked", "high", None, names=", ".join(over["doctor"].astype(str)),
+            doctors=names(over, "{} ({})", utilisation=fmt.pct),
+            double=fmt.hours(per_month(over["double_booked_minutes"].sum()) / 60, 1),
+            outside=fmt.hours(per_month(over["outside_shift_minutes"].sum()) / 60, 1),
+            hours=hours_text(hours) or "—")
+    # Underloaded doctors and the busiest colleague of their specialty.
+    under = cur.money.underload
+    if len(under):
+        busiest = docs.dropna(subset=["utilisation"]).sort_values("utilisation", ascending=False) \
+            .drop_duplicates("specialty").set_index("specialty")
+        mates = busiest.reindex(under["specialty"].dropna().unique())
+        mates = mates.loc[~mates["doctor_id"].isin(under["doctor_id"])].dropna(subset=["doctor_id"])
+        add("underloaded", "medium", cur.money.underload_per_month,
+            names=", ".join(under["doctor"].astype(str)),
+            doctors=names(under, "{} ({})", utilisation=fmt.pct),
+            idle=fmt.hours(per_month(under["idle_minutes"].sum()) / 60),
+            patients=fmt.num(per_month(under["idle_patients"].sum())),
+            gap=fmt.num(per_month(under["gap_patients"].sum())),
+            colleagues=names(mates, "{} ({})", utilisation=fmt.pct) or "—",
+            target=fmt.pct(utilisation_target, 0))
+    # Imbalance within a specialty.
+    imb = cur.balance.loc[cur.balance["imbalance"].astype(bool)] if len(cur.balance) else cur.balance
+    if len(imb):
+        pairs = "; ".join(f"{r.specialty}: {r.overloaded} ↔ {r.underloaded}" for r in imb.itertuples())
+        add("imbalance", "medium", None, specialties=", ".join(imb["specialty"].astype(str)), pairs=pairs,
+            patients=fmt.num(per_month(imb["idle_patients"].sum())))
+    # Peak-hour overload.
+    peak = cur.peak
+    if peak is not None and peak.overload_minutes > 0:
+        named = peak.doctors.merge(docs[["doctor_id", "doctor"]], on="doctor_id", how="left")
+        wait_peak = wait_other = np.nan
+        if cur.frames.waits is not None:
+            w = cur.frames.waits.loc[cur.frames.waits["doctor_id"].isin(peak.doctors["doctor_id"])]
+            in_peak = w["checked_in_at"].dt.hour.isin(peak.hours)
+            wait_peak = w.loc[in_peak, "wait_minutes"].median()
+            wait_other = w.loc[~in_peak, "wait_minutes"].median()
+        add("peak_overload", "high" if peak.share >= 0.1 else "medium", None, hours=hours_text(peak.hours),
+            overload=fmt.hours(per_month(peak.overload_minutes) / 60, 1), share=fmt.pct(peak.share),
+            doctors=names(named, "{} ({})", utilisation=fmt.pct),
+            wait_peak=fmt.minutes(wait_peak), wait_other=fmt.minutes(wait_other),
+            other_util=fmt.pct(peak.other_utilisation))
+    # No-shows above the target.
+    total = booking_rates(cur.frames.slots).iloc[0]
+    rate = total["no_show_rate"]
+    if pd.notna(rate) and rate > no_show_target:
+        add("no_show", "high" if rate > 2 * no_show_target else "medium", cur.money.no_show_excess_per_month,
+            rate=fmt.pct(rate), target=fmt.pct(no_show_target, 0), no_shows=fmt.num(per_month(total["no_show"])),
+            cost=fmt.money(cur.money.no_show_cost_per_month))
+    price = no_show_value(cur.doctors, cur.visit_value)
+    # Booked far ahead.
+    lt = cur.rates["lead_time"]
+    known = lt.loc[lt["lead_time"].notna()]
+    far = known["lead_time"].isin(FAR_AHEAD_BUCKETS).astype(bool)
+    if far.any() and (~far).any():
+        ex = excess_over(known, group_mask=far)
+        if ex["kept_in"] >= MIN_KEPT and ex["z"] >= 2 and ex["rate_in"] > ex["rate_out"]:
+            kept = known["completed"] + known["no_show"]
+            add("no_show_lead_time", "medium", per_month(ex["excess"] * price), far=fmt.pct(ex["rate_in"]),
+                near=fmt.pct(ex["rate_out"]), ratio=fmt.num(ex["rate_in"] / ex["rate_out"], 1) if ex["rate_out"] else "—",
+                far_share=fmt.pct(ex["kept_in"] / kept.sum()), excess=fmt.num(per_month(ex["excess"]), 1))
+    # Channels with more no-shows.
+    worse = worse_groups(cur.rates["channel"], "channel")
+    if len(worse):
+        rest = worse["rate_out"].iloc[0]
+        add("no_show_channel", "medium", per_month(worse["excess"].sum() * price),
+            channels=", ".join(worse["channel"].astype(str)),
+            rates=", ".join(f"{c} {fmt.pct(r)}" for c, r in zip(worse["channel"], worse["no_show_rate"])),
+            rest=fmt.pct(rest), excess=fmt.num(per_month(worse["excess"].sum()), 1))
+    # Waits and overruns.
+    h = cur.headlines
+    wd = cur.waits_by_doctor
+    if wd is not None and (h["share_wait_over_target"] > WAIT_SHARE_LIMIT or h["median_wait_minutes"] > wait_target):
+        slow = wd.loc[(wd["visits_timed"] >= MIN_VISITS) & (wd["median_wait"] > wait_target)] \
+            .sort_values("median_wait", ascending=False)
+        add("waits", "medium", None, median=fmt.minutes(h["median_wait_minutes"]),
+            share=fmt.pct(h["share_wait_over_target"]), target=fmt.num(wait_target),
+            doctors=names(slow, "{} ({})", median_wait=fmt.minutes) or "—")
+    if wd is not None:
+        late = wd.loc[(wd["visits_timed"] >= MIN_VISITS) & (wd["mean_overrun"] >= OVERRUN_MINUTES)] \
+            .sort_values("mean_overrun", ascending=False)
+        if len(late):
+            add("overrun", "medium", None, names=", ".join(late["doctor"].astype(str)),
+                doctors=names(late, "{} (+{}, {})", mean_overrun=fmt.minutes, share_overrun=fmt.pct))
+    # Bookings outside the schedule.
+    if h["booked_hours"] > 0 and h["outside_shift_hours"] / h["booked_hours"] >= OUTSIDE_SHARE:
+        add("outside_shifts", "low", None, outside=fmt.hours(per_month(h["outside_shift_hours"]), 1),
+            share=fmt.pct(h["outside_shift_hours"] / h["booked_hours"]))
+    return found

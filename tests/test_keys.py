@@ -1,0 +1,49 @@
+"""ingest/keys.py: one code list per ID family across tables, -1 for a missing ID; ID lookups."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit_kit.ingest import keys
+
+
+def ids(*values):
+    return pd.array(list(values), dtype="string")
+
+
+def test_one_code_list_per_family_shared_across_tables():
+    tables = {
+        "bookings": pd.DataFrame({"booking_id": ids("B1", "B2", "B3"), "patient_id": ids("00017_3", "104567", None),
+                                  "doctor_id": ids("D1", "D1", "D2")}),
+        "invoices": pd.DataFrame({"invoice_id": ids("I1", "I2"), "patient_id": ids("104567", "МК-2024-000123"),
+                                  "visit_id": ids(None, "V1")}),
+        "patients": pd.DataFrame({"patient_id": ids("МК-2024-000123", "00017_3", "17_3")}),
+    }
+    out = keys.add_keys(tables)
+    # patient IDs in table order: 00017_3 -> 0, 104567 -> 1, МК-2024-000123 -> 2, 17_3 -> 3 ("00017_3" is not "17_3")
+    assert out["bookings"]["patient_key"].tolist() == [0, 1, -1]
+    assert out["invoices"]["patient_key"].tolist() == [1, 2]
+    assert out["patients"]["patient_key"].tolist() == [2, 0, 3]
+    assert out["invoices"]["visit_key"].tolist() == [-1, 0]
+    assert out["bookings"]["doctor_key"].tolist() == [0, 0, 1]
+    assert out["bookings"]["patient_key"].dtype == np.int32
+    # each key column stands right after its ID column; the input frames are left as they were
+    assert list(out["invoices"].columns) == ["invoice_id", "invoice_key", "patient_id", "patient_key", "visit_id",
+                                             "visit_key"]
+    assert list(tables["invoices"].columns) == ["invoice_id", "patient_id", "visit_id"]
+
+
+def test_key_of_uses_the_ingest_keys_else_makes_them():
+    frame = pd.DataFrame({"patient_id": ids("b", "a", "b", None)})
+    assert keys.key_of(frame, "patient").tolist() == [0, 1, 0, -1]
+    frame["patient_key"] = np.array([7, 3, 7, -1], np.int32)
+    assert keys.key_of(frame, "patient").tolist() == [7, 3, 7, -1]
+    left, right = keys.shared_keys(pd.Series(ids("x", "y")), pd.Series(ids("y", None, "z")))
+    assert left.tolist() == [0, 1] and right.tolist() == [1, -1, 2]
+
+
+def test_positions_and_member():
+    values, known = pd.Series(ids("b", "zz", None, "a")), pd.Series(ids("a", "b", "b"))
+    assert keys.positions(values, known).tolist() == [1, -1, -1, 0]       # first occurrence; NA never matches
+    assert keys.member(values, known).tolist() == [True, False, False, True]
+    assert keys.family_of("patient_id") == "patient" and keys.family_of("branch_id") is None

@@ -1,0 +1,61 @@
+"""notebook.Module: periods in words and per month, metrics, findings ranked, what finish() writes."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from audit_kit.findings import Finding
+from audit_kit.ingest import IngestResult, Ledger, save_tables
+from audit_kit.notebook import Module
+
+from conftest import write_config
+
+
+@pytest.fixture
+def module(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "pay.csv").write_text("invoice_id,patient_id,paid_at,amount\n1,P1,2025-01-05,100\n",
+                                                encoding="utf-8")
+    from audit_kit.config import load_config
+
+    config = load_config(write_config(tmp_path, {"invoices": "data/pay.csv"}, language="en"))
+    run = tmp_path / "run"
+    save_tables(IngestResult({}, Ledger()), run)
+    return Module("funnel", run, config)
+
+
+def test_periods_in_words_and_per_month(module):
+    assert module.periods["current"] == (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-04-01"))
+    assert module.months() == 3.0 and module.months("base") == 3.0      # Oct-Dec, Jan-Mar
+    assert module.per_month(900.0) == 300.0
+    assert module.period_name("current") == module.t("common.periods.current")
+    assert module.period_label("base") == module.t("common.period_short.base")
+    assert module.period_span("current") == module.fmt.period(pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-31"))
+
+
+def test_metric_values_become_plain_json(module):
+    import numpy as np
+
+    module.metric("funnel.leads", "count", {"base": np.int64(418), "current": float("nan")})
+    assert module.metrics["funnel.leads"] == {"unit": "count", "base": 418, "current": None}
+
+
+def test_findings_are_kept_shown_and_written_ranked(module):
+    cheap = Finding("funnel", "a_cheap", "t", "low", 10.0, "e", "r")
+    dear = Finding("funnel", "b_dear", "t", "high", 5000.0, "e", "r")
+    unpriced = Finding("funnel", "c_unpriced", "t", "high", None, "e", "r")
+    module.report_findings([cheap, unpriced, dear])
+    assert module.findings == [cheap, unpriced, dear]                    # kept as built
+    folder = module.finish()
+    written = json.loads((folder / "findings.json").read_text(encoding="utf-8"))
+    assert [f["id"] for f in written] == ["b_dear", "a_cheap", "c_unpriced"]   # ranked by money
+
+
+def test_finding_from_catalog_key(module):
+    f = module.finding("systems_disagree", "high", 1234.567, "quality.finding.systems_disagree",
+                       count="2", details="Jan 2025: 140 / 120 / 118 (16.7%)")
+    assert (f.module, f.id, f.severity, f.money_at_stake_per_month) == ("funnel", "systems_disagree", "high", 1234.57)
+    assert f.title == module.t("quality.finding.systems_disagree.title", count="2", details="x")
+    assert "140 / 120 / 118" in f.evidence
