@@ -218,7 +218,7 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
         by_time = np.argsort(created, kind="stable")       # = np.lexsort((created, pos)), about twice as fast:
         order = by_time[np.argsort(pos[by_time], kind="stable")]   # by patient, then time, then table order
         pos_s, created_s, channel_s = pos[order], created[order], channel[order].astype(np.int64)
-        start = np.r_[True, pos_s[1:] != pos_s[:-1]]
+        start = np.r_[True, pos_s[1:] != pos_s[:-1]] if len(pos_s) else np.zeros(0, bool)
         first[pos_s[start]] = channel_s[start]
         acquired_ns = out["acquired_at"].to_numpy(dtype="datetime64[ns]").view("int64")
         before = created_s <= acquired_ns[pos_s]

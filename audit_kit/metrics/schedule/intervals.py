@@ -369,7 +369,8 @@ def by_hour(shift_table: pd.DataFrame, slot_table: pd.DataFrame, segments: pd.Da
     table.insert(0, "hour", (flat % 24).astype("int8"))
     table.insert(0, "weekday", (flat // 24 % 7).astype("int8"))
     if by:
-        table.insert(0, by, pd.array(np.asarray(groups)[flat // HOURS_PER_WEEK], dtype="string"))
+        labels = np.asarray(groups, dtype=object) if len(groups) else np.array([None], dtype=object)   # no rows at all
+        table.insert(0, by, pd.array(labels[flat // HOURS_PER_WEEK], dtype="string"))
     table = table.loc[table.filter(like="_minutes").to_numpy().any(axis=1)].reset_index(drop=True)
     offered = table["offered_minutes"].where(table["offered_minutes"] > 0)
     table["utilisation"] = table["booked_minutes"] / offered
