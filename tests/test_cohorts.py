@@ -163,7 +163,7 @@ class TestChannels:
         assert smm["cac"] == 5000 and smm["ltv_2m"] == 2300
         assert np.isnan(smm["payback_month"]) and smm["observed_months"] == 2       # February + March observed
         t = Translator("en")
-        assert cc.payback_text(smm["payback_month"], t, smm["observed_months"]) == "not yet within 2 observed months"
+        assert section.payback_text(smm["payback_month"], t, smm["observed_months"]) == "not yet within 2 observed months"
 
     def test_gross_margin_moves_payback(self):
         # margin 0.6: 600 in January < 800, 900 by February ≥ 800
@@ -174,7 +174,7 @@ class TestChannels:
         ref = self.channels().loc["Рекомендации"]
         assert ref["patients"] == 1 and np.isnan(ref["spend"]) and np.isnan(ref["cac"])
         assert np.isnan(ref["ltv_cac"]) and np.isnan(ref["payback_month"])
-        assert cc.payback_text(ref["payback_month"], Translator("ru"), None) == "н/д (нет расходов)"
+        assert section.payback_text(ref["payback_month"], Translator("ru"), None) == "н/д (нет расходов)"
 
     def test_spend_without_patients(self):
         seo = self.channels().loc["SEO"]
@@ -188,7 +188,7 @@ class TestChannels:
         assert np.isnan(s.headlines()["payback_month"])
 
     def test_shown_table_says_payback_in_words(self):
-        shown = cc.channel_table(cc.summarise(data(), ltv_months=[1, 2]), Translator("en")).set_index("channel")
+        shown = section.channel_table(cc.summarise(data(), ltv_months=[1, 2]), Translator("en")).set_index("channel")
         assert list(shown.index) == ["SMM", "Контекст", "Рекомендации", "SEO", "All paid channels together"]
         assert shown["payback"].tolist() == ["not yet within 2 observed months", "in the month of acquisition",
                                              "n/a (no spend)", "n/a (spend, but no new patient)",

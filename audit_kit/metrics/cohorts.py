@@ -425,16 +425,6 @@ def retention_trend(table: pd.DataFrame, *, k: int = COMPARE_MONTH, newest: int 
             "newer_size": float(sums.at[True, "patients"]) / newest}
 
 
-def payback_text(k: Any, t, months: Any = None) -> str:
-    """A payback month in words: "in the month of acquisition", "in month 3", "not yet within 18
-    observed months" (CAC known, no payback) or "n/a" (no CAC: pass months=None and k NaN)."""
-    if k is not None and not pd.isna(k):
-        return t("cohorts.payback.first_month") if int(k) == 0 else t("cohorts.payback.month", k=int(k))
-    if months is not None and not pd.isna(months):
-        return t("cohorts.payback.not_yet", months=int(months))
-    return t("cohorts.payback.na")
-
-
 def headline_metrics(summaries: Mapping[str, CohortSummary]) -> dict[str, tuple[str, dict[str, Any]]]:
     """metrics.json entries ``cohorts.<key>`` -> (unit, {period: value}); each period's value is
     measured as of that period's end over every cohort acquired up to then."""
@@ -461,18 +451,3 @@ def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
     return out
 
 
-def channel_table(s: CohortSummary, t) -> pd.DataFrame:
-    """The channel table the report shows: `channel_ltv` plus the pooled paid channels row, channel
-    names and payback in words (`payback_text`); ``t`` translates. Columns: channel, patients,
-    ltv_<N>m…, ltv_<longest>m_patients, spend, cac, ltv_cac, payback."""
-    n = max(s.ltv_months)
-    parts = [s.channels] + ([s.paid.assign(channel=t("cohorts.paid_channels"))] if s.paid is not None else [])
-    table = pd.concat(parts, ignore_index=True)
-    names = table["channel"].where(table["channel"].ne(pt.UNKNOWN_CHANNEL), t("cohorts.unknown_channel"))
-    months = table["observed_months"].where(table["cac"].notna())
-    payback = [payback_text(k, t, m) for k, m in zip(table["payback_month"], months)]   # one per channel
-    unpaid = (table["spend"].gt(0) & table["patients"].eq(0)).to_numpy(bool)          # spend, nobody acquired
-    payback = np.where(unpaid, t("cohorts.payback.no_patients"), np.asarray(payback, dtype=object))
-    return table.assign(channel=names, payback=payback)[
-        ["channel", "patients", *[f"ltv_{x}m" for x in s.ltv_months], f"ltv_{n}m_patients", "spend", "cac",
-         "ltv_cac", "payback"]]

@@ -276,21 +276,22 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 # -- what the patients last did, and what comes next -------------------------------------------
 
 def visit_services(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """One row per visit up to ``as_of`` with its main service (the service of its largest invoice
-    with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, time."""
+    """One row per visit up to ``as_of`` (`patients.visits`) with its main service (the service of its
+    largest invoice with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``;
+    sorted by patient, then time."""
     inv = invoices.loc[up_to(invoices["paid_at"], as_of).to_numpy(bool)]
+    seen = patient_visits(inv)
     code = visit_codes(inv)
-    frame = pd.DataFrame({"code": code, "patient_id": inv["patient_id"].to_numpy(),
-                          "paid_at": inv["paid_at"].to_numpy(), "amount": inv["amount"].to_numpy(dtype="float64"),
-                          "service": inv["service"].to_numpy() if "service" in inv else pd.NA})
-    frame = frame.loc[(frame["code"] >= 0) & (frame["amount"] >= 0)]
-    when = frame.groupby("code", sort=False).agg(patient_id=("patient_id", "first"), visited_at=("paid_at", "min"))
-    main = (frame.dropna(subset=["service"]).sort_values(["code", "amount"], ascending=[True, False], kind="stable")
+    amount = inv["amount"].to_numpy(dtype="float64")
+    service = inv["service"] if "service" in inv else pd.Series(pd.NA, index=inv.index, dtype="string")
+    lines = pd.DataFrame({"code": code, "amount": amount, "service": service.to_numpy()})
+    lines = lines.loc[(lines["code"] >= 0) & (lines["amount"] >= 0) & lines["service"].notna()]
+    main = (lines.sort_values(["code", "amount"], ascending=[True, False], kind="stable")
             .drop_duplicates("code").set_index("code")["service"])
-    when["service"] = main.reindex(when.index).to_numpy()
-    when["patient_id"] = when["patient_id"].astype("string")
-    when["service"] = when["service"].astype("string")
-    return when.sort_values(["patient_id", "visited_at"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").to_numpy(),
+                         "visited_at": seen["visited_at"].to_numpy(),
+                         "service": pd.array(main.reindex(code[seen["invoice_row"].to_numpy()]).to_numpy(),
+                                             dtype="string")})
 
 
 def next_best_offer(services: pd.DataFrame) -> pd.DataFrame:

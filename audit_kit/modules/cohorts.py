@@ -1,4 +1,5 @@
-"""Cohort LTV (module 06): the cohort metrics in sentences — findings and money at stake.
+"""Cohort LTV (module 06): the cohort metrics in sentences — findings, money at stake, the payback
+in words and the channel table the report shows.
 
 The numbers come from `audit_kit.metrics.cohorts`; this layer has the module shape of
 `audit_kit.modules` (``summarise``, ``headline_metrics``, ``build_findings``).
@@ -13,7 +14,7 @@ import pandas as pd
 from ..findings import Finding, from_catalog
 from ..metrics import cohorts
 from ..metrics import patients as pt
-from ..metrics.cohorts import RETENTION_GAP, CohortSummary, at_month, payback_text, retention_trend
+from ..metrics.cohorts import RETENTION_GAP, CohortSummary, at_month, retention_trend
 from ..metrics.periods import Window, period_months
 
 NAME = "cohorts"
@@ -102,3 +103,30 @@ def finding_drafts(s: CohortSummary, fmt, t) -> list[dict]:
 def channel_name(channel, t) -> str:
     """A first-touch channel as the report names it (the unknown channel in words)."""
     return t("cohorts.unknown_channel") if channel == pt.UNKNOWN_CHANNEL else str(channel)
+
+
+def payback_text(k: Any, t, months: Any = None) -> str:
+    """A payback month in words: "in the month of acquisition", "in month 3", "not yet within 18
+    observed months" (CAC known, no payback) or "n/a" (no CAC: pass months=None and k NaN)."""
+    if k is not None and not pd.isna(k):
+        return t("cohorts.payback.first_month") if int(k) == 0 else t("cohorts.payback.month", k=int(k))
+    if months is not None and not pd.isna(months):
+        return t("cohorts.payback.not_yet", months=int(months))
+    return t("cohorts.payback.na")
+
+
+def channel_table(s: CohortSummary, t) -> pd.DataFrame:
+    """The channel table the report shows: `channel_ltv` plus the pooled paid channels row, channel
+    names and payback in words (`payback_text`); ``t`` translates. Columns: channel, patients,
+    ltv_<N>m…, ltv_<longest>m_patients, spend, cac, ltv_cac, payback."""
+    n = max(s.ltv_months)
+    parts = [s.channels] + ([s.paid.assign(channel=t("cohorts.paid_channels"))] if s.paid is not None else [])
+    table = pd.concat(parts, ignore_index=True)
+    names = table["channel"].where(table["channel"].ne(pt.UNKNOWN_CHANNEL), t("cohorts.unknown_channel"))
+    months = table["observed_months"].where(table["cac"].notna())
+    payback = [payback_text(k, t, m) for k, m in zip(table["payback_month"], months)]   # one per channel
+    unpaid = (table["spend"].gt(0) & table["patients"].eq(0)).to_numpy(bool)          # spend, nobody acquired
+    payback = np.where(unpaid, t("cohorts.payback.no_patients"), np.asarray(payback, dtype=object))
+    return table.assign(channel=names, payback=payback)[
+        ["channel", "patients", *[f"ltv_{x}m" for x in s.ltv_months], f"ltv_{n}m_patients", "spend", "cac",
+         "ltv_cac", "payback"]]
