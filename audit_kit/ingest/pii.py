@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import names as person_names
 from .coerce import on_distinct
 
 SALT_BYTES = 16
@@ -116,7 +117,7 @@ def email_ids(values: pd.Series) -> pd.Series:
 
 
 # -- patient names in free text ------------------------------------------------------------------------
-NAME_TOKEN_MIN = 3          # initials and short particles are not masked on their own
+NAME_TOKEN_MIN = person_names.NAME_TOKEN_MIN
 
 
 def _fold(values: pd.Series) -> pd.Series:
@@ -132,29 +133,14 @@ def name_tokens(names: pd.Series) -> pd.Series:
 
 
 def mask_names(values: pd.Series, tokens: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
-    """Every word of a known patient name (see `name_tokens`) inside free text replaced by [имя].
+    """Person names inside free text replaced by [имя]: words of a known name (see `name_tokens`) in
+    any grammatical case and with ё or е, and names that are in no name column (rules in
+    `ingest/names.py`).
 
-    The distinct cells are split into words and the words looked up in the name list (a hash
-    join), so the cost grows with the text, not with the number of names; only cells with a hit
-    are rewritten, with one pattern made of the names actually found. Returns the text and the
-    bool mask of the cells changed.
+    Runs once per distinct cell (`coerce.on_distinct`); the words are analysed once per distinct word,
+    so the cost grows with the text, not with the number of names. Returns the text and the bool mask
+    of the cells changed.
     """
-    if tokens.empty:
-        return values, pd.Series(False, index=values.index)
-    known = set(tokens.astype(object))
+    known = frozenset(tokens.dropna().astype(str))
     mark = MASKS.get(language, MASKS["en"])["name"]
-
-    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
-        words = _fold(distinct).str.split(r"[^\w]+", regex=True).explode()
-        found = words.astype(object).isin(known).to_numpy(bool)
-        hit = pd.Series(found, index=words.index).groupby(level=0).any().reindex(distinct.index, fill_value=False)
-        if not found.any():
-            return distinct, hit
-        names = sorted(set(words[found].astype(str)), key=len, reverse=True)
-        alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in names)
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        out = distinct.copy()
-        out[hit] = distinct[hit].astype(object).str.replace(pattern, mark, regex=True).astype("string")
-        return out, hit
-
-    return on_distinct(values, rewrite)
+    return on_distinct(values, lambda distinct: person_names.mask(distinct, known, mark))
