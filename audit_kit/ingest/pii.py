@@ -69,6 +69,10 @@ CONTACT_PATTERN = f"{EMAIL_PATTERN}|{PHONE_PATTERN}"
 # An ID cell that is a phone number: the whole cell, +7/8/7 and 10 digits, or 10 digits starting with 9,
 # brackets, spaces and dashes allowed.
 PHONE_ID_PATTERN = r"^\s*(?:(?:\+\s?7|[78])[\s\-]*\(?\d{3}\)?|\(?9\d{2}\)?)[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}\s*$"
+PHONE_DIGITS = 9        # a value with this many digits left after the regex goes to `phonenumbers`
+# A whole run of 9 to 15 digits (spaces, dashes, dots, brackets between), not part of a longer run.
+DIGIT_RUN = re.compile(r"(?<!\d)(?<!\d[\s\-.()])(?<!\d[\s\-.()]{2})(?<!\d[\s\-.()]{3})"
+                       r"\+?\(?\d(?:[\s\-.()]{0,3}\d){8,14}(?![\s\-.()]{0,3}\d)")
 MASKS = {"ru": {"phone": "[телефон]", "email": "[e-mail]", "name": "[имя]"},
          "en": {"phone": "[phone]", "email": "[e-mail]", "name": "[name]"}}
 
@@ -81,17 +85,45 @@ def mask_contacts(values: pd.Series, language: str = "ru") -> tuple[pd.Series, p
     """Phone numbers and e-mails inside free text replaced by a marker ([телефон], [e-mail]).
 
     Returns the masked text and a bool mask of the cells that held a contact. The regex runs once
-    per distinct value (`coerce.on_distinct`).
+    per distinct value (`coerce.on_distinct`); a value that still holds `PHONE_DIGITS` digits after it
+    has its runs of digits checked by `phonenumbers`, which knows every country's numbering plan
+    (8 912 34 56 789, 8 (912) 3-456-789, +380 50 123 4567, +49 30 1234567); a country or area code
+    left before a masked number (+375 29 [телефон]) goes with it.
     """
     marks = MASKS.get(language, MASKS["en"])
+    code_before = rf"\+[\d\s\-.()]{{1,12}}{re.escape(marks['phone'])}"
 
     def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
         hit = _flag(distinct, CONTACT_PATTERN)
         masked = (distinct.str.replace(EMAIL_PATTERN, marks["email"], regex=True)
-                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)) if hit.any() else distinct
+                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)
+                  .str.replace(code_before, marks["phone"], regex=True)) if hit.any() else distinct
+        digits = (masked.str.count(r"\d").fillna(0).to_numpy(int) >= PHONE_DIGITS)
+        if digits.any():
+            before = masked[digits].astype(object)
+            after = before.map(lambda text: DIGIT_RUN.sub(lambda run: _valid_phone(run.group(), marks["phone"]), text))
+            masked, hit = masked.copy(), hit.copy()
+            masked[digits] = after.to_numpy(dtype=object)
+            hit[digits] = hit[digits].to_numpy(bool) | (after != before).to_numpy(bool)
         return masked, hit
 
     return on_distinct(values, rewrite)
+
+
+def _valid_phone(run: str, mark: str) -> str:
+    """`mark` if a run of digits is a valid phone number (`phonenumbers`, Russian numbering unless it
+    starts with +), else the run. Only runs shaped like a number (+…, 10 digits, or 11 from 7 or 8)
+    are parsed."""
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", run)
+    if not (run.startswith("+") or len(digits) == 10 or (len(digits) == 11 and digits[0] in "78")):
+        return run
+    try:
+        number = phonenumbers.parse(run, "RU")
+    except phonenumbers.NumberParseException:
+        return run
+    return mark if phonenumbers.is_valid_number(number) else run
 
 
 def phone_ids(values: pd.Series) -> pd.Series:
