@@ -106,7 +106,7 @@ def _word_features(words: np.ndarray, tokens: frozenset[str]) -> dict[str, np.nd
         f["title"][i] = capital and (len(word) == 1 or word[1:].islower())
         f["single"][i] = len(word) == 1 and capital
         f["known"][i] = folded in tokens and len(folded) >= NAME_TOKEN_MIN
-        if not _cyrillic(lower):
+        if not _cyrillic(lower) or not (capital or tokens):      # lower case: only a name column's name
             continue
         reading = dictionary_reading(lower)
         if reading == 1:
