@@ -39,6 +39,8 @@ TOKEN_PATTERN = r"\w+|\W+"   # words and the separators between them, alternatin
 # if it begins like a name of a name column.
 SURNAME_END = re.compile(r"(?:ов|ев|ин|ын|ск|цк|ич|на)(?:а|у|ым|ом|е|ой|ою|ых|ыми|ы|ий|ая|ое|ого|ому|им|ую|ие|их|ими)?$")
 PREFIX = 4
+MASCULINE = {"ова": "ов", "ева": "ев", "ина": "ин", "ына": "ын", "ская": "ский", "цкая": "цкий"}
+FEMININE = re.compile(r"(?:ова|ева|ина|ына|ская|цкая)$")
 
 
 def fold(word: str) -> str:
@@ -57,15 +59,14 @@ def _cyrillic(word: str) -> bool:
 
 
 @lru_cache(maxsize=1 << 17)
-def dictionary_reading(word: str) -> int:
-    """A lower-case word in the dictionary: 0 absent, 1 present with no name reading, 2 with one. A
-    lookup without the analyser's probabilities, so most words of a long text cost microseconds."""
+def dictionary_reading(word: str) -> tuple[int, frozenset[str]]:
+    """A lower-case word in the dictionary: (0 absent, 1 present with no name reading, 2 with one; the
+    lemmas of its name readings, folded). A lookup without the analyser's guesser and probabilities."""
     morph = _analyser()
     found = morph.dictionary.words.similar_items(word, morph.char_substitutes)
-    if not found:
-        return 0
-    tags = (morph.dictionary.build_tag_info(para, idx) for _, parses in found for para, idx in parses)
-    return 2 if any(PERSON & tag.grammemes for tag in tags) else 1
+    lemmas = {fold(morph.dictionary.build_normal_form(para, idx, fixed)) for fixed, parses in found
+              for para, idx in parses if PERSON & morph.dictionary.build_tag_info(para, idx).grammemes}
+    return (0 if not found else 2 if lemmas else 1), frozenset(lemmas)
 
 
 @lru_cache(maxsize=1 << 17)
@@ -84,12 +85,14 @@ def analyse(word: str) -> tuple[float, frozenset[str]]:
 
 @lru_cache(maxsize=8)
 def known_lemmas(tokens: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
-    """The folded words of the name columns with the lemmas of their name readings, and the first
-    `PREFIX` letters of each (a declined form the dictionary lacks begins like its name)."""
-    out = set()
+    """The folded words of the name columns with the lemmas of their name readings in the dictionary
+    (a surname the dictionary lacks: its masculine form, as the guesser gives it for a declined form),
+    and the first `PREFIX` letters of each (a declined form the dictionary lacks begins like its name)."""
+    out = set(tokens)
     for token in tokens:
-        out.add(token)
-        out |= analyse(token)[1]
+        if _cyrillic(token):
+            out |= dictionary_reading(token)[1]
+            out |= {FEMININE.sub(lambda m: MASCULINE[m.group()], token)}
     return frozenset(out), frozenset(w[:PREFIX] for w in out)
 
 
@@ -108,7 +111,7 @@ def _word_features(words: np.ndarray, tokens: frozenset[str]) -> dict[str, np.nd
         f["known"][i] = folded in tokens and len(folded) >= NAME_TOKEN_MIN
         if not _cyrillic(lower) or not (capital or tokens):      # lower case: only a name column's name
             continue
-        reading = dictionary_reading(lower)
+        reading = dictionary_reading(lower)[0]
         if reading == 1:
             continue
         if reading == 0 and folded[:PREFIX] not in prefixes and not (capital and SURNAME_END.search(folded)):
