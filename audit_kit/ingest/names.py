@@ -7,9 +7,9 @@ names, surnames and patronymics (grammemes Name / Surn / Patr) with a probabilit
 A word is masked when
 - **known**: its folded form (lower case, ё→е) is a word of a name column, or the lemma of one of its
   name readings is the lemma of such a word («Ивановой», «Петрову», «Петр» for «Иванова Мария»,
-  «Петров Пётр»). A lower-case word needs its name readings to carry at least `LOWER_SHARE` of the
-  probability: «лечение зубов» stays when a patient is called Зубов, «розы» when one is called Роза;
-  or
+  «Петров Пётр»). A lower-case word the dictionary knows needs its name readings to carry at least
+  `LOWER_SHARE` of the probability: «лечение зубов» stays when a patient is called Зубов, «розы» when
+  one is called Роза; or
 - **a name in no name column**: a capitalised word whose name readings carry at least `LONE_SHARE`
   of the probability («перезвонить Ольге»), or a capitalised word with any name reading next to
   another name word (name readings at least `PAIR_SHARE`, or a known name) or to an initial
@@ -108,18 +108,20 @@ def _word_features(words: np.ndarray, tokens: frozenset[str]) -> dict[str, np.nd
         folded, lower = fold(word), word.lower()
         f["title"][i] = capital and (len(word) == 1 or word[1:].islower())
         f["single"][i] = len(word) == 1 and capital
-        f["known"][i] = folded in tokens and len(folded) >= NAME_TOKEN_MIN
+        exact = folded in tokens and len(folded) >= NAME_TOKEN_MIN
+        f["known"][i] = exact
         if not _cyrillic(lower) or not (capital or tokens):      # lower case: only a name column's name
             continue
         reading = dictionary_reading(lower)[0]
-        if reading == 1:
+        if reading == 1:                  # an ordinary word the dictionary knows no name reading of
+            f["known"][i] = exact and capital
             continue
         if reading == 0 and folded[:PREFIX] not in prefixes and not (capital and SURNAME_END.search(folded)):
             f["guess"][i] = capital
             continue
         share, word_lemmas = analyse(lower)
         f["share"][i] = share
-        f["known"][i] |= bool(word_lemmas & lemmas) and (capital or share >= LOWER_SHARE)
+        f["known"][i] = (exact or bool(word_lemmas & lemmas)) and (capital or reading == 0 or share >= LOWER_SHARE)
     return f
 
 
