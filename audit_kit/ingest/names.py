@@ -125,7 +125,7 @@ def _word_features(words: np.ndarray, tokens: frozenset[str]) -> dict[str, np.nd
     return f
 
 
-def find_names(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def split_words(cells: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Non-missing cells cut into alternating words and separators: (the tokens, the position of each
     token's cell in `cells`)."""
     pieces = cells.astype(object).str.findall(TOKEN_PATTERN)
@@ -185,7 +185,7 @@ def mask(distinct: pd.Series, tokens: frozenset[str], mark: str) -> tuple[pd.Ser
     """Name words of the distinct cells replaced by `mark`; returns (cells, bool mask of cells changed)."""
     present = distinct.notna().to_numpy(bool)
     hit = np.zeros(len(distinct), bool)
-    text, cell = find_names(distinct[present]) if present.any() else (np.zeros(0, object), np.zeros(0, int))
+    text, cell = split_words(distinct[present]) if present.any() else (np.zeros(0, object), np.zeros(0, int))
     name = name_words(text, cell, tokens) if len(text) else np.zeros(0, bool)
     if not name.any():
         return distinct, pd.Series(hit, index=distinct.index)
