@@ -307,9 +307,9 @@ class TestAwkwardFiles:
         garbled = "Приём терапевта".encode("utf-8").decode("cp1251")
         write_xlsx(folder / "data" / "pay.xlsx", [INVOICE_HEADER + ["Номенклатура"],
                                                   ["1", "P1", "05.01.2025", 100, garbled],
-                                                  ["2", "P2", "05.01.2025", 100, "Сёстры Рябовы: приём"]])
+                                                  ["2", "P2", "05.01.2025", 100, "Сёстринский уход: приём"]])
         result = ingest(load_config(config({"invoices": "data/pay.xlsx"})))
-        assert result.tables["invoices"]["service"].tolist() == ["Приём терапевта", "Сёстры Рябовы: приём"]
+        assert result.tables["invoices"]["service"].tolist() == ["Приём терапевта", "Сёстринский уход: приём"]
         assert result.ledger.tables["invoices"].fixes == {"mixed_encoding (re-decoded)": 1}
 
     def test_unknown_configured_encoding_is_named(self, clinic):

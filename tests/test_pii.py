@@ -31,8 +31,20 @@ class TestMaskContacts:
         out, hit = mask_contacts(pd.Series([raw], dtype="string"))
         assert out.tolist() == [masked] and hit.tolist() == [True]
 
+    @pytest.mark.parametrize("raw, masked", [
+        ("8 912 34 56 789 после обеда", "[телефон] после обеда"),          # the regex misses these groupings
+        ("моб. 8 (912) 3-456-789", "моб. [телефон]"),
+        ("звонить +380 50 123 4567", "звонить [телефон]"),                 # foreign numbers
+        ("+49 30 1234567", "[телефон]"),
+        ("Минск +375 29 123-45-67", "Минск [телефон]"),                    # the code goes with the number
+    ])
+    def test_phones_the_regex_misses_are_found_by_phonenumbers(self, raw, masked):
+        out, hit = mask_contacts(pd.Series([raw], dtype="string"))
+        assert out.tolist() == [masked] and hit.tolist() == [True]
+
     @pytest.mark.parametrize("raw", ["2025-01-05 10:00", "3 900 000,00 ₽", "Приём 12.01.2025", "УЗИ 3D", "дорого",
-                                     "кабинет 204", "INV-0012345"])
+                                     "кабинет 204", "INV-0012345", "Карта 4276 3800 1234 5678", "заказ 20250105123456",
+                                     "100 000 руб 12 345 678 90", "Период 01.01.2025-31.03.2025", "2-22-33"])
     def test_dates_money_and_plain_text_are_kept(self, raw):
         out, hit = mask_contacts(pd.Series([raw], dtype="string"))
         assert out.tolist() == [raw] and hit.tolist() == [False]
@@ -87,6 +99,82 @@ class TestNames:
                                 "[имя] О.", "Ивановская улица"]
         assert hit.tolist() == [True, True, False, True, False, True, False]
 
+    def test_a_known_name_in_another_case_and_with_e_for_yo(self):
+        tokens = name_tokens(pd.Series(["Иванова Мария", "Петров Пётр", "Семёнова Ольга"]))
+        text = pd.Series(["перезвонить Ивановой +7 916 [телефон]", "звонила петрову", "Петр придёт", "Петра нет",
+                          "записать Семенову Ольгу", "Марии не дозвонились", "семёновой передать"], dtype="string")
+        out, hit = mask_names(text, tokens)
+        assert out.tolist() == ["перезвонить [имя] +7 916 [телефон]", "звонила [имя]", "[имя] придёт", "[имя] нет",
+                                "записать [имя] [имя]", "[имя] не дозвонились", "[имя] передать"]
+        assert hit.all()
+
+    def test_a_lower_case_word_needs_a_likely_name_reading(self):
+        """«зубов» is a form of the surname Зубов but far more likely the teeth; «розы» the flowers."""
+        tokens = name_tokens(pd.Series(["Зубова Роза", "Зубов Лев", "Плантова Анна"]))
+        out, hit = mask_names(pd.Series(["Лечение зубов", "розы", "Зубовой перезвонить", "звонила Розе", "Зубов звонил",
+                                         "плантовой передать"], dtype="string"), tokens)
+        assert out.tolist() == ["Лечение зубов", "розы", "[имя] перезвонить", "звонила [имя]", "[имя] звонил",
+                                "[имя] передать"]   # плантовой: no dictionary word, so no other reading
+        assert hit.tolist() == [False, False, True, True, True, True]
+
+    @pytest.mark.parametrize("raw, masked", [
+        ("Консультация (Петров Пётр, тел. [телефон])", "Консультация ([имя] [имя], тел. [телефон])"),
+        ("Консультация (Сидоров Семён, тел. [телефон])", "Консультация ([имя] [имя], тел. [телефон])"),
+        ("перезвонить Ольге", "перезвонить [имя]"),                    # a first name alone
+        ("записалась Надежда Сергеевна", "записалась [имя] [имя]"),     # Надежда beside a patronymic
+        ("Вера Комарова", "[имя] [имя]"),                               # weak tags, one beside the other
+        ("Горшков А.", "[имя] А."),                                     # beside an initial
+        ("со слов А. Б. Горшкова", "со слов А. Б. [имя]"),
+        ("Римская-Корсакова", "[имя]-[имя]"),
+    ])
+    def test_a_name_in_no_name_column(self, raw, masked):
+        out, hit = mask_names(pd.Series([raw], dtype="string"), pd.Series([], dtype="string"))
+        assert out.tolist() == [masked] and hit.tolist() == [True]
+
+    @pytest.mark.parametrize("raw", [
+        "Роза", "Вера", "Лев", "Любовь", "Надежда", "Слава", "Майя", "Комаров Казаков",     # also common nouns
+        "Приём терапевта", "Лечение зубов", "Повторный приём (невролог)", "Мазок на флору", "УЗИ органов малого таза",
+        "Программа «Здоровое сердце»", "Гормоны щитовидной железы (ТТГ, Т4)", "Холтеровское мониторирование",
+        "Дорого", "Выбрал другую клинику", "Нет удобного времени", "Не пришёл на приём", "Спам / ошибка",
+        "yandex / cpc", "Яндекс Директ", "Яндекс Маркет", "ПроДокторов", "НаПоправку", "Сарафанное радио",
+        "ВКонтакте таргет", "Верх-Исетский", "Кировский", "Чкаловский", "Орджоникидзевский", "Каб. 107", "ЛОР", "Ли Бо",
+    ])
+    def test_ordinary_words_are_kept(self, raw):
+        out, hit = mask_names(pd.Series([raw], dtype="string"), pd.Series([], dtype="string"))
+        assert out.tolist() == [raw] and hit.tolist() == [False]
+
+    def test_missing_and_empty_cells_and_english_marker(self):
+        out, hit = mask_names(pd.Series([None, "", "call Петров П."], dtype="string"), pd.Series([], dtype="string"), "en")
+        assert out.tolist() == [pd.NA, "", "call [name] П."] and hit.tolist() == [False, False, True]
+
+    def test_a_long_cell_is_masked_in_linear_time(self):
+        """100,000 characters of a repeated note, and of words that are all different (the worst case:
+        every word looked up): each distinct word is looked up once, and the time stays in seconds, not
+        minutes (about 0.1 s and 0.4 s on an idle machine, see benchmarks/bench_pii.py; the bounds leave
+        room for a machine busy with other tests)."""
+        import time
+
+        import numpy as np
+
+        from audit_kit.ingest import names
+
+        rng = np.random.default_rng(7)
+        syllables = np.char.add(rng.choice(list("бвгдзклмнпрстхч"), (20_000, 4)), rng.choice(list("аеиоуя"), (20_000, 4)))
+        words = ["".join(w[: 2 + i % 3]) for i, w in enumerate(syllables)]
+        random_text = " ".join(w.capitalize() if i % 3 == 0 else w for i, w in enumerate(words))[:100_000]
+        note = "Иванова просила перезвонить Петрову Петру Сергеевичу +7 912 345-67-89, дорого. " * 1220   # 100,040
+        tokens = name_tokens(pd.Series(["Иванова Мария"]))
+        for text, bound in ((note, 3.0), (random_text, 8.0)):
+            names.dictionary_reading.cache_clear()
+            started = time.perf_counter()
+            cells, _ = mask_contacts(pd.Series([text], dtype="string"))
+            out, _ = mask_names(cells, tokens)
+            assert time.perf_counter() - started < bound
+            assert names.dictionary_reading.cache_info().misses <= len(set(text.lower().split()))
+        masked, _ = mask_names(mask_contacts(pd.Series([note], dtype="string"))[0], tokens)
+        assert masked.iloc[0].startswith("[имя] просила перезвонить [имя] [имя] [имя] [телефон], дорого. [имя] просила")
+        assert "Иванова" not in masked.iloc[0] and "Петру" not in masked.iloc[0] and "912" not in masked.iloc[0]
+
 
 class TestContactColumnsOnAnyTable:
     @pytest.mark.parametrize("table", ["leads", "calls", "bookings", "visits", "invoices", "patients", "surveys",
@@ -116,6 +204,22 @@ class TestContactColumnsOnAnyTable:
         led = result.ledger.tables["leads"]
         assert led.fixes == {"name_in_text:lost_reason (masked)": 1} and led.fixed == 1
         assert led.columns["Моб. телефон"] == "phone" and led.columns["E-mail клиента"] == "email"
+
+    def test_names_in_other_cases_and_in_no_name_column_are_masked_and_counted(self, clinic):
+        folder, config = clinic
+        write_csv(folder / "data" / "leads.csv", [
+            ["ID заявки", "Дата создания", "Источник", "ФИО", "Причина отказа"],
+            ["1", "05.01.2025", "SEO", "Иванова Мария", "перезвонить Ивановой +7 916 123-45-67"],
+            ["2", "05.01.2025", "SEO", "Семёнов Пётр", "Семенову Петру дорого"],
+            ["3", "06.01.2025", "SEO", "Орлова Анна", "Консультация (Сидоров Семён, тел. 8 912 34 56 789)"],
+            ["4", "06.01.2025", "SEO", "Орлова Анна", "Нет удобного времени"]], sep=";")
+        result = ingest(load_config(config({"leads": {"path": "data/leads.csv", "columns": {"ФИО": "full_name"}}})))
+        assert result.tables["leads"]["lost_reason"].tolist() == [
+            "перезвонить [имя] [телефон]", "[имя] [имя] дорого", "Консультация ([имя] [имя], тел. [телефон])",
+            "Нет удобного времени"]
+        led = result.ledger.tables["leads"]
+        assert led.fixes == {"contact_in_text:lost_reason (masked)": 2, "name_in_text:lost_reason (masked)": 3}
+        assert led.fixed == 3
 
     def test_phone_mapped_on_calls_means_caller_phone(self, clinic):
         folder, config = clinic

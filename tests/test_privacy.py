@@ -14,14 +14,21 @@ from audit_kit.config import load_config
 from audit_kit.ingest.load import _alias_index
 from audit_kit.ingest.schema import CHANNEL, ID, STAFF_TABLES, TABLES, TEXT
 
-NAMES = ("Плантова Секретина", "Закладкин Шифрон")
+NAMES = ("Плантова Секретина", "Закладкин Шифрон", "Тайнёва Глафира", "Семенцов Аристарх")
 PHONE, PHONE_ID = "+7 (999) 111-22-33", "8 999 555-44-33"
 EMAIL = "plant.secret@example.com"
-NOTE = f"{NAMES[0].split()[0]} просила перезвонить {PHONE}, {EMAIL}"
+# A name in no name column of any table, next to its phone.
+STRANGER, STRANGER_PHONE = "Кузякин Евлампий", "8 999 777-66-55"
+# The names of the name column also in other grammatical cases, and with е for ё and ё for е.
+NOTE = (f"{NAMES[0].split()[0]} просила перезвонить {PHONE}, {EMAIL}; Секретине, Закладкину Шифрону, Тайневой "
+        f"Глафире и Семёнцову передать; консультация ({STRANGER}, тел. {STRANGER_PHONE})")
 STAFF_NOTE = f"тел. {PHONE}, {EMAIL}"
-# What must not appear anywhere (phones also as bare digits and in pieces a formatter might keep).
-SECRETS = ("Плантова", "Секретина", "Закладкин", "Шифрон", "плантова", "plant.secret", "9991112233", "111-22-33",
-           "111 22 33", "9995554433", "555-44-33", "555 44 33")
+# What must not appear anywhere (phones also as bare digits and in pieces a formatter might keep; names by
+# their stems, so that no case form slips through).
+SECRETS = ("Плантов", "Секретин", "Закладкин", "Шифрон", "Тайнёв", "Тайнев", "Глафир", "Семенцов", "Семёнцов",
+           "Аристарх", "Кузякин", "Евлампи", "плантов", "секретин", "закладкин", "тайнев", "кузякин", "plant.secret",
+           "9991112233", "111-22-33", "111 22 33", "9995554433", "555-44-33", "555 44 33", "9997776655", "777-66-55",
+           "777 66 55")
 PLANTED_ROWS = 3
 FORMULA, SCRIPT = '=HYPERLINK("http://evil.example","жми")', "<script>alert('x')</script>"
 
@@ -35,7 +42,7 @@ def _plant(name: str, frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFr
     mapped = {h: index.get(_norm(h)) for h in frame.columns}
     n = len(frame)
     if name not in STAFF_TABLES:
-        frame["ФИО"] = [NAMES[i % 2] for i in range(n)]
+        frame["ФИО"] = [NAMES[i % len(NAMES)] for i in range(n)]
     if "caller_phone" not in mapped.values():
         frame["Моб. телефон"] = PHONE
     frame["E-mail клиента"] = EMAIL
@@ -153,10 +160,14 @@ def test_the_plants_were_counted_in_the_ledger(planted_run):
     assert fixes["invoices"]["phone_as_id:patient_id (hashed)"] >= 1
     masked_columns = {(name, reason.split(":")[1].split(" ")[0]) for name, f in fixes.items() for reason in f
                       if reason.startswith("contact_in_text:")}
+    named_columns = {(name, reason.split(":")[1].split(" ")[0]): n for name, f in fixes.items()
+                     for reason, n in f.items() if reason.startswith("name_in_text:")}
     for name, table in TABLES.items():
         for col in table.columns:
             if col.kind in (TEXT, CHANNEL) and col.name in ledger[name]["columns"].values():
                 assert (name, col.name) in masked_columns, (name, col.name)
+                if name not in STAFF_TABLES:      # every planted note holds names; nothing else is taken for one
+                    assert named_columns.get((name, col.name)) == PLANTED_ROWS, (name, col.name, named_columns)
 
 
 def test_the_phone_id_still_joins_across_tables(planted_run):

@@ -392,10 +392,9 @@ def _ceiling(config: AuditConfig, table: str, col) -> float | None:
 
 
 def mask_known_names(tables: dict[str, _Read], tokens: pd.Series, language: str) -> None:
-    """Words of the patients' names (from any table's `full_name`) masked in every free-text column
-    of the patient-side tables (staff tables keep their doctors' names); each cell counted as fixed."""
-    if tokens.empty:
-        return
+    """Person names masked in every free-text column of the patient-side tables: the patients' names
+    (from any table's `full_name`) in any grammatical case, and words the analyser takes for a name
+    (ingest/names.py); staff tables keep their doctors' names. Each cell counted as fixed."""
     for name, read in tables.items():
         if name in STAFF_TABLES:
             continue

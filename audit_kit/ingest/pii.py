@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import names as person_names
 from .coerce import on_distinct
 
 SALT_BYTES = 16
@@ -68,6 +69,10 @@ CONTACT_PATTERN = f"{EMAIL_PATTERN}|{PHONE_PATTERN}"
 # An ID cell that is a phone number: the whole cell, +7/8/7 and 10 digits, or 10 digits starting with 9,
 # brackets, spaces and dashes allowed.
 PHONE_ID_PATTERN = r"^\s*(?:(?:\+\s?7|[78])[\s\-]*\(?\d{3}\)?|\(?9\d{2}\)?)[\s\-]*\d{3}[\s\-]*\d{2}[\s\-]*\d{2}\s*$"
+PHONE_DIGITS = 9        # a value with this many digits left after the regex goes to `phonenumbers`
+# A whole run of 9 to 15 digits (spaces, dashes, dots, brackets between), not part of a longer run.
+DIGIT_RUN = re.compile(r"(?<!\d)(?<!\d[\s\-.()])(?<!\d[\s\-.()]{2})(?<!\d[\s\-.()]{3})"
+                       r"\+?\(?\d(?:[\s\-.()]{0,3}\d){8,14}(?![\s\-.()]{0,3}\d)")
 MASKS = {"ru": {"phone": "[телефон]", "email": "[e-mail]", "name": "[имя]"},
          "en": {"phone": "[phone]", "email": "[e-mail]", "name": "[name]"}}
 
@@ -80,17 +85,45 @@ def mask_contacts(values: pd.Series, language: str = "ru") -> tuple[pd.Series, p
     """Phone numbers and e-mails inside free text replaced by a marker ([телефон], [e-mail]).
 
     Returns the masked text and a bool mask of the cells that held a contact. The regex runs once
-    per distinct value (`coerce.on_distinct`).
+    per distinct value (`coerce.on_distinct`); a value that still holds `PHONE_DIGITS` digits after it
+    has its runs of digits checked by `phonenumbers`, which knows every country's numbering plan
+    (8 912 34 56 789, 8 (912) 3-456-789, +380 50 123 4567, +49 30 1234567); a country or area code
+    left before a masked number (+375 29 [телефон]) goes with it.
     """
     marks = MASKS.get(language, MASKS["en"])
+    code_before = rf"\+[\d\s\-.()]{{1,12}}{re.escape(marks['phone'])}"
 
     def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
         hit = _flag(distinct, CONTACT_PATTERN)
         masked = (distinct.str.replace(EMAIL_PATTERN, marks["email"], regex=True)
-                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)) if hit.any() else distinct
+                  .str.replace(PHONE_PATTERN, marks["phone"], regex=True)
+                  .str.replace(code_before, marks["phone"], regex=True)) if hit.any() else distinct
+        digits = (masked.str.count(r"\d").fillna(0).to_numpy(int) >= PHONE_DIGITS)
+        if digits.any():
+            before = masked[digits].astype(object)
+            after = before.map(lambda text: DIGIT_RUN.sub(lambda run: _valid_phone(run.group(), marks["phone"]), text))
+            masked, hit = masked.copy(), hit.copy()
+            masked[digits] = after.to_numpy(dtype=object)
+            hit[digits] = hit[digits].to_numpy(bool) | (after != before).to_numpy(bool)
         return masked, hit
 
     return on_distinct(values, rewrite)
+
+
+def _valid_phone(run: str, mark: str) -> str:
+    """`mark` if a run of digits is a valid phone number (`phonenumbers`, Russian numbering unless it
+    starts with +), else the run. Only runs shaped like a number (+…, 10 digits, or 11 from 7 or 8)
+    are parsed."""
+    import phonenumbers
+
+    digits = re.sub(r"\D", "", run)
+    if not (run.startswith("+") or len(digits) == 10 or (len(digits) == 11 and digits[0] in "78")):
+        return run
+    try:
+        number = phonenumbers.parse(run, "RU")
+    except phonenumbers.NumberParseException:
+        return run
+    return mark if phonenumbers.is_valid_number(number) else run
 
 
 def phone_ids(values: pd.Series) -> pd.Series:
@@ -116,7 +149,7 @@ def email_ids(values: pd.Series) -> pd.Series:
 
 
 # -- patient names in free text ------------------------------------------------------------------------
-NAME_TOKEN_MIN = 3          # initials and short particles are not masked on their own
+NAME_TOKEN_MIN = person_names.NAME_TOKEN_MIN
 
 
 def _fold(values: pd.Series) -> pd.Series:
@@ -132,29 +165,14 @@ def name_tokens(names: pd.Series) -> pd.Series:
 
 
 def mask_names(values: pd.Series, tokens: pd.Series, language: str = "ru") -> tuple[pd.Series, pd.Series]:
-    """Every word of a known patient name (see `name_tokens`) inside free text replaced by [имя].
+    """Person names inside free text replaced by [имя]: words of a known name (see `name_tokens`) in
+    any grammatical case and with ё or е, and names that are in no name column (rules in
+    `ingest/names.py`).
 
-    The distinct cells are split into words and the words looked up in the name list (a hash
-    join), so the cost grows with the text, not with the number of names; only cells with a hit
-    are rewritten, with one pattern made of the names actually found. Returns the text and the
-    bool mask of the cells changed.
+    Runs once per distinct cell (`coerce.on_distinct`); the words are analysed once per distinct word,
+    so the cost grows with the text, not with the number of names. Returns the text and the bool mask
+    of the cells changed.
     """
-    if tokens.empty:
-        return values, pd.Series(False, index=values.index)
-    known = set(tokens.astype(object))
+    known = frozenset(tokens.dropna().astype(str))
     mark = MASKS.get(language, MASKS["en"])["name"]
-
-    def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
-        words = _fold(distinct).str.split(r"[^\w]+", regex=True).explode()
-        found = words.astype(object).isin(known).to_numpy(bool)
-        hit = pd.Series(found, index=words.index).groupby(level=0).any().reindex(distinct.index, fill_value=False)
-        if not found.any():
-            return distinct, hit
-        names = sorted(set(words[found].astype(str)), key=len, reverse=True)
-        alternatives = "|".join(re.escape(w).replace("е", "[её]") for w in names)
-        pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-        out = distinct.copy()
-        out[hit] = distinct[hit].astype(object).str.replace(pattern, mark, regex=True).astype("string")
-        return out, hit
-
-    return on_distinct(values, rewrite)
+    return on_distinct(values, lambda distinct: person_names.mask(distinct, known, mark))
