@@ -18,3 +18,9 @@ class InputError(AuditKitError):
 
 class ModuleError(AuditKitError):
     """An audit module could not run (its notebook failed)."""
+
+
+class NotEnoughData(AuditKitError):
+    """The tables are there but hold too little for a module to show anything (no new patient for a
+    cohort). `args[0]` is the catalog key of the sentence the report shows in the module's place;
+    the runner marks the module skipped with it (not failed)."""

@@ -33,6 +33,7 @@ class ModuleStatus:
     seconds: float = 0.0
     missing_tables: list[str] = field(default_factory=list)
     error: str = ""
+    reason: str = ""                # skipped with its tables present: the catalog key of why (NotEnoughData)
 
 
 @dataclass
@@ -91,7 +92,10 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
                             kernel_name="python3", progress_bar=False, log_output=False, cwd=str(source.parent))
         status = ModuleStatus(spec.name, out.name, OK)
     except pm.PapermillExecutionError as exc:
-        status = ModuleStatus(spec.name, out.name, FAILED, error=f"{exc.ename}: {exc.evalue}"[:500])
+        if exc.ename == "NotEnoughData":      # the data is there but too thin: said in a sentence, not a failure
+            status = ModuleStatus(spec.name, out.name, SKIPPED, reason=str(exc.evalue).strip("'\""))
+        else:
+            status = ModuleStatus(spec.name, out.name, FAILED, error=f"{exc.ename}: {exc.evalue}"[:500])
     except Exception as exc:  # kernel died, notebook missing: still a module failure, not a run failure
         status = ModuleStatus(spec.name, out.name, FAILED, error=f"{type(exc).__name__}: {exc}"[:500])
     status.seconds = round(time.perf_counter() - started, 2)
@@ -178,7 +182,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     timings["modules"] = round(time.perf_counter() - started, 2)
     for st in statuses.values():
         if st.status == SKIPPED:
-            progress(f"  skipped {st.notebook}: no {', '.join(st.missing_tables)}")
+            why = f"no {', '.join(st.missing_tables)}" if st.missing_tables else f"not enough data ({st.reason})"
+            progress(f"  skipped {st.notebook}: {why}")
     ordered = [statuses[s.name] for s in selected]
     write_modules_status(run_dir, ordered)
     merge_results(run_dir, config, ordered)

@@ -208,10 +208,13 @@ class TestChannels:
         assert s.known_before == 1
         assert s.cohorts.loc[s.cohorts["month_index"].eq(0), "patients"].tolist() == [2, 1]
 
-    def test_no_new_patient_is_a_clear_error(self):
+    def test_no_new_patient_says_so_instead_of_failing(self):
+        from audit_kit.errors import NotEnoughData
+
         refunds = canon("invoices", invoice_id=["I1"], patient_id=["P1"], paid_at=["2025-01-05"], amount=[-50.0])
-        with pytest.raises(InputError, match=r"^invoices: no new patient to put in a cohort up to 2025-01-05 "):
+        with pytest.raises(NotEnoughData) as err:
             cc.summarise({"invoices": refunds})
+        assert err.value.args[0] == "cohorts.text.no_cohorts"
 
     def test_without_leads_no_channel_view(self):
         s = cc.summarise({"invoices": invoices()})

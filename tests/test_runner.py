@@ -21,6 +21,7 @@ def fixture_modules(monkeypatch):
         "ok": ModuleSpec("ok", str(HERE / "ok.ipynb"), ("invoices",)),
         "broken": ModuleSpec("broken", str(HERE / "broken.ipynb"), ()),
         "needs_leads": ModuleSpec("needs_leads", str(HERE / "ok.ipynb"), ("leads",)),
+        "thin": ModuleSpec("thin", str(HERE / "thin.ipynb"), ("invoices",)),
     })
     monkeypatch.setattr(runner, "SUMMARY", ModuleSpec("summary", str(HERE / "absent.ipynb"), ()))
 
@@ -41,6 +42,8 @@ def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_
     assert status["ok"].status == "ok"
     assert status["broken"].status == "failed" and status["broken"].error == "ValueError: planted failure"
     assert status["needs_leads"].status == "skipped" and status["needs_leads"].missing_tables == ["leads"]
+    # a module whose tables are there but too thin says so in a sentence: skipped, not failed
+    assert status["thin"].status == "skipped" and status["thin"].reason == "cohorts.text.no_cohorts"
     run = tmp_path / "run"
     # the failing notebook is kept with its error for the analyst
     assert "planted failure" in (run / "notebooks" / "broken.ipynb").read_text(encoding="utf-8")
@@ -49,6 +52,7 @@ def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_
                        "metrics": {"ok.rows": {"unit": "count", "base": None, "current": 1}}}
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "planted failure" in html            # the failure is named in the report
+    assert "в оплатах нет ни одного нового пациента" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
     assert "stderr noise" not in html            # stderr never reaches the report
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))

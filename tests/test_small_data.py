@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.errors import NotEnoughData
 from audit_kit.findings import Finding
 from audit_kit.ingest import Ledger, TableLedger
 from audit_kit.modules import MODULES, channels, cohorts, funnel, quality, rfm, schedule
@@ -107,16 +108,20 @@ def test_every_module_runs_on_tiny_random_data(seed):
         if spec.missing(set(tables)):
             continue
         layer = LAYERS[name]
-        if name == "quality":
-            summary = layer.summarise(tables, PERIODS, options, ledger=ledger_of(tables))
-        elif name == "schedule":
-            summary = layer.summarise(tables, PERIODS, options, targets=TARGETS)
-        else:
-            summary = layer.summarise(tables, PERIODS, options)
+        try:
+            if name == "quality":
+                summary = layer.summarise(tables, PERIODS, options, ledger=ledger_of(tables))
+            elif name == "schedule":
+                summary = layer.summarise(tables, PERIODS, options, targets=TARGETS)
+            else:
+                summary = layer.summarise(tables, PERIODS, options)
+        except NotEnoughData as exc:       # said in a sentence in the report (runner: skipped, not failed)
+            assert t(exc.args[0]), name
+            continue
         metrics = layer.headline_metrics(summary)
         json.dumps({k: {p: jsonable(v) for p, v in values.items()} for k, (_, values) in metrics.items()},
                    allow_nan=False)
         findings = layer.build_findings(summary, fmt, t, TARGETS)
         assert all(isinstance(f, Finding) and f.title for f in findings), name
         ran.append(name)
-    assert "rfm" in ran and "cohorts" in ran and "funnel" in ran      # invoices and leads are always given
+    assert "rfm" in ran and "funnel" in ran      # invoices and leads are always given

@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, InputError
+from ..errors import NotEnoughData
 from ..ingest import keys as id_keys
 from ..options import COHORT_PERIODS as PERIODS  # noqa: F401  (cohorts.PERIODS: the choices)
 from ..options import check_margin, check_period, cohort_window, ltv_horizons
@@ -55,6 +55,8 @@ RETENTION_GAP = 0.05         # ... retaining at least 5 pp worse than the older 
 CELL_COLUMNS = ["cohort", "month_index", "patients", "revenue", "cum_revenue", "cum_revenue_per_patient",
                 "active_patients", "retention", "observed"]
 VALUES = ["revenue", "cum_revenue", "cum_revenue_per_patient", "active_patients", "retention"]
+
+NO_COHORTS = "cohorts.text.no_cohorts"     # NotEnoughData: no payment of 0 or more gives a new patient
 
 
 def month_numbers(times) -> np.ndarray:
@@ -379,9 +381,7 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     cells = cohort_cells(invoices, prepared.acquired, period=period, by="channel" if by_channel else None, end=end,
                          visits=prepared.visits, positions=prepared.positions)
     if cells.empty:
-        until = end.date() if pd.notna(end) else "the data end"
-        raise InputError(f"invoices: no new patient to put in a cohort up to {until} "
-                         "(no payment of 0 or more with a patient and a date)")
+        raise NotEnoughData(NO_COHORTS)
     table = cohort_table(cells, period=period)
     multiples = cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period)
     summary = CohortSummary(end, not is_month_end(end), period, prepared.known_before, horizons, gross_margin, table,
@@ -445,7 +445,7 @@ def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
     for name, (_, end) in periods.items():       # two periods at most
         try:
             out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared, **options)
-        except InputError:
+        except NotEnoughData:
             if name == "current":
                 raise
     return out

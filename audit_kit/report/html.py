@@ -79,7 +79,9 @@ def module_title(t: Translator, name: str) -> str:
 
 def status_note(t: Translator, status: Any) -> str:
     title = module_title(t, status.name)
-    if status.status == "skipped":
+    if status.status == "skipped" and getattr(status, "reason", ""):
+        text = t("common.not_enough_data", module=title, reason=t(status.reason))
+    elif status.status == "skipped":
         needs = t.get(f"modules.{status.name}.needs", default="")
         text = t("common.skipped", module=title, tables=", ".join(status.missing_tables), needs=needs)
     else:

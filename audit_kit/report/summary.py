@@ -253,7 +253,9 @@ def more_data(results: RunResults, tables: Iterable[str], periods: Iterable[str]
     (`modules.<name>.needs`), patient surveys when absent, a base period when none is set."""
     items = []
     for s in results.statuses:
-        if s["status"] == "skipped":
+        if s["status"] == "skipped" and s.get("reason"):
+            items.append(t("common.not_enough_data", module=module_title(t, s["name"]), reason=t(s["reason"])))
+        elif s["status"] == "skipped":
             items.append(t("summary.more_data.skipped", module=module_title(t, s["name"]),
                            needs=t.get(f"modules.{s['name']}.needs", default="") or ", ".join(s["missing_tables"])))
     if "surveys" not in set(tables):
