@@ -217,3 +217,14 @@ def test_sample_without_branches_is_the_committed_demo(tmp_path):
                 assert all(new.read(e) == old.read(e) for e in new.namelist()), name
         else:
             assert path.read_bytes() == kept.read_bytes(), name
+
+
+def test_doctor_names_stay_distinct_up_to_the_largest_network(demo):
+    from audit_kit.sample.facts import SURNAMES
+    from audit_kit.sample.network import MAX_BRANCHES, _doctor_names
+
+    doctors = demo["doctors"].astype(str)
+    names = _doctor_names(doctors, MAX_BRANCHES)
+    assert names.shape == (MAX_BRANCHES, len(doctors)) and len(set(names.ravel())) == names.size
+    surnames = {n.split()[0].removesuffix("а") for n in names[1:].ravel()}
+    assert not surnames & set(SURNAMES)       # patients' surnames come from SURNAMES: no doctor is a patient's namesake

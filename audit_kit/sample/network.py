@@ -131,6 +131,7 @@ class _Network:
         self.cells = {name: (_calltouch_cells(frame, tmp) if name == "calls" else _text(frame))
                       for name, frame in self.demo.items() if name not in ("marketing_spend", "site_traffic")}
         self.suffix = np.array([""] + [f"_{b}" for b in range(1, branches + 1)], object)
+        self.labels = np.array([""] + [branch_name(b, branches) for b in range(1, branches + 1)], object)
         doctors = self.cells["doctors"]
         self.doctor_index = pd.Series(np.arange(len(doctors)), index=doctors["Код врача"].to_numpy())
         self.doctor_names = _doctor_names(doctors, branches)
@@ -176,8 +177,7 @@ class _Network:
             e = np.tile(local, k) + self.suffix[branch] + "@" + np.tile(domain, k)
             out["E-mail"] = np.where(np.tile(local == "", k), "", e)
         if name in BRANCH_TABLES:
-            labels = np.array([""] + [branch_name(b, self.branches) for b in range(1, self.branches + 1)], object)
-            out[BRANCH_HEADER] = labels[branch]
+            out[BRANCH_HEADER] = self.labels[branch]
         frame = pd.DataFrame(out)
         if name == "patients":       # a borrowed patient is listed once, under the branch that lent it
             grp = self.group.reindex(base["Код пациента"].to_numpy()).fillna(0).to_numpy(np.int8)
@@ -207,7 +207,7 @@ class _Network:
         return np.where(np.tile(blank, k), "", text.to_numpy(object))
 
     def blocks(self, name: str):
-        """(first branch, frame) blocks of about BLOCK_ROWS rows covering every branch."""
+        """(first branch, branch after the last, frame): blocks of about BLOCK_ROWS rows covering every branch."""
         per = max(1, BLOCK_ROWS // max(1, len(self.cells[name])))
         for b0 in range(1, self.branches + 1, per):
             b1 = min(b0 + per, self.branches + 1)
@@ -232,17 +232,11 @@ def _branches_ru(n: int) -> str:
     return f"{n} {word}"
 
 
-def _writer(path: Path, fmt):
-    encoding, sep = fmt
-    eol = "\r\n" if encoding == "cp1251" else "\n"
-    f = open(path, "w", encoding=encoding, newline="")
-    return f, sep, eol
-
-
 def _write(frames, path: Path, fmt, title: str | None = None) -> None:
     """Frames appended to one csv: a header once, CRLF for Windows (cp1251) exports, a title line above."""
-    f, sep, eol = _writer(path, fmt)
-    with f:
+    encoding, sep = fmt
+    eol = "\r\n" if encoding == "cp1251" else "\n"
+    with open(path, "w", encoding=encoding, newline="") as f:
         if title:
             f.write(title + eol + eol)
         for i, frame in enumerate(frames):
