@@ -100,7 +100,7 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
         try:
             for child in proc.children(recursive=True):      # again each time: a fork execs its command later
-                seen[child.pid] = " ".join(child.cmdline()[:3])
+                seen[child.pid] = " ".join(child.cmdline())
         except psutil.Error:
             pass
         if timeout and time.perf_counter() - started > timeout:
