@@ -192,13 +192,13 @@ def report(results: dict[str, dict]) -> None:
     if "M" in results and "L" in results:
         m, big = results["M"], results["L"]
         scale = big["rows"] / m["rows"]
-        print(f"\nM→L growth per raw row (rows ×{scale:.2f}; time ratio ÷ row ratio; 1.00 = linear, above grows faster):")
+        print(f"\nM→L growth per raw row (rows ×{scale:.2f}; L ÷ M, then ÷ the row ratio: 1.00 = linear, above grows faster):")
         pairs = [(k, m["stages"].get(k), big["stages"].get(k)) for k in stages]
         pairs += [(f"  {nb}", m["notebooks"].get(nb), big["notebooks"].get(nb)) for nb in notebooks]
         pairs += [("peak RSS", m["peak_rss"], big["peak_rss"])]
         for k, a, b in pairs:
             if a and b:
-                print(f"  {k:<24} ×{b / a:7.2f} time  →  ×{b / a / scale:5.2f} per row")
+                print(f"  {k:<24} ×{b / a:7.2f}  →  ×{b / a / scale:5.2f} per row")
 
 
 def main(argv: list[str] | None = None) -> int:
