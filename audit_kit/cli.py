@@ -79,11 +79,27 @@ def cmd_run(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from .sample import generate
+    from .sample import generate, generate_network
 
-    config = generate(Path(args.folder))
-    print(f"wrote the demo clinic to {config.parent}; run: audit-kit run {config}")
+    if args.branches is None:
+        config = generate(Path(args.folder))
+        print(f"wrote the demo clinic to {config.parent}; run: audit-kit run {config}")
+        return 0
+    config = generate_network(Path(args.folder), args.branches)
+    print(f"wrote a network of {args.branches} copies of the demo clinic to {config.parent}; run: audit-kit run {config}")
     return 0
+
+
+def _branches(text: str) -> int:
+    from .sample.network import MAX_BRANCHES
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_BRANCHES:
+        raise argparse.ArgumentTypeError(f"a whole number from 1 to {MAX_BRANCHES}, not {text!r}")
+    return n
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("sample", help="write the synthetic demo clinic (raw exports + audit.yaml)")
     p.add_argument("folder", nargs="?", default="demo_clinic")
+    p.add_argument("--branches", type=_branches, metavar="N",
+                   help="a network of N copies of the demo clinic as branches (all csv; for benchmarks)")
     p.set_defaults(func=cmd_sample)
     return parser
 

@@ -16,13 +16,15 @@ draw, and xlsx files get fixed document timestamps and fixed zip entry times.
 
 Modules, by idea: `facts` (calendar, plants, doctors, channels, prices, names), `clock` (helpers on
 the simulation's minute clock), `clinic` (the simulation), `frames` (the raw export frames),
-`exports` (writing them and audit.yaml), `measure` (the plants measured back from the files).
+`exports` (writing them and audit.yaml), `measure` (the plants measured back from the files), `network`
+(a network of the demo's copies as branches, for benchmarks: `audit-kit sample --branches N`).
 """
 from .exports import generate, write_export
 from .facts import (BASE, CHANNEL_MAP, CURRENT, OVERBOOKED, OVERRUNS, PLANTS, SEED, UNDERLOADED)
 from .frames import BOOKING_DOCTOR_HEADER, CALLBACK_HEADER, INVOICE_TITLE, XLSX_SHEETS, build
 from .measure import measure, read_raw
+from .network import generate_network
 
-__all__ = ["generate", "write_export", "build", "measure", "read_raw", "BASE", "CURRENT", "CHANNEL_MAP", "OVERBOOKED",
+__all__ = ["generate", "generate_network", "write_export", "build", "measure", "read_raw", "BASE", "CURRENT", "CHANNEL_MAP", "OVERBOOKED",
            "OVERRUNS", "UNDERLOADED", "PLANTS", "SEED", "BOOKING_DOCTOR_HEADER", "CALLBACK_HEADER", "INVOICE_TITLE",
            "XLSX_SHEETS"]
