@@ -249,6 +249,19 @@ CASES = [
          files={"data/s.csv": csv([["ID пациента", "Дата ответа", "NPS", "CSAT"], ["P1", "05.01.2025", "11", "7"],
                                    ["P2", "05.01.2025", "99", "0"], ["P3", "05.01.2025", "9", "5"]])},
          data={"surveys": "data/s.csv"}),
+    Case("value_mixed_utc_offsets", "value", 0, "total: 4 rows read, 4 used",
+         files={"data/c.csv": csv([["ID звонка", "Дата звонка", "Принят"], ["1", "2025-01-05T10:00:00+03:00", "да"],
+                                   ["2", "2025-01-05T07:00:00Z", "да"], ["3", "2025-01-05T12:00:00+05:00", "нет"],
+                                   ["4", "2025-01-05 10:00:00", "да"]])},
+         data={"calls": "data/c.csv"},
+         check=lambda folder: _values(folder, "calls", "started_at", ["2025-01-05 10:00"] * 4)),
+    Case("run_small_call_log", "value", 0, "02_lead_loss.ipynb: ok",
+         files={"data/c.csv": csv([["ID звонка", "Дата звонка", "Принят"]] + [
+             [str(i), (__import__("pandas").Timestamp("2024-10-01 09:00") + __import__("pandas").Timedelta(hours=11 * i)
+                       ).strftime("%d.%m.%Y %H:%M"), "нет" if i % 5 == 0 else "да"] for i in range(400)]),
+                "data/leads.csv": csv([LEADS_HEADER] + LEADS)},
+         data={"leads": "data/leads.csv", "calls": "data/c.csv"}, command="run",
+         extra_args=("--modules", "funnel", "quality")),
     # -- files recognised by their content, separators, formulas, the report folder --------------------
     Case("file_pipe_separated", "file", 0, "total: 2 rows read, 2 used",
          files={"data/leads.csv": csv([LEADS_HEADER] + LEADS, sep="|")}),
