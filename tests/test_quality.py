@@ -9,6 +9,7 @@ import pytest
 from helpers import canon
 
 from audit_kit.metrics import quality as q
+from audit_kit.modules import quality as section
 
 T = pd.Timestamp
 
@@ -66,7 +67,7 @@ def test_describe_reasons_translates_code_and_keeps_column():
                 "action.next_day": "next day", "with_action": "{reason}; {action}"}
     reasons = pd.Series(["missing:lead_id", "empty:channel (set to (не указан))",
                          "slot_end before slot_start (blanked)", "weird"])
-    assert q.describe_reasons(reasons, phrases).tolist() == [
+    assert section.describe_reasons(reasons, phrases).tolist() == [
         "<missing:lead_id>", "<empty:channel>; set (не указан)", "slot_end < slot_start; cleared", "weird"]
 
 
@@ -74,8 +75,8 @@ def test_reason_phrases_exist_in_both_catalogs():
     from audit_kit.report.i18n import Translator
 
     for lang in ("ru", "en"):
-        phrases = q.reason_phrases(Translator(lang))
-        text = q.describe_reasons(pd.Series(["invalid_number:amount", "duplicate_row",
+        phrases = section.reason_phrases(Translator(lang))
+        text = section.describe_reasons(pd.Series(["invalid_number:amount", "duplicate_row",
                                              "invalid_date:paid_at (blanked)"]), phrases)
         assert "amount" in text.iloc[0] and "invalid_number" not in text.iloc[0]
         assert "paid_at" in text.iloc[2] and "blanked" not in text.iloc[2]
@@ -88,11 +89,11 @@ def test_ingest_reasons_of_hardening_are_described_in_both_languages():
                          "phone_as_id:patient_id (hashed)", "linked_by_phone:patient_id", "mixed_encoding (re-decoded)",
                          "too_few_fields", "too_many_fields"])
     assert q.parse_reasons(reasons)["action"].fillna("").tolist() == ["masked", "masked", "hashed", "", "redecoded", "", ""]
-    en = q.describe_reasons(reasons, q.reason_phrases(Translator("en"))).tolist()
+    en = section.describe_reasons(reasons, section.reason_phrases(Translator("en"))).tolist()
     assert en[0] == "phone or e-mail in lost_reason — masked"
     assert en[3] == "patient_id found by the phone number"
     assert en[4] == "row in another text encoding than the rest of the file — decoded again"
-    ru = q.describe_reasons(reasons, q.reason_phrases(Translator("ru"))).tolist()
+    ru = section.describe_reasons(reasons, section.reason_phrases(Translator("ru"))).tolist()
     assert ru[2] == "patient_id — номер телефона — заменено псевдонимом"
 
 

@@ -6,7 +6,7 @@ a Series or a number. Periods are half-open windows [start, end) of timestamps.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -118,37 +118,6 @@ def parse_reasons(reasons: pd.Series) -> pd.DataFrame:
         "action": action,
         "action_value": action_text.str.slice(len("set to ")).where(set_to).astype("string"),
     }, index=reasons.index)
-
-
-def reason_phrases(t: Callable[[str], str]) -> dict[str, str]:
-    """The catalog templates describe_reasons needs, read through a translator `t(key)`."""
-    phrases = {code: t(f"quality.reasons.{code}") for code in REASON_CODES}
-    phrases |= {f"action.{a}": t(f"quality.actions.{a}") for a in ACTION_CODES}
-    phrases["with_action"] = t("quality.reasons.with_action")
-    return phrases
-
-
-def describe_reasons(reasons: pd.Series, phrases: Mapping[str, str]) -> pd.Series:
-    """Ledger reasons in plain words: the code is translated, column names are kept as they are.
-
-    phrases maps each code of REASON_CODES to a template with {column} / {other}, `action.<a>` to
-    a template with {value}, and `with_action` to '{reason} ... {action}'. A reason whose code is
-    unknown is shown as it is. The ledger has one row per distinct reason (tens of rows, not
-    growing with the clinic), so the per-row formatting below is cheap.
-    """
-    parts = parse_reasons(reasons)
-    out = []
-    for raw, code, column, other, action, value in zip(reasons, parts["code"], parts["column"], parts["other"],
-                                                      parts["action"], parts["action_value"]):
-        if pd.isna(code) or code not in phrases or (pd.notna(action) and f"action.{action}" not in phrases):
-            out.append(str(raw))
-            continue
-        text = phrases[code].format(column="" if pd.isna(column) else column, other="" if pd.isna(other) else other)
-        if pd.notna(action):
-            done = phrases[f"action.{action}"].format(value="" if pd.isna(value) else value)
-            text = phrases["with_action"].format(reason=text, action=done)
-        out.append(text)
-    return pd.Series(out, index=reasons.index, dtype="string")
 
 
 def ledger_rejections(reasons: pd.DataFrame) -> pd.DataFrame:

@@ -7,9 +7,8 @@ The module shape of `audit_kit.modules`; ``summarise`` also takes the run's row 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-import numpy as np
 import pandas as pd
 
 from ..findings import Finding, from_catalog, severity_by_share
@@ -60,6 +59,38 @@ class QualitySummary:
     def completed_in_current(self) -> float:
         inside = in_window(self.reconciled["month"], *self.current)
         return self.reconciled.loc[inside, "completed_bookings"].sum()
+
+
+# -- ledger reasons in words (the catalog sentences of `metrics.quality.parse_reasons`) ----------------
+def reason_phrases(t: Callable[[str], str]) -> dict[str, str]:
+    """The catalog templates describe_reasons needs, read through a translator `t(key)`."""
+    phrases = {code: t(f"quality.reasons.{code}") for code in q.REASON_CODES}
+    phrases |= {f"action.{a}": t(f"quality.actions.{a}") for a in q.ACTION_CODES}
+    phrases["with_action"] = t("quality.reasons.with_action")
+    return phrases
+
+
+def describe_reasons(reasons: pd.Series, phrases: Mapping[str, str]) -> pd.Series:
+    """Ledger reasons in plain words: the code is translated, column names are kept as they are.
+
+    phrases maps each code of q.REASON_CODES to a template with {column} / {other}, `action.<a>` to
+    a template with {value}, and `with_action` to '{reason} ... {action}'. A reason whose code is
+    unknown is shown as it is. The ledger has one row per distinct reason (tens of rows, not
+    growing with the clinic), so the per-row formatting below is cheap.
+    """
+    parts = q.parse_reasons(reasons)
+    out = []
+    for raw, code, column, other, action, value in zip(reasons, parts["code"], parts["column"], parts["other"],
+                                                      parts["action"], parts["action_value"]):
+        if pd.isna(code) or code not in phrases or (pd.notna(action) and f"action.{action}" not in phrases):
+            out.append(str(raw))
+            continue
+        text = phrases[code].format(column="" if pd.isna(column) else column, other="" if pd.isna(other) else other)
+        if pd.notna(action):
+            done = phrases[f"action.{action}"].format(value="" if pd.isna(value) else value)
+            text = phrases["with_action"].format(reason=text, action=done)
+        out.append(text)
+    return pd.Series(out, index=reasons.index, dtype="string")
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], options: Mapping[str, Any], *,
@@ -158,7 +189,7 @@ def finding_drafts(summary: QualitySummary, fmt, t) -> list[dict[str, Any]]:
     if len(invalid):
         rows = int(invalid["rows"].sum())
         top = invalid.iloc[0]
-        reason = q.describe_reasons(invalid["reason"].head(1), q.reason_phrases(t)).iloc[0]
+        reason = describe_reasons(invalid["reason"].head(1), reason_phrases(t)).iloc[0]
         add("rejected_rows", severity_by_share(rows / read, "rejected_rows"), None, rows=fmt.num(rows),
             read=fmt.num(read), rate=fmt.pct(rows / read, 2), top=f'{table_name(top["table"])}: {reason} ({fmt.num(top["rows"])})')
     chain = summary.chain

@@ -69,7 +69,7 @@ def ledger_table(run_dir: Path, t: Translator) -> ReportTable | None:
     if not path.is_file():
         return None
     from ..ingest import Ledger
-    from ..metrics.quality import describe_reasons, reason_phrases
+    from ..modules.quality import describe_reasons, reason_phrases
 
     ledger = Ledger.from_dict(json.loads(path.read_text(encoding="utf-8")))
     frame, reasons = ledger.frame(), ledger.reasons_frame()

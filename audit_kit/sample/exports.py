@@ -22,7 +22,7 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     stable_files.write_xlsx(path, frame.columns, [frame[c] for c in frame.columns], sheet, creator="audit-kit sample")
 
 
-def _config_text(paths: dict[str, str], client: str = "Клиника «Здоровье» (демо)",
+def config_text(paths: dict[str, str], client: str = "Клиника «Здоровье» (демо)",
                  origin: str = "`audit-kit sample` (audit_kit/sample.py)") -> str:
     """audit.yaml of the demo clinic (or of a network of its copies: `client`, `origin`): a preset for the
     calls, built-in aliases for most files, a columns: mapping for the bookings."""
@@ -82,5 +82,5 @@ def generate(out_dir: Path, seed: int = SEED) -> Path:
     for name, (fname, frame, fmt) in tables.items():
         write_export(name, frame, data / fname, fmt)
     config = out_dir / "audit.yaml"
-    config.write_text(_config_text({k: "data/" + v[0] for k, v in tables.items()}), encoding="utf-8")
+    config.write_text(config_text({k: "data/" + v[0] for k, v in tables.items()}), encoding="utf-8")
     return config

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exports import _config_text
+from .exports import config_text
 from .facts import FEMALE_NAMES, MALE_NAMES, SEED, SURNAMES
 from .frames import BOOKING_DOCTOR_HEADER, CALLTOUCH, INVOICE_TITLE, build
 
@@ -274,7 +274,7 @@ def generate_network(out_dir, branches: int, seed: int = SEED) -> Path:
         _write(frames, data / fname, ("utf-8", ",") if fmt == CALLTOUCH else fmt)
         paths[name] = f"data/{fname}"
     config = out_dir / "audit.yaml"
-    config.write_text(_config_text(paths, client=f"Сеть клиник «Здоровье» (демо, {_branches_ru(branches)})",
+    config.write_text(config_text(paths, client=f"Сеть клиник «Здоровье» (демо, {_branches_ru(branches)})",
                                    origin=f"`audit-kit sample --branches {branches}` (audit_kit/sample/network.py)"),
                       encoding="utf-8")
     return config
