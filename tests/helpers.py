@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit_kit.ingest.schema import BOOL, DATETIME, MONEY, MONTH, NUMBER, TABLES
+from audit_kit.ingest.schema import TABLES, conform
 
 
 def canon(table: str, rows: list[dict] | None = None, **columns) -> pd.DataFrame:
@@ -16,16 +16,7 @@ def canon(table: str, rows: list[dict] | None = None, **columns) -> pd.DataFrame
         if not columns:
             columns = {TABLES[table].columns[0].name: [None] * len(rows)}
     n = len(next(iter(columns.values())))
-    out = {}
-    for col in TABLES[table].columns:
-        values = columns.get(col.name, [None] * n)
-        if col.kind in (DATETIME, MONTH):
-            out[col.name] = pd.to_datetime(pd.Series(values), format="ISO8601").astype("datetime64[ns]")
-        elif col.kind in (MONEY, NUMBER):
-            out[col.name] = pd.Series(values, dtype="float64")
-        elif col.kind == BOOL:
-            out[col.name] = pd.Series(values, dtype="boolean")
-        else:
-            out[col.name] = pd.Series(values, dtype="string")
-    out["_source_row"] = pd.Series(columns.get("_source_row", range(2, n + 2)), dtype="int64")
-    return pd.DataFrame(out)
+    given = pd.DataFrame({name: pd.Series(list(values), dtype="object") for name, values in columns.items()
+                          if name != "_source_row"}, index=range(n))
+    given["_source_row"] = pd.Series(columns.get("_source_row", range(2, n + 2)), dtype="int64")
+    return conform(given, table)

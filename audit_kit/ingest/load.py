@@ -26,7 +26,7 @@ from .presets import Preset
 from .readers import (MIXED_ENCODING, RawTable, file_kind, formulas_without_values, read_grid, redecode_mojibake,
                       to_raw_table)
 from .schema import (BOOL, CHANNEL, DATETIME, ID, MONEY, MONTH, NUMBER, OUTCOME, PII, STAFF_TABLES, STATUS,
-                     TABLES, TEXT, Table)
+                     TABLES, TEXT, Table, conform)
 
 UNKNOWN_CHANNEL = {"ru": "(не указан)", "en": "(not given)"}
 PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: coerce.parse_number,
@@ -433,28 +433,8 @@ def _fix_table(name: str, out: pd.DataFrame, note, reject: pd.Series) -> pd.Data
 
 
 def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
-    for col in table.columns:
-        if col.name not in df:
-            continue
-        if col.kind in (ID, TEXT, CHANNEL, PII, STATUS):
-            df[col.name] = df[col.name].astype("string")
-        elif col.kind in (DATETIME, MONTH):
-            df[col.name] = pd.to_datetime(df[col.name]).astype("datetime64[ns]")
-        elif col.kind == OUTCOME:
-            df[col.name] = df[col.name].astype("string")
-        elif col.kind in (MONEY, NUMBER):
-            df[col.name] = df[col.name].astype("float64")
-        elif col.kind == BOOL:
-            df[col.name] = df[col.name].astype("boolean")
-    # Optional columns the file lacks are added empty, so metrics can rely on the full contract.
-    empty = {DATETIME: (pd.NaT, "datetime64[ns]"), MONTH: (pd.NaT, "datetime64[ns]"), MONEY: (float("nan"), "float64"),
-             NUMBER: (float("nan"), "float64"), BOOL: (pd.NA, "boolean")}
-    for col in table.columns:
-        if col.name not in df:
-            value, dtype = empty.get(col.kind, (pd.NA, "string"))
-            df[col.name] = pd.Series(value, index=df.index, dtype=dtype)
-    order = [c.name for c in table.columns] + ["_source_row"]
-    return df[order]
+    """The parsed table on the contract (`schema.conform`): metrics can rely on every column."""
+    return conform(df, table)
 
 
 def ingest(config: AuditConfig) -> IngestResult:

@@ -243,3 +243,28 @@ TRUE_VALUES = ("да", "yes", "y", "true", "1", "отвечен", "принят"
 FALSE_VALUES = ("нет", "no", "n", "false", "0", "пропущен", "пропущенный", "не отвечен", "missed", "unanswered", "не принят", "неотвеченный", "входящий пропущенный")
 
 PII_COLUMNS = tuple(dict.fromkeys(c.name for t in TABLES.values() for c in t.columns if c.kind == PII))
+
+
+def conform(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
+    """`df` on the contract of `table`: every contract column in order with its dtype (ids, text,
+    statuses and outcomes as string, dates as datetime64[ns] — text dates read as ISO 8601 —, money and
+    numbers as float64, yes/no as boolean), optional columns `df` lacks added empty, and `_source_row`
+    last when `df` has it. The one builder of canonical frames: ingest ends with it, tests build with it."""
+    table = TABLES[table] if isinstance(table, str) else table
+    out = {}
+    for col in table.columns:
+        values = df[col.name] if col.name in df else pd.Series(None, index=df.index, dtype="object")
+        if values.dtype == object:      # missing values as None, so that every dtype below takes them
+            values = values.astype(object).where(values.notna(), None)
+        if col.kind in (DATETIME, MONTH):
+            out[col.name] = pd.to_datetime(values, format="ISO8601").astype("datetime64[ns]")
+        elif col.kind in (MONEY, NUMBER):
+            out[col.name] = values.astype("float64")
+        elif col.kind == BOOL:
+            out[col.name] = values.astype("boolean")
+        else:
+            out[col.name] = values.astype("string")
+    frame = pd.DataFrame(out, index=df.index)
+    if "_source_row" in df:
+        frame["_source_row"] = df["_source_row"]
+    return frame
