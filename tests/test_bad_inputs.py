@@ -76,6 +76,22 @@ def _values(folder: Path, table: str, column: str, expected: list) -> None:
     assert got.tolist() == expected, got.tolist()
 
 
+def _findings_have(folder: Path, rows: dict[str, str]) -> None:
+    """The run's findings.json has these finding ids, each with its row count in the title."""
+    import json
+
+    found = {f["id"]: f for f in json.loads((folder / "out" / "findings.json").read_text(encoding="utf-8"))}
+    for finding, n in rows.items():
+        assert finding in found and f": {n}" in found[finding]["title"], (finding, sorted(found))
+
+
+def _no_words(folder: Path, table: str, words: tuple[str, ...]) -> None:
+    text = _canonical(folder, table).astype(str).to_csv(index=False)
+    text = re.sub(r"h[0-9a-f]{16}", "", text)
+    for word in words:
+        assert word not in text, word
+
+
 def kept_verbatim(table: str, column: str, value: str) -> Callable[[Path], None]:
     def check(folder: Path) -> None:
         assert value in _canonical(folder, table)[column].tolist()
@@ -262,6 +278,14 @@ CASES = [
                 "data/leads.csv": csv([LEADS_HEADER] + LEADS)},
          data={"leads": "data/leads.csv", "calls": "data/c.csv"}, command="run",
          extra_args=("--modules", "funnel", "quality")),
+    Case("value_times_in_an_impossible_order", "value", 0, "01_data_quality.ipynb: ok",
+         files={"data/b.csv": csv([["ID записи", "ID пациента", "ID врача", "Дата приема", "Статус", "Дата записи"],
+                                   ["B1", "P1", "D1", "10.01.2025 10:00", "пришел", "05.01.2025 09:00"],
+                                   ["B2", "P1", "D1", "10.01.2025 11:00", "пришел", "11.01.2025 08:00"]]),
+                "data/v.csv": csv([["ID визита", "ID пациента", "Время прихода", "ID записи"],
+                                   ["V1", "P1", "04.01.2025 09:55", "B1"], ["V2", "P1", "10.01.2025 10:50", "B2"]])},
+         data={"bookings": "data/b.csv", "visits": "data/v.csv"}, command="run", extra_args=("--modules", "quality"),
+         check=lambda folder: _findings_have(folder, {"booked_after_slot": "1", "checkin_before_booking": "2"})),
     # -- files recognised by their content, separators, formulas, the report folder --------------------
     Case("file_pipe_separated", "file", 0, "total: 2 rows read, 2 used",
          files={"data/leads.csv": csv([LEADS_HEADER] + LEADS, sep="|")}),
@@ -292,6 +316,11 @@ CASES = [
          data=PAY, check=no_pii_in_tables),
     Case("pii_phone_as_patient_id", "pii", 0, "fixed in invoices: phone_as_id:patient_id (hashed): 1",
          files=invoices_with(["1", "+7 912 345-67-89", "05.01.2025", "100"]), data=PAY, check=no_pii_in_tables),
+    Case("pii_declined_name_beside_a_phone", "pii", 0, "name_in_text:lost_reason (masked): 2",
+         files=leads_with(["1", "05.01.2025", "SEO", "перезвонить Ивановой +7 916 123-45-67", "Иванова Мария"],
+                          ["2", "06.01.2025", "SEO", "Консультация (Петров Пётр, тел. 8 912 000-11-22)", ""],
+                          header=LEADS_HEADER + ["ФИО"]),
+         check=lambda folder: _no_words(folder, "leads", ("Иванов", "Петров", "Пётр", "916", "912"))),
     Case("pii_name_of_patient_in_payment_service", "pii", 0, "name_in_text:service (masked): 1",
          files={"data/pay.csv": csv([INVOICES_HEADER + ["Номенклатура"], ["1", "P1", "05.01.2025", "100", "Приём (Петрова)"]]),
                 "data/p.csv": csv([["ID пациента", "ФИО"], ["P1", "Петрова Анна"]])},

@@ -37,6 +37,7 @@ def test_validate_json_contract(leads_config, capsys):
                         "reasons": {"missing:lead_id": 1, "invalid_date:created_at": 1}}
     # additive: the fixes, the preset and the files of each table, and the tables that lost most rows
     assert summary["tables"]["leads"]["preset"] is None and summary["tables"]["leads"]["files"] == {}
+    assert summary["tables"]["leads"]["fixes"] == {}       # the same fix reasons as the text output
     assert summary["warnings"] == ["leads: 2 of 3 rows rejected — required column lead_id is empty"]
 
 
