@@ -374,7 +374,7 @@ def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) 
     """Rows that are events (one per site visit) summed into the table's grain (sessions per month and
     channel); the first source row of each group is kept, and every used row is counted as a fix."""
     by, total = list(spec["by"]), spec["sum"]
-    if "month" in by and "month" not in df or df["month"].isna().all():
+    if "month" in by and ("month" not in df or df["month"].isna().all()):
         df["month"] = df["date"].dt.to_period("M").dt.to_timestamp()
     grouped = (df.groupby(by, sort=True, dropna=False)
                .agg(**{total: (total, "sum"), "_source_row": ("_source_row", "min"), "_fixed": ("_fixed", "max")})

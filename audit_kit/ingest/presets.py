@@ -161,9 +161,10 @@ def all_presets() -> dict[str, Preset]:
     return out
 
 
-def known_headers() -> set[str]:
-    """Every header any preset knows (normalised)."""
-    return set().union(*(p.headers for p in all_presets().values())) if all_presets() else set()
+@functools.cache
+def known_headers() -> frozenset[str]:
+    """Every header any preset knows (normalised); made once, read for every file's header row."""
+    return frozenset().union(*(p.headers for p in all_presets().values()))
 
 
 def headerless_match(first_row: list, table: str) -> Preset | None:
@@ -336,8 +337,7 @@ def apply_values(text: pd.DataFrame, preset: Preset | None) -> pd.DataFrame:
 def lead_outcome(status: pd.Series, preset: Preset | None, stages: dict[str, str]) -> pd.Series:
     """won | lost | open per lead from its stage; NA where the stage is empty, or when neither a preset
     nor the config's `stages:` says what any stage means (the file's stages are then not read)."""
-    vocab = dict(preset.stages) if preset is not None else {}
-    vocab |= {normalise_header(k): v for k, v in stages.items()}
+    vocab = known_stages([preset.id] if preset is not None else [], stages)
     if not vocab:
         return pd.Series(pd.NA, index=status.index, dtype="string")
     key = normalise_text(status)
