@@ -153,3 +153,14 @@ def test_ingest_keys_give_the_same_results_as_keys_made_on_the_fly():
     keyed_rows, plain_rows = pt.acquisition_rows(keyed), pt.acquisition_rows(INVOICES)
     pd.testing.assert_frame_equal(keyed_rows[0], plain_rows[0])
     assert keyed_rows[1].tolist() == plain_rows[1].tolist() and keyed_rows[2] == plain_rows[2]
+
+
+def test_same_as_previous_and_among_compare_ids_as_given():
+    from audit_kit.metrics.patients import among, same_as_previous
+
+    ids = pd.Series(["A", "A", "B", None, None, "b", "b"], dtype="string")
+    assert same_as_previous(ids).tolist() == [False, True, False, False, False, False, True]   # NA never repeats
+    assert same_as_previous(ids.iloc[:1]).tolist() == [False] and same_as_previous(ids.iloc[:0]).tolist() == []
+    assert among(ids, ["A", "b"]).tolist() == [True, True, False, False, False, True, True]     # case kept
+    assert among(pd.Index(["00123", "123"], dtype="string"), pd.Index(["123"], dtype="string")).tolist() == [False, True]
+    assert among(ids, []).tolist() == [False] * 7

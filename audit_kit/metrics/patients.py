@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..options import DEFAULT_REPEAT_CHANNELS
-from ..ingest.keys import arrow_ids, key_of, positions
+from ..ingest.keys import arrow_ids, key_of, member, positions
 from .periods import day_numbers, up_to
 
 UNKNOWN_CHANNEL = "unknown"
@@ -82,6 +82,25 @@ def visit_and_patient_codes(invoices: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     n_ids = int(visit.max()) + 1 if n else 0
     visit[by_day] = max(n_ids, 0) + day_visit                # rows with neither stay -1
     return visit, patient, names
+
+
+def same_as_previous(ids: pd.Series) -> np.ndarray:
+    """Whether each row's ID equals the row before it (False for the first row and for a missing ID):
+    where a sorted table's run of one patient goes on. Compared by Arrow, no Python strings made."""
+    arr = arrow_ids(ids)
+    if len(arr) < 2:
+        return np.zeros(len(arr), bool)
+    same = pc.equal(arr.slice(1), arr.slice(0, len(arr) - 1)).fill_null(False)
+    return np.r_[False, same.to_numpy(zero_copy_only=False)]
+
+
+def among(ids: pd.Series | pd.Index, wanted: Iterable[str] | pd.Index | pd.Series) -> np.ndarray:
+    """Whether each ID is one of ``wanted`` (a missing ID never is): `keys.member` for an Index or any
+    iterable of IDs (pandas' ``isin`` on Arrow strings loops over ``wanted`` in Python)."""
+    def series(values) -> pd.Series:
+        return values if isinstance(values, pd.Series) else pd.Series(
+            values if isinstance(values, pd.Index) else list(values), dtype="string")
+    return member(series(ids), series(wanted))
 
 
 def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:
