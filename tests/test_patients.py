@@ -164,3 +164,19 @@ def test_same_as_previous_and_among_compare_ids_as_given():
     assert among(ids, ["A", "b"]).tolist() == [True, True, False, False, False, True, True]     # case kept
     assert among(pd.Index(["00123", "123"], dtype="string"), pd.Index(["123"], dtype="string")).tolist() == [False, True]
     assert among(ids, []).tolist() == [False] * 7
+
+
+def test_found_in_by_keys_agrees_with_the_ids():
+    """With ingest's keys (one code list per family across tables) and without them, the same answer."""
+    from audit_kit.ingest.keys import add_keys
+    from audit_kit.metrics.patients import found_in
+
+    bookings = pd.DataFrame({"booking_id": pd.array(["B1", "B2", "B3"], dtype="string"),
+                             "lead_id": pd.array(["L1", None, "L9"], dtype="string")})
+    leads = pd.DataFrame({"lead_id": pd.array(["L1", "L2", None], dtype="string")})
+    keyed = add_keys({"bookings": bookings, "leads": leads})
+    assert "lead_key" in keyed["bookings"] and "lead_key" in keyed["leads"]
+    assert found_in(keyed["bookings"], "lead_id", keyed["leads"]).tolist() == [True, False, False]
+    assert found_in(bookings, "lead_id", leads).tolist() == [True, False, False]            # no keys: by the IDs
+    assert found_in(keyed["bookings"], "lead_id", keyed["leads"].iloc[:0]).tolist() == [False] * 3
+    assert found_in(keyed["leads"], "lead_id", keyed["bookings"].iloc[1:]).tolist() == [False, False, False]

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..options import DEFAULT_REPEAT_CHANNELS
-from ..ingest.keys import arrow_ids, key_of, member, positions
+from ..ingest.keys import arrow_ids, family_of, key_column, key_of, member, positions
 from .periods import day_numbers, up_to
 
 UNKNOWN_CHANNEL = "unknown"
@@ -101,6 +101,23 @@ def among(ids: pd.Series | pd.Index, wanted: Iterable[str] | pd.Index | pd.Serie
         return values if isinstance(values, pd.Series) else pd.Series(
             values if isinstance(values, pd.Index) else list(values), dtype="string")
     return member(series(ids), series(wanted))
+
+
+def found_in(frame: pd.DataFrame, column: str, source: pd.DataFrame, source_column: str | None = None) -> np.ndarray:
+    """Whether each row's ID ``frame[column]`` is one of the IDs of ``source[source_column]`` (default
+    the same column name; a missing ID never is). When both frames carry ingest's integer key of the ID
+    family (``<family>_key``, one code list per family for every table of a run), by the keys: one
+    boolean array indexed by key, no string hashed; otherwise `among`."""
+    source_column = source_column or column
+    family, other = family_of(column), family_of(source_column)
+    if family is not None and family == other and key_column(family) in frame and key_column(family) in source:
+        mine = frame[key_column(family)].to_numpy(np.int64)
+        theirs = source[key_column(family)].to_numpy(np.int64)
+        size = int(max(mine.max(initial=-1), theirs.max(initial=-1))) + 1
+        present = np.zeros(size + 1, bool)               # the last slot stands for a missing ID (key -1)
+        present[theirs[theirs >= 0]] = True
+        return present[np.where(mine >= 0, mine, size)]
+    return among(frame[column], source[source_column])
 
 
 def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:

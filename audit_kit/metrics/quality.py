@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import among, visits as patient_visits
+from .patients import found_in, visits as patient_visits
 from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
@@ -55,19 +55,12 @@ def _examples(ids: pd.Series, n: int) -> str:
     return ", ".join(ids.dropna().drop_duplicates().head(n).astype(str).tolist())
 
 
-def _known(*columns: pd.Series | None) -> pd.Series:
-    """The values of the given ID columns, one after the other (absent columns are skipped; repeats and
-    missing values are harmless to `_isin`)."""
-    parts = [c.astype("string") for c in columns if c is not None]
-    if not parts:
-        return pd.Series([], dtype="string")
-    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-
-
-def _isin(ids: pd.Series, known: pd.Series) -> pd.Series:
-    """ids.isin(known) as plain bool (missing -> False), by Arrow's hash lookup (`patients.among`):
-    the arrow string dtype's own isin loops in Python."""
-    return pd.Series(among(ids, known), index=ids.index)
+def _isin(frame: pd.DataFrame, column: str, source: pd.DataFrame | None, source_column: str | None = None) -> pd.Series:
+    """Whether each row's ``column`` ID is one of ``source``'s (missing -> False; no source: never), as a
+    bool Series on the frame's index (`patients.found_in`: by ingest's integer keys, else Arrow's hash)."""
+    if source is None:
+        return pd.Series(False, index=frame.index)
+    return pd.Series(found_in(frame, column, source, source_column), index=frame.index)
 
 
 # -- 1. row ledger ---------------------------------------------------------------------------------
@@ -146,22 +139,22 @@ def bookings_lead_missing(bookings: pd.DataFrame, leads: pd.DataFrame) -> pd.Ser
     A booking with no lead_id (walk-in, repeat patient) is not counted here.
     """
     given = bookings["lead_id"].notna()
-    return (given & ~_isin(bookings["lead_id"], _known(leads["lead_id"]))).astype(bool)
+    return (given & ~_isin(bookings, "lead_id", leads)).astype(bool)
 
 
 def visits_without_booking(visits: pd.DataFrame, bookings: pd.DataFrame) -> pd.Series:
     """Visits whose booking_id is empty or not a booking_id of the bookings table (bool per visit)."""
-    return (visits["booking_id"].isna() | ~_isin(visits["booking_id"], _known(bookings["booking_id"]))).astype(bool)
+    return (visits["booking_id"].isna() | ~_isin(visits, "booking_id", bookings)).astype(bool)
 
 
 def invoices_without_visit(invoices: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
     """Invoices whose visit_id is empty or not a visit_id of the visits table (bool per invoice)."""
-    return (invoices["visit_id"].isna() | ~_isin(invoices["visit_id"], _known(visits["visit_id"]))).astype(bool)
+    return (invoices["visit_id"].isna() | ~_isin(invoices, "visit_id", visits)).astype(bool)
 
 
 def bookings_unknown_doctor(bookings: pd.DataFrame, doctors: pd.DataFrame) -> pd.Series:
     """Bookings whose doctor_id is not in the doctors table (bool per booking)."""
-    return (~_isin(bookings["doctor_id"], _known(doctors["doctor_id"]))).astype(bool)
+    return (~_isin(bookings, "doctor_id", doctors)).astype(bool)
 
 
 def paid_patients_not_in_crm(invoices: pd.DataFrame, leads: pd.DataFrame | None = None,
@@ -171,9 +164,10 @@ def paid_patients_not_in_crm(invoices: pd.DataFrame, leads: pd.DataFrame | None 
 
     Returns the missing patient IDs (a Series of distinct IDs, in data order).
     """
-    crm = _known(None if leads is None else leads["patient_id"], None if patients is None else patients["patient_id"])
-    paying = invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().drop_duplicates()
-    return paying[~_isin(paying, crm)].reset_index(drop=True)
+    paying = invoices.loc[invoices["amount"].gt(0).fillna(False).to_numpy(bool)
+                          & invoices["patient_id"].notna().to_numpy(bool)].drop_duplicates("patient_id")
+    known = _isin(paying, "patient_id", leads) | _isin(paying, "patient_id", patients)
+    return paying.loc[~known.to_numpy(bool), "patient_id"].reset_index(drop=True)
 
 
 def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None = None,
@@ -411,8 +405,8 @@ def refunds(invoices: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.T
     negative = inv["amount"].lt(0).fillna(False).astype(bool)
     refund_amount = float(-inv.loc[negative, "amount"].sum())
     gross = float(inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "amount"].sum())
-    payers = _known(invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"])
-    orphan = int((negative & ~_isin(inv["patient_id"], payers)).sum())
+    payers = invoices.loc[invoices["amount"].gt(0).fillna(False).to_numpy(bool)]
+    orphan = int((negative & ~_isin(inv, "patient_id", payers)).sum())
     return {"refunds": int(negative.sum()), "refund_amount": refund_amount, "gross": gross,
             "refund_share": refund_amount / gross if gross else float("nan"), "orphan_refunds": orphan}
 
