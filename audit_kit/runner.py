@@ -158,6 +158,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         progress(f"warning: {warning}")
 
     present = set(result.tables)
+    result.tables.clear()    # in the run folder now; the module workers forked below must not inherit them
     statuses: dict[str, ModuleStatus] = {}
     runnable = []
     for spec in selected:

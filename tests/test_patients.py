@@ -180,3 +180,19 @@ def test_found_in_by_keys_agrees_with_the_ids():
     assert found_in(bookings, "lead_id", leads).tolist() == [True, False, False]            # no keys: by the IDs
     assert found_in(keyed["bookings"], "lead_id", keyed["leads"].iloc[:0]).tolist() == [False] * 3
     assert found_in(keyed["leads"], "lead_id", keyed["bookings"].iloc[1:]).tolist() == [False, False, False]
+
+
+def test_row_in_finds_the_first_row_by_keys_or_ids():
+    from audit_kit.ingest.keys import add_keys
+    from audit_kit.metrics.patients import row_in, with_keys
+
+    visits = pd.DataFrame({"visit_id": pd.array(["V1", "V2", "V3", "V4"], dtype="string"),
+                           "booking_id": pd.array(["B2", None, "B9", "B1"], dtype="string")})
+    bookings = pd.DataFrame({"booking_id": pd.array(["B1", "B2", "B2"], dtype="string"),
+                             "created_at": pd.to_datetime(["2025-01-01", "2025-01-02", "2025-01-03"])})
+    keyed = add_keys({"visits": visits, "bookings": bookings})
+    assert row_in(keyed["visits"], "booking_id", keyed["bookings"]).tolist() == [1, -1, -1, 0]   # B2: its first row
+    assert row_in(visits, "booking_id", bookings).tolist() == [1, -1, -1, 0]
+    assert with_keys(keyed["visits"], ["booking_id", "visit_id", "missing"]) == ["booking_id", "booking_key",
+                                                                                 "visit_id", "visit_key"]
+    assert with_keys(visits, ["booking_id", "checked_in_at"]) == ["booking_id"]

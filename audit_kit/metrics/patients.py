@@ -103,6 +103,34 @@ def among(ids: pd.Series | pd.Index, wanted: Iterable[str] | pd.Index | pd.Serie
     return member(series(ids), series(wanted))
 
 
+def with_keys(frame: pd.DataFrame, columns: Iterable[str]) -> list[str]:
+    """The given columns of the frame, each ID column followed by ingest's key column of its family when
+    the frame has one (so that a slice of the frame still looks IDs up by key); absent columns left out."""
+    out = []
+    for column in columns:
+        family = family_of(column)
+        out += [c for c in (column, key_column(family) if family else None) if c in frame and c not in out]
+    return out
+
+
+def row_in(frame: pd.DataFrame, column: str, source: pd.DataFrame, source_column: str | None = None) -> np.ndarray:
+    """For each row's ID ``frame[column]``, the position of the first row of ``source`` with that ID in
+    ``source[source_column]`` (default the same name); -1 when absent or missing. By ingest's keys when
+    both frames carry them (see `found_in`), else Arrow's hash (`keys.positions`)."""
+    source_column = source_column or column
+    family = family_of(column)
+    if family is not None and family == family_of(source_column) and key_column(family) in frame \
+            and key_column(family) in source:
+        mine = frame[key_column(family)].to_numpy(np.int64)
+        theirs = source[key_column(family)].to_numpy(np.int64)
+        size = int(max(mine.max(initial=-1), theirs.max(initial=-1))) + 1
+        first = np.full(size + 1, -1, np.int64)         # the last slot stands for a missing ID (key -1)
+        rows = np.flatnonzero(theirs >= 0)[::-1]        # assigned last to first: the first row wins
+        first[theirs[rows]] = rows
+        return first[np.where(mine >= 0, mine, size)]
+    return positions(frame[column], source[source_column])
+
+
 def found_in(frame: pd.DataFrame, column: str, source: pd.DataFrame, source_column: str | None = None) -> np.ndarray:
     """Whether each row's ID ``frame[column]`` is one of the IDs of ``source[source_column]`` (default
     the same column name; a missing ID never is). When both frames carry ingest's integer key of the ID
