@@ -148,6 +148,12 @@ def found_in(frame: pd.DataFrame, column: str, source: pd.DataFrame, source_colu
     return among(frame[column], source[source_column])
 
 
+def visit_columns(invoices: pd.DataFrame) -> list[str]:
+    """The invoice columns `visits` and `visit_and_patient_codes` read (with ingest's keys when present):
+    a slice of these is all a function needs to cut the invoices by date."""
+    return with_keys(invoices, ["patient_id", "visit_id", "paid_at", "amount"])
+
+
 def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:
     """The distinct ``rows`` (positions among n) in ascending order, through a mask instead of a sort."""
     mask = np.zeros(n, bool)
@@ -169,7 +175,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
     inv = invoices
     if as_of is not None:
         kept = up_to(inv["paid_at"], as_of).to_numpy(bool)
-        inv = inv.loc[kept]
+        inv = inv.loc[kept, visit_columns(inv)]                   # only what a visit is made of: no row copies
     code, patient, names = visit_and_patient_codes(inv)
     amount = inv["amount"].to_numpy(dtype="float64")
     at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")

@@ -36,8 +36,8 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import (among, ascending_rows, id_index, same_as_previous, visit_and_patient_codes, visit_codes,
-                       visits as patient_visits)
+from .patients import (among, ascending_rows, id_index, same_as_previous, visit_and_patient_codes,
+                       visit_codes, visit_columns, visits as patient_visits, with_keys)
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
@@ -188,10 +188,10 @@ def grid(table: pd.DataFrame) -> pd.DataFrame:
 
 # -- churn threshold and return curve -----------------------------------------------------------
 
-def visit_days(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """Distinct visit days per patient up to ``as_of`` (from `patients.visits`): ``patient_id``,
-    ``day``, sorted by patient and day."""
-    v = patient_visits(invoices, as_of)
+def visit_days(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Distinct visit days per patient up to ``as_of`` (from `patients.visits`; ``seen``: those visits
+    when the caller has them already): ``patient_id``, ``day``, sorted by patient and day."""
+    v = patient_visits(invoices, as_of) if seen is None else seen
     day = day_numbers(v["day"])
     repeat = same_as_previous(v["patient_id"]) & np.r_[False, day[1:] == day[:-1]]   # a patient's rows are adjacent
     return v.loc[~repeat, ["patient_id", "day"]].reset_index(drop=True)
@@ -275,17 +275,20 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 
 # -- what the patients last did, and what comes next -------------------------------------------
 
-def visit_services(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """One row per visit up to ``as_of`` (`patients.visits`) with its main service (the service of its
-    largest invoice with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``;
-    sorted by patient, then time."""
-    inv = invoices.loc[up_to(invoices["paid_at"], as_of).to_numpy(bool)]
-    seen = patient_visits(inv)
-    code = visit_codes(inv)
-    amount = inv["amount"].to_numpy(dtype="float64")
-    service = inv["service"] if "service" in inv else pd.Series(pd.NA, index=inv.index, dtype="string")
+def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per visit up to ``as_of`` (`patients.visits`; ``seen``: ``visits(invoices, as_of)`` when the
+    caller has it already) with its main service (the service of its largest invoice up to ``as_of``
+    with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, then
+    time. Visits are grouped over all the rows (a row's visit does not depend on the others), lines
+    taken up to ``as_of``."""
+    kept = up_to(invoices["paid_at"], as_of).to_numpy(bool)
+    seen = patient_visits(invoices, as_of) if seen is None else seen       # invoice_row: rows of `invoices`
+    code = visit_codes(invoices[visit_columns(invoices)])
+    amount = invoices["amount"].to_numpy(dtype="float64")
+    service = (invoices["service"] if "service" in invoices
+               else pd.Series(pd.NA, index=invoices.index, dtype="string"))
     service_code, names = pd.factorize(service.astype("string"))      # services as integer codes (-1: none)
-    line = np.flatnonzero((code >= 0) & (amount >= 0) & (service_code >= 0))
+    line = np.flatnonzero(kept & (code >= 0) & (amount >= 0) & (service_code >= 0))
     line = line[np.lexsort((-amount[line], code[line]))]               # by visit, largest line first (stable)
     first = np.r_[True, code[line][1:] != code[line][:-1]] if len(line) else np.zeros(0, bool)
     main = np.full(int(code.max()) + 2 if len(code) else 1, -1, np.int64)   # visit code -> its main service
@@ -327,22 +330,25 @@ def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.Da
     """Each patient's last doctor up to ``as_of``: from MIS visits (latest ``checked_in_at`` with a
     doctor), else completed bookings (latest ``slot_start``); the doctor's name when `doctors` has one,
     else the doctor_id. Index patient_id; empty when neither table is given."""
-    source = None
+    source = at = None
     if visits is not None and "doctor_id" in visits and visits["doctor_id"].notna().any():
-        source = visits.rename(columns={"checked_in_at": "at"})
+        source, at = visits, "checked_in_at"
     elif bookings is not None:
-        source = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)].rename(
-            columns={"slot_start": "at"})
+        source, at = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)], "slot_start"
     if source is None:
         return pd.Series(dtype="string")
-    keep = up_to(source["at"], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
-    last = source.loc[keep].sort_values("at", kind="stable").drop_duplicates("patient_id", keep="last")
-    doctor = last["doctor_id"].astype("string")
+    keep = up_to(source[at], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
+    part = source.loc[keep, with_keys(source, ["patient_id", "doctor_id", at])]     # the columns read, not the rows
+    part = part.iloc[np.argsort(part[at].to_numpy(), kind="stable")]
+    last = part.drop_duplicates(with_keys(part, ["patient_id"])[-1], keep="last")    # by key when ingest wrote one
+    code, ids = pd.factorize(last["doctor_id"].astype("string"))                    # each doctor named once
+    label = pd.Series(ids, dtype="string")
     if doctors is not None and "doctor_name" in doctors:
         names = doctors.dropna(subset=["doctor_name"]).drop_duplicates("doctor_id").set_index("doctor_id")["doctor_name"]
-        named = names.reindex(doctor.to_numpy()).to_numpy()
-        doctor = pd.Series(np.where(pd.isna(named), doctor.to_numpy(), named), index=doctor.index)
-    return pd.Series(doctor.to_numpy(), index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
+        named = names.reindex(ids).to_numpy()
+        label = pd.Series(np.where(pd.isna(named), label.to_numpy(), named), dtype="string")
+    return pd.Series(pd.array(label, dtype="string").take(code, allow_fill=True),
+                     index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
 
 
 # -- value, reactivation, money ----------------------------------------------------------------
@@ -457,7 +463,7 @@ def branch_split(table: pd.DataFrame, bookings: pd.DataFrame | None, as_of: Any,
     b = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)
                      & up_to(bookings["slot_start"], as_of).to_numpy(bool)
                      & bookings["branch_id"].notna().to_numpy(bool)
-                     & among(bookings["patient_id"], best)]
+                     & among(bookings["patient_id"], best), ["patient_id", "branch_id"]]
     per = b.groupby(["patient_id", "branch_id"]).size().rename("n").reset_index()
     per = per.loc[per["patient_id"].duplicated(keep=False).to_numpy(bool)]   # more than one branch: the rows shown
     per = per.sort_values(["patient_id", "n", "branch_id"], ascending=[True, False, True], kind="stable")
@@ -517,14 +523,15 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
     segments = segment_map(options.get("rfm_segments"))
     table = scored(table, cuts, segments)
     empty = [m for m in MEASURES if table[SCORE_OF[m]].isna().all() and len(table)]
-    days = visit_days(invoices, as_of)
+    seen = patient_visits(invoices, as_of)                 # once: the days and the services of the visits
+    days = visit_days(invoices, as_of, seen)
     gap_table = gaps(days)
     frequent = table.index[table["f"].eq(3).fillna(False).to_numpy(bool)]
     threshold = churn_threshold(gap_table, frequent, quantile=float(options.get("churn_quantile", 0.9)),
                                 window_days=int(options.get("contact_window_days", 7)))
     basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
     curve = return_curve(gap_table, table, basis)
-    services = visit_services(invoices, as_of)
+    services = visit_services(invoices, as_of, seen)
     offers = next_best_offer(services)
     listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
     reactivation = reactivation_list(
