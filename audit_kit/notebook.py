@@ -95,6 +95,11 @@ class RunTables(Mapping[str, pd.DataFrame]):
         return len(self._names)
 
     @property
+    def columns(self) -> dict[str, set[str]]:
+        """Table -> the columns read besides IDs and keys (tables not named are read whole)."""
+        return dict(self._columns)
+
+    @property
     def loaded(self) -> list[str]:
         """The tables read so far."""
         return sorted(self._read)
