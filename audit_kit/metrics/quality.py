@@ -11,7 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import found_in, row_in, visits as patient_visits, with_keys
+from .ids import found_in, row_in, with_keys
+from .patients import visits as patient_visits
 from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).

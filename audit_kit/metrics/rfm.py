@@ -36,8 +36,9 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import (among, ascending_rows, id_index, same_as_previous, visit_and_patient_codes,
-                       visit_codes, visit_columns, visits as patient_visits, with_keys)
+from .ids import among, same_as_previous, with_keys
+from .patients import (ascending_rows, id_index, visit_and_patient_codes, visit_codes, visit_columns,
+                       visits as patient_visits)
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}

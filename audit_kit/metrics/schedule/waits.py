@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..patients import row_in
+from ..ids import row_in
 
 
 # -- waiting and overruns -------------------------------------------------------------------
