@@ -283,8 +283,7 @@ class Module:
         tables_dir.mkdir(exist_ok=True)
         manifest = {}
         for name, item in self.tables.items():
-            df = item["df"].copy()
-            df.columns = [str(c) for c in df.columns]
+            df = item["df"].rename(columns=str)         # a view with text headers (copy-on-write), not a copy
             df.to_parquet(tables_dir / f"{name}.parquet", index=False)
             manifest[name] = {"title": item["title"], "formats": item["formats"]}
             if item.get("appendix"):
