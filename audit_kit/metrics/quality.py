@@ -340,8 +340,10 @@ def near_duplicates(df: pd.DataFrame, subset: list[str], among: pd.Series | None
     if among is not None:
         eligible &= among.fillna(False).astype(bool)
     by = [next((k for k in with_keys(df, [c])[1:]), c) for c in subset]   # an ID by its ingest key (same groups)
-    dup = df.loc[eligible.to_numpy(bool), by].duplicated(keep="first")
-    return dup.reindex(df.index, fill_value=False).astype(bool)
+    eligible = eligible.to_numpy(bool)
+    out = np.zeros(len(df), bool)
+    out[eligible] = df.loc[eligible, by].duplicated(keep="first").to_numpy(bool)
+    return pd.Series(out, index=df.index)
 
 
 def active_bookings(bookings: pd.DataFrame) -> pd.Series:
@@ -354,8 +356,15 @@ NEAR_DUPLICATE_KEYS = {"bookings": (["patient_id", "doctor_id", "slot_start"], "
                        "invoices": (["patient_id", "paid_at", "amount"], "invoice_id")}
 
 
+def near_duplicate_rows(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    """`near_duplicates` of each table of NEAR_DUPLICATE_KEYS that is given (bookings: among those
+    holding their slot), by table name — found once, for `duplicates` and `near_duplicate_amount`."""
+    return {name: near_duplicates(tables[name], subset, active_bookings(tables[name]) if name == "bookings" else None)
+            for name, (subset, _) in NEAR_DUPLICATE_KEYS.items() if name in tables}
+
+
 def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None = None, *,
-               examples: int = 5) -> pd.DataFrame:
+               examples: int = 5, near_rows: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """Duplicates rejected at ingest (from the ledger) and near-duplicates still in the data.
 
     kind duplicate_row / duplicate_id: rows the ingest rejected (exact copies, repeated IDs);
@@ -363,7 +372,8 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
     slot_start (bookings holding their slot, see `active_bookings`) or patient + paid_at + amount
     (invoices) under another ID. rows = count of
     extra rows; amount = their net invoice amount (near-duplicate invoices only, else NaN).
-    example_rows are source row numbers, example_ids the extra rows' IDs.
+    example_rows are source row numbers, example_ids the extra rows' IDs. ``near_rows``: the
+    `near_duplicate_rows` of these tables when the caller has them already.
     """
     parts = []
     if reasons is not None and len(reasons):
@@ -372,11 +382,12 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
         led["example_ids"] = ""
         parts.append(led)
     near = []
+    near_rows = near_duplicate_rows(tables) if near_rows is None else near_rows
     for name, (subset, key) in NEAR_DUPLICATE_KEYS.items():
         if name not in tables:
             continue
         df = tables[name]
-        dup = near_duplicates(df, subset, active_bookings(df) if name == "bookings" else None)
+        dup = near_rows[name]
         source = df["_source_row"] if "_source_row" in df else pd.Series(pd.NA, index=df.index)
         near.append({"table": name, "kind": "near_duplicate", "rows": int(dup.sum()),
                      "example_rows": _examples(source[dup], examples),
@@ -391,10 +402,12 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
 
 
 def near_duplicate_amount(invoices: pd.DataFrame, start: pd.Timestamp | None = None,
-                          end: pd.Timestamp | None = None) -> float:
-    """Net amount of near-duplicate invoices (see `duplicates`) paid in [start, end) (money; 0 if none)."""
+                          end: pd.Timestamp | None = None, near: pd.Series | None = None) -> float:
+    """Net amount of near-duplicate invoices (see `duplicates`) paid in [start, end) (money; 0 if none);
+    ``near``: the invoices' `near_duplicates` when the caller has them already."""
     subset, _ = NEAR_DUPLICATE_KEYS["invoices"]
-    extra = near_duplicates(invoices, subset) & in_window(invoices["paid_at"], start, end)
+    near = near_duplicates(invoices, subset) if near is None else near
+    extra = near & in_window(invoices["paid_at"], start, end)
     return float(invoices.loc[extra, "amount"].sum())
 
 
