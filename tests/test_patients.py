@@ -123,6 +123,18 @@ def test_existing_patients_are_not_acquired():
     assert pt.acquisitions(inv, reg)["patient_id"].tolist() == ["Y", "Z"]
     assert pt.acquisitions(inv)["patient_id"].tolist() == ["X", "Y", "Z"]          # without registration dates
     assert pt.existing_patients(pt.acquisitions(inv), reg, T("2025-01-05")).tolist() == [True, False, False]
+    # As a run folder holds them (ingest's keys; W is registered twice, the earliest date counts): the same.
+    from audit_kit.ingest.keys import add_keys
+
+    reg2 = canon("patients", patient_id=["X", "Y", "Z", "W", "W", None],
+                 created_at=["2020-03-01", "2024-12-21", "2025-01-06", "2024-12-30", "2019-01-01", "2019-01-01"])
+    inv2 = canon("invoices", invoice_id=["a", "b", "c", "d"], patient_id=["X", "Y", "Z", "W"],
+                 paid_at=["2025-01-05", "2025-01-10", "2025-06-01", "2025-02-01"], amount=[100.0, 200.0, 300.0, 50.0])
+    keyed = add_keys({"invoices": inv2, "patients": reg2})
+    plain_rows, keyed_rows = pt.acquisition_rows(inv2, reg2), pt.acquisition_rows(keyed["invoices"], keyed["patients"])
+    assert plain_rows[0]["patient_id"].tolist() == ["Y", "Z"] and plain_rows[2] == 2          # W: 2019, existing
+    pd.testing.assert_frame_equal(keyed_rows[0], plain_rows[0])
+    assert keyed_rows[1].tolist() == plain_rows[1].tolist() and keyed_rows[2] == plain_rows[2]
 
 
 def test_data_end_is_the_latest_payment_for_every_module():

@@ -152,19 +152,32 @@ def acquisitions(invoices: pd.DataFrame, patients: pd.DataFrame | None = None) -
     return acquisition_rows(invoices, patients)[0]
 
 
-def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp) -> np.ndarray:
+def existing_patients(acquired: pd.DataFrame, patients: pd.DataFrame | None, since: pd.Timestamp,
+                      keys: np.ndarray | None = None) -> np.ndarray:
     """Which rows of an acquisitions table are patients the clinic already had before the payment
     export begins: registered (``patients.created_at``) before the day ``since`` (the export's first
     payment) and more than `KNOWN_BEFORE_DAYS` before their own first payment (the margin keeps new
     patients who registered when booking ahead). Their first invoice in the data is a return, not
-    an acquisition (left censoring). Without ``patients.created_at`` nobody is excluded. A bool mask."""
+    an acquisition (left censoring). Without ``patients.created_at`` nobody is excluded. A bool mask.
+    ``keys``: each acquired row's ingest ``patient_key``, when ``patients`` carries the same keys — the
+    earliest registration is then found per key, no ID hashed."""
     if patients is None or "created_at" not in patients or pd.isna(since) or not len(acquired):
         return np.zeros(len(acquired), bool)
-    created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
-    registered = created.reindex(acquired["patient_id"].astype("string").to_numpy())
-    before = registered < pd.Timestamp(since).normalize()
-    long_before = registered < acquired["acquired_at"].to_numpy() - pd.Timedelta(days=KNOWN_BEFORE_DAYS)
-    return (before & long_before).fillna(False).to_numpy(bool)
+    if keys is not None and "patient_key" in patients:
+        key = patients["patient_key"].to_numpy(np.int64)
+        at = patients["created_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+        valid = (key >= 0) & patients["created_at"].notna().to_numpy(bool)
+        never = np.iinfo(np.int64).max
+        earliest = np.full(int(max(key.max(initial=-1), keys.max(initial=-1))) + 1, never, np.int64)
+        np.minimum.at(earliest, key[valid], at[valid])
+        found = earliest[keys]
+        registered = np.where(found == never, np.iinfo(np.int64).min, found).view("datetime64[ns]")   # NaT: unknown
+    else:
+        created = patients.dropna(subset=["created_at"]).groupby("patient_id", sort=False)["created_at"].min()
+        registered = created.reindex(acquired["patient_id"].astype("string").to_numpy()).to_numpy(dtype="datetime64[ns]")
+    before = registered < np.datetime64(pd.Timestamp(since).normalize())
+    long_before = registered < acquired["acquired_at"].to_numpy(dtype="datetime64[ns]") - np.timedelta64(KNOWN_BEFORE_DAYS, "D")
+    return before & long_before
 
 
 def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = None
@@ -186,7 +199,8 @@ def acquisition_rows(invoices: pd.DataFrame, patients: pd.DataFrame | None = Non
     out = pd.DataFrame({"patient_id": pd.Series(names.take(pa.array(order)).to_pandas(types_mapper=pd.ArrowDtype)
                                                 ).astype("string"),
                         "acquired_at": first[acquired][order].view("datetime64[ns]")})
-    existing = existing_patients(out, patients, invoices["paid_at"].min())
+    by_key = "patient_key" in invoices and patients is not None and "patient_key" in patients   # one code list
+    existing = existing_patients(out, patients, invoices["paid_at"].min(), acquired[order] if by_key else None)
     row = np.where(existing, -1, np.cumsum(~existing) - 1)              # old row -> kept row (-1: left out)
     row_of_code = np.full(len(dictionary) + 1, -1, dtype=np.int64)       # last slot: code -1 (no patient)
     row_of_code[acquired[order]] = row
