@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .config import AuditConfig, load_config
 from .findings import Finding, from_catalog, rank
 from .ingest import Ledger, ingest, save_tables
+from .ingest.keys import FAMILIES
+from .modules import MODULES, SUMMARY
 from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
 from .provenance import demo_config_path, scratch_dir
@@ -48,6 +51,9 @@ def jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+ID_COLUMNS = {f"{family}_{part}" for family in FAMILIES for part in ("id", "key")}   # always read
 
 
 class RunTables(Mapping[str, pd.DataFrame]):
@@ -76,13 +82,8 @@ class RunTables(Mapping[str, pd.DataFrame]):
             if wanted is None:
                 self._read[name] = pd.read_parquet(path)
             else:
-                import pyarrow.parquet as pq
-
-                from .ingest.keys import FAMILIES
-
-                ids = {f"{family}_{part}" for family in FAMILIES for part in ("id", "key")}
                 self._read[name] = pd.read_parquet(path, columns=[c for c in pq.read_schema(path).names
-                                                                  if c in wanted or c in ids])
+                                                                  if c in wanted or c in ID_COLUMNS])
         return self._read[name]
 
     def __contains__(self, name: object) -> bool:
@@ -112,10 +113,9 @@ class Module:
         self.name = name
         self.run_dir = Path(run_dir)
         self.config = config
-        from .modules import MODULES, SUMMARY
-
         spec = MODULES.get(name) or (SUMMARY if name == SUMMARY.name else None)
         self.data: RunTables = RunTables(self.run_dir, spec.reads if spec else None)
+        # the ledger as `ingest.save_tables` wrote it (`ingest.load_tables` would read every table as well)
         self.ledger: Ledger = Ledger.from_dict(json.loads((self.run_dir / "ledger.json").read_text(encoding="utf-8")))
         self.t = Translator(config.language)
         self.fmt = Formatter(config.language, config.currency)
