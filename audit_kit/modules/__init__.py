@@ -16,8 +16,8 @@ the same three functions everywhere:
 The notebook `notebooks/NN_<area>.ipynb` calls these three and draws the tables and charts.
 
 `ModuleSpec.reads` names, for the large tables a module uses, the columns it reads (its metrics, its
-findings layer and its notebook); the notebook's `Module.data` reads only those (and every ID with its
-ingest key) from the run folder. Measured on the 345-branch network, reading every column cost each
+findings layer and its notebook, IDs included); the notebook's `Module.data` reads only those (and
+every ingest key, `<family>_key`) from the run folder. Measured on the 345-branch network, reading every column cost each
 kernel seconds per table and doubled its memory (invoices alone 1.3 GB). A column left out that the
 module uses fails loudly (KeyError) or shows in `tests/test_modules_reads.py`, which runs every module
 with and without the subset.
@@ -36,7 +36,7 @@ class ModuleSpec:
     notebook: str                  # file in notebooks/
     needs: tuple[str, ...]         # all of these tables are required
     needs_any: tuple[str, ...] = ()  # at least one of these (when given)
-    reads: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)   # table -> columns besides IDs
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)   # table -> columns (keys always)
 
     @property
     def number(self) -> str:
@@ -50,42 +50,52 @@ class ModuleSpec:
         return gone
 
 
-# The columns a lead, booking, visit and payment are read with by the modules that follow them (besides IDs).
-_LEADS = ("created_at", "channel", "status", "lost_reason", "first_response_at", "outcome")
-_BOOKINGS = ("slot_start", "status", "created_at")
-_SLOTS = _BOOKINGS + ("slot_minutes", "slot_end", "cancelled_at")
-_PAYMENTS = ("paid_at", "amount")
+# The columns a lead, booking, visit and payment are read with by the modules that follow them.
+_LEADS = ("lead_id", "patient_id", "call_id", "created_at", "channel", "status", "lost_reason", "first_response_at",
+          "outcome")
+_BOOKINGS = ("booking_id", "patient_id", "lead_id", "slot_start", "status", "created_at")
+_SLOTS = _BOOKINGS + ("doctor_id", "slot_minutes", "slot_end", "cancelled_at")
+_PAYMENTS = ("patient_id", "visit_id", "paid_at", "amount")
 
 MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
     ModuleSpec("quality", "01_data_quality.ipynb", (), ("leads", "calls", "bookings", "visits", "invoices",
                                                           "schedule", "doctors", "marketing_spend",
                                                           "site_traffic", "patients", "surveys"),
-               reads={"leads": ("created_at", "channel", "status", "outcome", "phone", "_source_row", "_patient_link"),
-                      "calls": ("started_at", "_source_row"), "bookings": _BOOKINGS + ("_source_row",),
-                      "visits": ("checked_in_at", "started_at", "_source_row"),
-                      "invoices": _PAYMENTS + ("_source_row",), "patients": ("created_at", "first_channel", "_source_row"),
-                      "surveys": ("answered_at", "_source_row")}),
+               reads={"leads": ("lead_id", "patient_id", "call_id", "created_at", "channel", "status", "outcome",
+                                "phone", "_source_row", "_patient_link"),
+                      "calls": ("call_id", "started_at", "_source_row"),
+                      "bookings": _BOOKINGS + ("doctor_id", "_source_row"),
+                      "visits": ("visit_id", "patient_id", "booking_id", "doctor_id", "checked_in_at", "started_at",
+                                 "_source_row"),
+                      "invoices": _PAYMENTS + ("invoice_id", "_source_row"),
+                      "patients": ("patient_id", "created_at", "first_channel", "_source_row"),
+                      "surveys": ("patient_id", "visit_id", "doctor_id", "answered_at", "_source_row")}),
     ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",),
-               reads={"leads": _LEADS, "calls": ("started_at", "answered", "channel", "caller_phone", "called_back_at"),
-                      "bookings": _BOOKINGS, "visits": ("checked_in_at", "started_at"),
+               reads={"leads": _LEADS,
+                      "calls": ("call_id", "started_at", "answered", "channel", "caller_phone", "called_back_at"),
+                      "bookings": _BOOKINGS, "visits": ("booking_id", "checked_in_at", "started_at"),
                       "invoices": _PAYMENTS + ("service_category",)}),
     ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule"),
-               reads={"leads": ("created_at", "channel", "status"), "bookings": _SLOTS,
-                      "visits": ("checked_in_at", "started_at", "ended_at"), "invoices": _PAYMENTS}),
+               reads={"leads": ("lead_id", "created_at", "channel", "status"), "bookings": _SLOTS,
+                      "visits": ("visit_id", "booking_id", "doctor_id", "checked_in_at", "started_at", "ended_at"),
+                      "invoices": _PAYMENTS}),
     ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients"),
-               reads={"leads": _LEADS, "bookings": _BOOKINGS, "visits": ("checked_in_at", "started_at"),
-                      "invoices": _PAYMENTS + ("service_category",), "patients": ("first_channel", "created_at")}),
+               reads={"leads": _LEADS, "bookings": _BOOKINGS, "visits": ("booking_id", "checked_in_at", "started_at"),
+                      "invoices": _PAYMENTS + ("service_category",),
+                      "patients": ("patient_id", "first_channel", "created_at")}),
     ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",),
-               reads={"bookings": _BOOKINGS + ("branch_id",), "visits": ("checked_in_at",),
-                      "invoices": _PAYMENTS + ("service",)}),
+               reads={"bookings": ("patient_id", "doctor_id", "slot_start", "status", "branch_id"),
+                      "visits": ("patient_id", "doctor_id", "checked_in_at"), "invoices": _PAYMENTS + ("service",)}),
     ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",),
                reads={"leads": _LEADS, "invoices": _PAYMENTS + ("service_category",),
-                      "patients": ("first_channel", "created_at")}),
+                      "patients": ("patient_id", "first_channel", "created_at")}),
 ]}
 SUMMARY = ModuleSpec("summary", "00_summary.ipynb", (),
-                     reads={"leads": ("created_at",), "calls": ("started_at", "answered"), "bookings": _SLOTS,
-                            "visits": ("checked_in_at", "started_at", "ended_at"), "invoices": _PAYMENTS,
-                            "patients": ("created_at",), "surveys": ("answered_at", "nps", "csat")})
+                     reads={"leads": ("lead_id", "patient_id", "created_at"), "calls": ("started_at", "answered"),
+                            "bookings": _SLOTS, "visits": ("visit_id", "booking_id", "doctor_id", "checked_in_at",
+                                                          "started_at", "ended_at"),
+                            "invoices": _PAYMENTS + ("invoice_id",), "patients": ("patient_id", "created_at"),
+                            "surveys": ("answered_at", "nps", "csat")})
 
 
 def resource_dir(name: str) -> Path:
