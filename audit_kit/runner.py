@@ -19,7 +19,7 @@ from .config import AuditConfig, load_config
 from .errors import ConfigError, InputError
 from .findings import rank
 from .ingest import ingest, save_tables
-from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
+from .modules import MODULES, SUMMARY, ModuleSpec, heaviest_first, notebook_path
 from .provenance import sha256, versions
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
@@ -194,7 +194,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     workers = workers or max(1, min(2, os.cpu_count() or 1, total))
     done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec for spec in runnable}
+        futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec
+                   for spec in heaviest_first(runnable)}
         progress(f"modules: running {total} ({', '.join(s.name for s in runnable)}) on {workers} workers")
         for future in as_completed(futures):
             st = future.result()

@@ -69,3 +69,12 @@ def test_registered_notebooks_exist():
 
     for spec in MODULES.values():
         assert notebook_path(spec).is_file(), spec.notebook
+
+
+def test_modules_are_handed_out_heaviest_first():
+    from audit_kit.modules import heaviest_first
+
+    assert [s.name for s in heaviest_first(list(MODULES.values()))] == ["rfm", "quality", "funnel", "schedule",
+                                                                          "cohorts", "channels"]
+    light = [ModuleSpec("a", "a.ipynb", ()), ModuleSpec("b", "b.ipynb", ()), ModuleSpec("c", "c.ipynb", (), weight=3)]
+    assert [s.name for s in heaviest_first(light)] == ["c", "a", "b"]       # equal weights keep their order

@@ -37,6 +37,7 @@ class ModuleSpec:
     needs: tuple[str, ...]         # all of these tables are required
     needs_any: tuple[str, ...] = ()  # at least one of these (when given)
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)   # table -> columns (keys always)
+    weight: float = 1.0            # seconds on the 345-branch network (measured): the runner starts the heaviest first
 
     @property
     def number(self) -> str:
@@ -60,7 +61,7 @@ _PAYMENTS = ("patient_id", "visit_id", "paid_at", "amount")
 MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
     ModuleSpec("quality", "01_data_quality.ipynb", (), ("leads", "calls", "bookings", "visits", "invoices",
                                                           "schedule", "doctors", "marketing_spend",
-                                                          "site_traffic", "patients", "surveys"),
+                                                          "site_traffic", "patients", "surveys"), weight=20,
                reads={"leads": ("lead_id", "patient_id", "call_id", "created_at", "channel", "status", "outcome",
                                 "phone", "_source_row", "_patient_link"),
                       "calls": ("call_id", "started_at", "_source_row"),
@@ -70,23 +71,23 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                       "invoices": _PAYMENTS + ("invoice_id", "_source_row"),
                       "patients": ("patient_id", "created_at", "first_channel", "_source_row"),
                       "surveys": ("patient_id", "visit_id", "doctor_id", "answered_at", "_source_row")}),
-    ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",),
+    ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",), weight=17,
                reads={"leads": _LEADS,
                       "calls": ("call_id", "started_at", "answered", "channel", "caller_phone", "called_back_at"),
                       "bookings": _BOOKINGS, "visits": ("booking_id", "checked_in_at", "started_at"),
                       "invoices": _PAYMENTS + ("service_category",)}),
-    ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule"),
+    ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule"), weight=17,
                reads={"leads": ("lead_id", "created_at", "channel", "status"), "bookings": _SLOTS,
                       "visits": ("visit_id", "booking_id", "doctor_id", "checked_in_at", "started_at", "ended_at"),
                       "invoices": _PAYMENTS}),
-    ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients"),
+    ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients"), weight=11,
                reads={"leads": _LEADS, "bookings": _BOOKINGS, "visits": ("booking_id", "checked_in_at", "started_at"),
                       "invoices": _PAYMENTS + ("service_category",),
                       "patients": ("patient_id", "first_channel", "created_at")}),
-    ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",),
+    ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",), weight=25,
                reads={"bookings": ("patient_id", "doctor_id", "slot_start", "status", "branch_id"),
                       "visits": ("patient_id", "doctor_id", "checked_in_at"), "invoices": _PAYMENTS + ("service",)}),
-    ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",),
+    ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",), weight=13,
                reads={"leads": _LEADS, "invoices": _PAYMENTS + ("service_category",),
                       "patients": ("patient_id", "first_channel", "created_at")}),
 ]}
@@ -96,6 +97,12 @@ SUMMARY = ModuleSpec("summary", "00_summary.ipynb", (),
                                                           "started_at", "ended_at"),
                             "invoices": _PAYMENTS + ("invoice_id",), "patients": ("patient_id", "created_at"),
                             "surveys": ("answered_at", "nps", "csat")})
+
+
+def heaviest_first(specs: list[ModuleSpec]) -> list[ModuleSpec]:
+    """The order the runner hands modules to its workers: by `ModuleSpec.weight`, heaviest first (ties keep
+    their order), so that no long module starts last while the other worker idles."""
+    return sorted(specs, key=lambda spec: -spec.weight)
 
 
 def resource_dir(name: str) -> Path:
