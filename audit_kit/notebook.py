@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .config import AuditConfig, load_config
-from .findings import Finding, from_catalog, rank
+from .findings import Finding, from_catalog, mark_counted, rank
 from .ingest import Ledger, ingest, load_tables, save_tables
 from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
@@ -193,7 +193,7 @@ class Module:
         from .report.html import findings_html
 
         if self.findings:
-            self.show_html(findings_html(rank(self.findings), self.t, self.fmt))
+            self.show_html(findings_html(rank(mark_counted(self.findings)), self.t, self.fmt))
 
     def report_findings(self, found: Iterable[Finding], *, none_key: str | None = None) -> None:
         """The findings a module's `build_findings` made: keep them, say ``none_key`` when there are
@@ -221,7 +221,8 @@ class Module:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
         (self.out_dir / "findings.json").write_text(
-            json.dumps([f.to_dict() for f in rank(self.findings)], ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps([f.to_dict() for f in rank(mark_counted(self.findings))], ensure_ascii=False, indent=2),
+            encoding="utf-8")
         tables_dir = self.out_dir / "tables"
         tables_dir.mkdir(exist_ok=True)
         manifest = {}

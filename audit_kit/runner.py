@@ -15,11 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from .config import AuditConfig, load_config
 from .errors import ConfigError, InputError
-from .findings import rank
+from .findings import mark_counted, rank
 from .ingest import ingest, save_tables
 from .modules import MODULES, SUMMARY, ModuleSpec, notebook_path
+from .money import revenue_per_month, summary_metrics
 from .provenance import sha256, versions
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
@@ -111,7 +114,9 @@ def _redirect_stderr(log: Path) -> None:
 
 
 def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatus]) -> None:
-    """Module outputs -> the run's metrics.json and findings.json (ranked), DESIGN §5."""
+    """Module outputs -> the run's metrics.json and findings.json (ranked), DESIGN §5. Across modules each
+    rouble is counted once (`findings.mark_counted`): the counted total and the clinic's revenue per month
+    are the ``summary.*`` money keys (`money.summary_metrics`)."""
     metrics, findings = {}, []
     for st in statuses:
         folder = run_dir / "modules" / st.name
@@ -121,6 +126,14 @@ def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatu
             metrics.update(json.loads((folder / "metrics.json").read_text(encoding="utf-8")))
         if (folder / "findings.json").is_file():
             findings.extend(json.loads((folder / "findings.json").read_text(encoding="utf-8")))
+    findings = mark_counted(findings)
+    invoices = run_dir / "tables" / "invoices.parquet"
+    revenue = None
+    if invoices.is_file():
+        bounds = {name: config.period_bounds(name) for name in config.periods}
+        revenue = revenue_per_month(pd.read_parquet(invoices, columns=["paid_at", "amount"]), bounds)
+    for key, entry in summary_metrics(findings, revenue).items():
+        metrics[key] = {"unit": entry["unit"], **{p: entry.get(p) for p in config.periods}}
     periods = {k: [a.date().isoformat(), b.date().isoformat()] for k, (a, b) in config.periods.items()}
     (run_dir / "metrics.json").write_text(json.dumps({"periods": periods, "metrics": metrics}, ensure_ascii=False,
                                                      indent=2, allow_nan=False), encoding="utf-8")

@@ -562,10 +562,11 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
     utilisation 1160/1800; no-show 5 / (33 + 5); cancellations 4 / 43 bookings.
     Waits (visits V1-V3): 5, 10, 30 min -> median 10.
     Money: every paid visit nets 3000 (V2 2000 + 1000, V3 3500 - 500 refund) -> visit value 3000.
-    No-shows above 5%: 5 - 0.05 × 38 = 3.1 -> 9300; D2 underloaded (25% < 60%): 0.85 × 840 - 210 =
-    504 min -> 16 whole 30-min patients -> 48000; at stake 57300 a month.
+    No-shows above 5%: (5/38 − 5 %) × 38 kept × 3000 = 3.1 × 3000 = 9300; D2 underloaded (25% < 60%):
+    (85 % − 25 %) × 14 scheduled hours × 3000 per 30-min visit = 6000 an hour -> 50400 (= 504 missing
+    minutes ÷ 30 × 3000); at stake 59700 a month.
     Base = February: D1's 24.02 shift (240 min) and one no-show (30 min): utilisation 0.125,
-    no-show 1.0, idle 210 min; money 0.95 × 3000 + floor((0.85 × 240 - 30) / 30) × 3000 = 17850.
+    no-show 1.0, idle 210 min; money (1.0 − 0.05) × 1 × 3000 + (0.85 − 0.125) × 4 h × 6000 = 2850 + 17400 = 20250.
     """
     import papermill
 
@@ -594,7 +595,7 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
         "schedule.cancel_rate": ("rate", 0.0, 4 / 43),
         "schedule.median_wait_minutes": ("minutes", None, 10.0),
         "schedule.no_show_cost_per_month": ("money", 3000.0, 15000.0),
-        "schedule.money_at_stake_per_month": ("money", 17850.0, 57300.0),
+        "schedule.money_at_stake_per_month": ("money", 20250.0, 59700.0),
     }
     for key, (unit, base, current) in expected.items():
         got = metrics[key]
@@ -610,5 +611,9 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
     assert "Dr Ivanova" in findings["peak_overload"]["evidence"]
     assert findings["peak_overload"]["title"].startswith("Overload at 10:00–11:00, 13:00–14:00")
     assert findings["no_show"]["money_at_stake_per_month"] == pytest.approx(9300.0)
-    assert findings["underloaded"]["money_at_stake_per_month"] == pytest.approx(48000.0)
+    assert findings["underloaded"]["money_at_stake_per_month"] == pytest.approx(50400.0)
+    assert findings["underloaded"]["price"]["factors"] == [
+        {"key": "offered_hours_per_month", "value": pytest.approx(14.0), "kind": "hours"},
+        {"key": "hour_value", "value": pytest.approx(6000.0), "kind": "money"}]
+    assert (findings["underloaded"]["stage"], findings["no_show"]["stage"]) == ("capacity", "show")
     assert findings["overbooked"]["money_at_stake_per_month"] is None

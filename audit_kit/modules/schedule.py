@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..findings import Finding, from_catalog
 from ..metrics import schedule
+from ..money import Factor, Price, gap_price, module_total, target_of
 from ..metrics.periods import Window, hour_ranges
 from ..metrics.schedule import (FAR_AHEAD_BUCKETS, MIN_KEPT, MIN_VISITS, OUTSIDE_SHARE, OVERRUN_MINUTES, WAIT_SHARE_LIMIT,
                                 PeriodSummary, booking_rates, excess_over, fill_gaps, main_hours, no_show_value,
@@ -33,15 +34,116 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
                               utilisation_target=targets["utilisation"])
 
 
-def headline_metrics(summary: Mapping[str, schedule.PeriodSummary]) -> dict[str, tuple[str, dict[str, float]]]:
-    return schedule.headline_metrics(dict(summary))
+def headline_metrics(summary: Mapping[str, schedule.PeriodSummary],
+                     targets: Mapping[str, Any] | None = None) -> dict[str, tuple[str, dict[str, float]]]:
+    """`metrics.schedule.headline_metrics`; ``schedule.money_at_stake_per_month`` is the module's priced gaps
+    counted once (`prices`, `money.module_total`)."""
+    out = schedule.headline_metrics(dict(summary))
+    out["schedule.money_at_stake_per_month"] = ("money", money_per_month(summary, targets))
+    return out
+
+
+def money_per_month(summary: Mapping[str, schedule.PeriodSummary],
+                    targets: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Per period: the module's money at stake per month, each rouble once."""
+    return {name: module_total(prices(s, targets)) for name, s in summary.items()}
 
 
 def build_findings(summary: Mapping[str, schedule.PeriodSummary], fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
     """`finding_drafts` as Findings (the wait target is the one the summary was computed with)."""
-    drafts = finding_drafts(dict(summary), fmt, no_show_target=targets["no_show_rate"],
-                            wait_target=summary["current"].wait_target, utilisation_target=targets["utilisation"])
-    return [from_catalog(NAME, t, **draft) for draft in drafts]
+    drafts = finding_drafts(dict(summary), fmt, targets=targets, wait_target=summary["current"].wait_target)
+    return [from_catalog(NAME, t, fmt=fmt, **draft) for draft in drafts]
+
+
+def _default_targets() -> Mapping[str, Any]:
+    from ..config import DEFAULT_TARGETS
+    return DEFAULT_TARGETS
+
+
+def prices(cur: PeriodSummary, targets: Mapping[str, Any] | None = None) -> dict[str, Price | None]:
+    """The priced findings of one period (finding id -> `money.Price`, None when not priced). The value of a
+    no-show is the average paid visit of its specialty, weighted by the no-shows (`no_show_value`).
+
+    - ``no_show`` (stage show, acts on no-shows): (no-show rate − ``no_show_rate``) × kept bookings
+      (completed + no-show) per month × value of a no-show;
+    - ``no_show_lead_time`` (show, no-shows): (no-show rate of bookings made 8+ days ahead − that of the
+      others, the internal benchmark) × such kept bookings per month × value of a no-show;
+    - ``no_show_channel`` (show, no-shows): the worse channels pooled — (their no-show rate − the rate of
+      the other channels, weighted by their bookings) × their kept bookings per month × value;
+    - ``underloaded`` (capacity, idle hours): underloaded doctors below the ``utilisation`` target, pooled
+      — (target − their utilisation) × their scheduled hours per month × the value of one booked hour
+      (visit value ÷ typical slot length, weighted by each doctor's missing hours).
+    The three no-show findings act on the same patients: counted once (`money.count_once`).
+    """
+    targets = _default_targets() if targets is None else targets
+    months = cur.frames.months
+    out: dict[str, Price | None] = {}
+    value = no_show_value(cur.doctors, cur.visit_value)
+    total = booking_rates(cur.frames.slots).iloc[0]
+    kept = float(total["completed"] + total["no_show"])
+    target, source = target_of(targets, "no_show_rate")
+    if kept > 0:
+        out["no_show"] = gap_price(stage="show", acts_on="no_shows", rate=float(total["no_show"]) / kept, target=target,
+                                   target_source=source, target_key="no_show_rate", lower_is_better=True,
+                                   factors=(Factor("kept_per_month", kept / months), Factor("no_show_value", value, "money")))
+    ex = far_ahead_excess(cur)
+    if ex is not None:
+        out["no_show_lead_time"] = gap_price(
+            stage="show", acts_on="no_shows", rate=ex["rate_in"], target=ex["rate_out"], target_source="benchmark",
+            benchmark="near_bookings", lower_is_better=True,
+            factors=(Factor("far_kept_per_month", ex["kept_in"] / months), Factor("no_show_value", value, "money")))
+    worse = worse_groups(cur.rates["channel"], "channel")
+    if len(worse):
+        kept_w = float(worse["kept"].sum())
+        out["no_show_channel"] = gap_price(
+            stage="show", acts_on="no_shows", rate=float(worse["no_show"].sum()) / kept_w,
+            target=float((worse["rate_out"] * worse["kept"]).sum()) / kept_w, target_source="benchmark",
+            benchmark="other_channels", lower_is_better=True,
+            factors=(Factor("channel_kept_per_month", kept_w / months), Factor("no_show_value", value, "money")))
+    under = cur.money.underload
+    target, source = target_of(targets, "utilisation")
+    if len(under) and target is not None:
+        under = under.loc[under["gap_minutes"] > 0]
+        slot = (under["typical_slot_minutes"] if "typical_slot_minutes" in under
+                else pd.Series(30.0, index=under.index)).fillna(30.0)
+        offered, gap = float(under["offered_minutes"].sum()), float(under["gap_minutes"].sum())
+        if offered > 0 and gap > 0:
+            hour_value = float((under["gap_minutes"] * under["visit_value"] * 60 / slot).sum()) / gap
+            out["underloaded"] = gap_price(
+                stage="capacity", acts_on="idle_hours", rate=float(under["booked_minutes"].sum()) / offered,
+                target=target, target_source=source, target_key="utilisation",
+                factors=(Factor("offered_hours_per_month", offered / 60 / months, "hours"),
+                         Factor("hour_value", hour_value, "money")))
+    return out
+
+
+UNDERLOAD_COLUMNS = ["doctor", "specialty", "offered_minutes", "booked_minutes", "utilisation", "typical_slot_minutes",
+                     "visit_value", "gap_minutes"]
+
+
+def underload_table(cur: PeriodSummary) -> pd.DataFrame:
+    """Machine-readable: the underloaded doctors of a period with what prices them (``underloaded`` in `prices`):
+    scheduled and booked minutes, typical slot, the visit value of their specialty and the minutes missing to
+    the utilisation target (whole period)."""
+    under = cur.money.underload
+    out = under.reindex(columns=UNDERLOAD_COLUMNS)
+    out["doctor"] = out["doctor"].astype("string")
+    out["specialty"] = out["specialty"].astype("string")
+    return out.reset_index(drop=True)
+
+
+def far_ahead_excess(cur: PeriodSummary) -> dict | None:
+    """`excess_over` of bookings made far ahead (`FAR_AHEAD_BUCKETS`) against the others, when the far ones
+    are clearly worse (at least `MIN_KEPT` kept, z ≥ 2); else None."""
+    lt = cur.rates["lead_time"]
+    known = lt.loc[lt["lead_time"].notna()]
+    far = known["lead_time"].isin(FAR_AHEAD_BUCKETS).astype(bool)
+    if not (far.any() and (~far).any()):
+        return None
+    ex = excess_over(known, group_mask=far)
+    if ex["kept_in"] >= MIN_KEPT and ex["z"] >= 2 and ex["rate_in"] > ex["rate_out"]:
+        return {**ex, "kept_share": ex["kept_in"] / float((known["completed"] + known["no_show"]).sum())}
+    return None
 
 
 def hours_text(hours: list[int]) -> str:
@@ -49,9 +151,9 @@ def hours_text(hours: list[int]) -> str:
     return ", ".join(f"{a:02d}:00–{b:02d}:00" for a, b in hour_ranges(hours))
 
 
-def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: float = 0.05,
-                   wait_target: float = 15, utilisation_target: float = 0.85) -> list[dict]:
-    """Findings of the current period: dicts {id, severity, money, key, values} for `Module.finding`.
+def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping[str, Any] | None = None,
+                   wait_target: float = 15) -> list[dict]:
+    """Findings of the current period: dicts {id, severity, key, values, price} (money: `prices`).
 
     `fmt` formats the values (`report.fmt.Formatter`); money is per month. Emitted when:
     - overbooked: a doctor is above 95% utilisation or double-booked ≥ 2% of offered time;
@@ -65,18 +167,22 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: 
     - waits: more than 25% wait longer than the target, or the median is above it;
     - overrun: a doctor's appointments run ≥ 5 minutes over the slot on average;
     - outside_shifts: ≥ 5% of booked minutes lie outside every shift.
-    Pattern findings (lead time, channel) are priced as their excess no-shows; that money is
-    part of the no-show finding's, and only `Money.at_stake_per_month` is the module total.
+    Pattern findings (lead time, channel) are priced as their excess no-shows and nested in the no-show
+    finding (the same patients, `money.count_once`).
     """
+    targets = _default_targets() if targets is None else targets
+    no_show_target, utilisation_target = targets["no_show_rate"], targets["utilisation"]
     cur = summaries["current"]
     months = cur.frames.months
     found: list[dict] = []
     per_month = lambda x: x / months  # noqa: E731
+    priced = prices(cur, targets)
 
     def add(id_: str, severity: str, money_: float | None, **values) -> None:
-        money_ = None if money_ is None or not np.isfinite(money_) else float(money_)
+        price = priced.get(id_)
+        money_ = price.money if price is not None else None
         found.append({"id": id_, "severity": severity, "money": money_, "key": f"schedule.finding.{id_}",
-                      "values": {"money": fmt.money(money_), **values}})
+                      "price": price, "values": {"money": fmt.money(money_), **values}})
 
     def names(df: pd.DataFrame, pattern: str, **cols) -> str:
         parts = [df["doctor"].astype(str)]
@@ -103,7 +209,7 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: 
             .drop_duplicates("specialty").set_index("specialty")
         mates = busiest.reindex(under["specialty"].dropna().unique())
         mates = mates.loc[~mates["doctor_id"].isin(under["doctor_id"])].dropna(subset=["doctor_id"])
-        add("underloaded", "medium", cur.money.underload_per_month,
+        add("underloaded", "medium", None,
             names=", ".join(under["doctor"].astype(str)),
             doctors=names(under, "{} ({})", utilisation=fmt.pct),
             idle=fmt.hours(per_month(under["idle_minutes"].sum()) / 60),
@@ -135,27 +241,21 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, no_show_target: 
     # No-shows above the target.
     total = booking_rates(cur.frames.slots).iloc[0]
     rate = total["no_show_rate"]
-    if pd.notna(rate) and rate > no_show_target:
-        add("no_show", "high" if rate > 2 * no_show_target else "medium", cur.money.no_show_excess_per_month,
+    if pd.notna(rate) and no_show_target is not None and rate > no_show_target:
+        add("no_show", "high" if rate > 2 * no_show_target else "medium", None,
             rate=fmt.pct(rate), target=fmt.pct(no_show_target, 0), no_shows=fmt.num(per_month(total["no_show"])),
             cost=fmt.money(cur.money.no_show_cost_per_month))
-    price = no_show_value(cur.doctors, cur.visit_value)
     # Booked far ahead.
-    lt = cur.rates["lead_time"]
-    known = lt.loc[lt["lead_time"].notna()]
-    far = known["lead_time"].isin(FAR_AHEAD_BUCKETS).astype(bool)
-    if far.any() and (~far).any():
-        ex = excess_over(known, group_mask=far)
-        if ex["kept_in"] >= MIN_KEPT and ex["z"] >= 2 and ex["rate_in"] > ex["rate_out"]:
-            kept = known["completed"] + known["no_show"]
-            add("no_show_lead_time", "medium", per_month(ex["excess"] * price), far=fmt.pct(ex["rate_in"]),
-                near=fmt.pct(ex["rate_out"]), ratio=fmt.num(ex["rate_in"] / ex["rate_out"], 1) if ex["rate_out"] else "—",
-                far_share=fmt.pct(ex["kept_in"] / kept.sum()), excess=fmt.num(per_month(ex["excess"]), 1))
+    ex = far_ahead_excess(cur)
+    if ex is not None:
+        add("no_show_lead_time", "medium", None, far=fmt.pct(ex["rate_in"]),
+            near=fmt.pct(ex["rate_out"]), ratio=fmt.num(ex["rate_in"] / ex["rate_out"], 1) if ex["rate_out"] else "—",
+            far_share=fmt.pct(ex["kept_share"]), excess=fmt.num(per_month(ex["excess"]), 1))
     # Channels with more no-shows.
     worse = worse_groups(cur.rates["channel"], "channel")
     if len(worse):
         rest = worse["rate_out"].iloc[0]
-        add("no_show_channel", "medium", per_month(worse["excess"].sum() * price),
+        add("no_show_channel", "medium", None,
             channels=", ".join(worse["channel"].astype(str)),
             rates=", ".join(f"{c} {fmt.pct(r)}" for c, r in zip(worse["channel"], worse["no_show_rate"])),
             rest=fmt.pct(rest), excess=fmt.num(per_month(worse["excess"].sum()), 1))
