@@ -106,6 +106,18 @@ def mark_counted(findings: Iterable[Finding | dict]) -> list[Finding]:
             for f, c in ((f, decided[finding_ref(f.module, f.id)]) for f in items)]
 
 
+LIST_CAP = 5      # names in a finding's text: the first five (largest first), then how many more
+
+
+def capped(items: Iterable[str], fmt, t, n: int = LIST_CAP) -> str:
+    """Names for a finding's text: the first ``n`` joined by commas, then «и ещё 1 204 — полный список в таблицах»
+    (``common.list_more``) — a list an owner of a network reads (the full list is in the section's tables)."""
+    items = [str(x) for x in items]
+    if len(items) <= n:
+        return ", ".join(items)
+    return ", ".join(items[:n]) + t("common.list_more", n=fmt.num(len(items) - n))
+
+
 def severity_by_money(money_per_month: float | None, revenue_per_month: float) -> str:
     """high when the money at stake is at least 5 % of the clinic's monthly revenue, medium from
     1 %, else low; medium when it cannot be priced (no money or no revenue)."""

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..findings import Finding, from_catalog
+from ..findings import Finding, capped, from_catalog
 from ..metrics import schedule
 from ..money import Factor, Price, gap_price, module_total, target_of
 from ..metrics.periods import Window, hour_ranges
@@ -51,7 +51,7 @@ def money_per_month(summary: Mapping[str, schedule.PeriodSummary],
 
 def build_findings(summary: Mapping[str, schedule.PeriodSummary], fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
     """`finding_drafts` as Findings (the wait target is the one the summary was computed with)."""
-    drafts = finding_drafts(dict(summary), fmt, targets=targets, wait_target=summary["current"].wait_target)
+    drafts = finding_drafts(dict(summary), fmt, targets=targets, wait_target=summary["current"].wait_target, t=t)
     return [from_catalog(NAME, t, fmt=fmt, **draft) for draft in drafts]
 
 
@@ -151,8 +151,17 @@ def hours_text(hours: list[int]) -> str:
     return ", ".join(f"{a:02d}:00–{b:02d}:00" for a, b in hour_ranges(hours))
 
 
+def doctor_labels(doctors: pd.DataFrame) -> pd.Series:
+    """doctor_id -> the name a finding shows: the doctor's name, with the doctor's ID added where two doctors
+    share a name (networks: the same name in several branches), so no name repeats in a list."""
+    names = doctors["doctor"].astype("string")
+    shared = names.duplicated(keep=False).to_numpy(bool)
+    shown = names.where(~shared, names + " (" + doctors["doctor_id"].astype("string") + ")")
+    return pd.Series(shown.to_numpy(), index=doctors["doctor_id"].astype("string").to_numpy())
+
+
 def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping[str, Any] | None = None,
-                   wait_target: float = 15) -> list[dict]:
+                   wait_target: float = 15, t=None) -> list[dict]:
     """Findings of the current period: dicts {id, severity, key, values, price} (money: `prices`).
 
     `fmt` formats the values (`report.fmt.Formatter`); money is per month. Emitted when:
@@ -171,6 +180,9 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
     finding (the same patients, `money.count_once`).
     """
     targets = _default_targets() if targets is None else targets
+    if t is None:                     # the report's catalogs in the formatter's language
+        from ..report.i18n import Translator
+        t = Translator(fmt.language)
     no_show_target, utilisation_target = targets["no_show_rate"], targets["utilisation"]
     cur = summaries["current"]
     months = cur.frames.months
@@ -184,11 +196,19 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
         found.append({"id": id_, "severity": severity, "money": money_, "key": f"schedule.finding.{id_}",
                       "price": price, "values": {"money": fmt.money(money_), **values}})
 
+    labels = doctor_labels(cur.doctors)
+
+    def label(df: pd.DataFrame) -> pd.Series:
+        return df["doctor_id"].map(labels).fillna(df["doctor"].astype(str)) if "doctor_id" in df else df["doctor"].astype(str)
+
     def names(df: pd.DataFrame, pattern: str, **cols) -> str:
-        parts = [df["doctor"].astype(str)]
+        parts = [label(df)]
         for col, kind in cols.items():
             parts.append(df[col].map(kind))
-        return ", ".join(pattern.format(*row) for row in zip(*parts))
+        return capped((pattern.format(*row) for row in zip(*parts)), fmt, t)
+
+    def plain(df: pd.DataFrame) -> str:
+        return capped(label(df), fmt, t)
 
     docs = cur.doctors
     # Overbooked doctors.
@@ -197,7 +217,7 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
         hd = cur.hourly_by_doctor.loc[cur.hourly_by_doctor["doctor_id"].isin(over["doctor_id"])]
         hours = fill_gaps(main_hours(hd.groupby("hour")["double_booked_minutes"].sum()
                                      + hd.groupby("hour")["outside_shift_minutes"].sum()))
-        add("overbooked", "high", None, names=", ".join(over["doctor"].astype(str)),
+        add("overbooked", "high", None, names=plain(over),
             doctors=names(over, "{} ({})", utilisation=fmt.pct),
             double=fmt.hours(per_month(over["double_booked_minutes"].sum()) / 60, 1),
             outside=fmt.hours(per_month(over["outside_shift_minutes"].sum()) / 60, 1),
@@ -210,7 +230,7 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
         mates = busiest.reindex(under["specialty"].dropna().unique())
         mates = mates.loc[~mates["doctor_id"].isin(under["doctor_id"])].dropna(subset=["doctor_id"])
         add("underloaded", "medium", None,
-            names=", ".join(under["doctor"].astype(str)),
+            names=plain(under),
             doctors=names(under, "{} ({})", utilisation=fmt.pct),
             idle=fmt.hours(per_month(under["idle_minutes"].sum()) / 60),
             patients=fmt.num(per_month(under["idle_patients"].sum())),
@@ -220,8 +240,8 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
     # Imbalance within a specialty.
     imb = cur.balance.loc[cur.balance["imbalance"].astype(bool)] if len(cur.balance) else cur.balance
     if len(imb):
-        pairs = "; ".join(f"{r.specialty}: {r.overloaded} ↔ {r.underloaded}" for r in imb.itertuples())
-        add("imbalance", "medium", None, specialties=", ".join(imb["specialty"].astype(str)), pairs=pairs,
+        pairs = capped((f"{r.specialty}: {r.overloaded} ↔ {r.underloaded}" for r in imb.itertuples()), fmt, t)
+        add("imbalance", "medium", None, specialties=capped(imb["specialty"].astype(str), fmt, t), pairs=pairs,
             patients=fmt.num(per_month(imb["idle_patients"].sum())))
     # Peak-hour overload.
     peak = cur.peak
@@ -256,8 +276,8 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
     if len(worse):
         rest = worse["rate_out"].iloc[0]
         add("no_show_channel", "medium", None,
-            channels=", ".join(worse["channel"].astype(str)),
-            rates=", ".join(f"{c} {fmt.pct(r)}" for c, r in zip(worse["channel"], worse["no_show_rate"])),
+            channels=capped(worse["channel"].astype(str), fmt, t),
+            rates=capped((f"{c} {fmt.pct(r)}" for c, r in zip(worse["channel"], worse["no_show_rate"])), fmt, t),
             rest=fmt.pct(rest), excess=fmt.num(per_month(worse["excess"].sum()), 1))
     # Waits and overruns.
     h = cur.headlines
@@ -272,7 +292,7 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
         late = wd.loc[(wd["visits_timed"] >= MIN_VISITS) & (wd["mean_overrun"] >= OVERRUN_MINUTES)] \
             .sort_values("mean_overrun", ascending=False)
         if len(late):
-            add("overrun", "medium", None, names=", ".join(late["doctor"].astype(str)),
+            add("overrun", "medium", None, names=plain(late),
                 doctors=names(late, "{} (+{}, {})", mean_overrun=fmt.minutes, share_overrun=fmt.pct))
     # Bookings outside the schedule.
     if h["booked_hours"] > 0 and h["outside_shift_hours"] / h["booked_hours"] >= OUTSIDE_SHARE:
