@@ -299,3 +299,70 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
         add("outside_shifts", "low", None, outside=fmt.hours(per_month(h["outside_shift_hours"]), 1),
             share=fmt.pct(h["outside_shift_hours"] / h["booked_hours"]))
     return found
+
+
+BRANCH_COLUMNS = ["branch_id", "doctors", "offered_hours_per_month", "utilisation", "no_show_rate", "kept_per_month",
+                  "visit_revenue_per_month", "no_show_money_per_month", "idle_money_per_month", "money_per_month"]
+
+
+def doctor_branches(tables: Mapping[str, pd.DataFrame]) -> pd.Series | None:
+    """doctor_id -> branch_id: the branch of the doctor's shifts (schedule), else of their bookings; a doctor seen
+    in several branches takes the one with the most rows. None without a ``branch_id`` or with one branch."""
+    parts = [tables[name][["doctor_id", "branch_id"]] for name in ("schedule", "bookings")
+             if name in tables and "branch_id" in tables[name] and tables[name]["branch_id"].notna().any()]
+    if not parts:
+        return None
+    rows = parts[0].dropna()
+    if rows["branch_id"].nunique() < 2:
+        return None
+    counts = rows.groupby(["doctor_id", "branch_id"], observed=True).size().rename("n").reset_index()
+    counts = counts.sort_values(["doctor_id", "n", "branch_id"], ascending=[True, False, True], kind="stable")
+    first = counts.drop_duplicates("doctor_id")
+    return pd.Series(first["branch_id"].astype("string").to_numpy(), index=first["doctor_id"].astype("string").to_numpy())
+
+
+def branch_table(cur: PeriodSummary, branches: pd.Series | None,
+                 targets: Mapping[str, Any] | None = None) -> pd.DataFrame | None:
+    """The network's branches in one period, each against the targets with the shape of `prices` (money per month):
+
+    - ``utilisation`` = booked ÷ offered minutes of the branch's doctors; ``no_show_rate`` = no-shows ÷ kept bookings;
+    - ``visit_revenue_per_month``: payments tied to the branch's realised bookings ÷ months;
+    - ``no_show_money_per_month`` = (the branch's no-show rate − target)⁺ × its kept bookings a month × the
+      network's value of a no-show (`no_show_value`);
+    - ``idle_money_per_month`` = the ``underloaded`` price of the branch's own underloaded doctors;
+    - ``money_per_month`` = the two (other patients: a no-show is booked time, idle time is not).
+    Each branch is held to the target on its own, so the branches' sums can exceed the network's findings
+    (a branch better than the target adds nothing there). None without branches."""
+    if branches is None:
+        return None
+    targets = _default_targets() if targets is None else targets
+    months = cur.frames.months
+    docs = cur.doctors.assign(branch_id=cur.doctors["doctor_id"].astype("string").map(branches))
+    docs = docs.loc[docs["branch_id"].notna()]
+    out = docs.groupby("branch_id", observed=True).agg(
+        doctors=("doctor_id", "size"), offered=("offered_minutes", "sum"), booked=("booked_minutes", "sum"),
+        completed=("completed", "sum"), no_show=("no_show", "sum"))
+    kept = out["completed"] + out["no_show"]
+    out["offered_hours_per_month"] = out["offered"] / 60 / months
+    out["utilisation"] = out["booked"] / out["offered"].where(out["offered"] > 0)
+    out["no_show_rate"] = out["no_show"] / kept.where(kept > 0)
+    out["kept_per_month"] = kept / months
+    slots = cur.frames.slots
+    paid = pd.Series(slots["paid"].to_numpy("float64", na_value=np.nan),
+                     index=slots["doctor_id"].astype("string").map(branches).to_numpy())
+    out["visit_revenue_per_month"] = paid.groupby(level=0).sum().reindex(out.index).fillna(0.0) / months
+    target = targets.get("no_show_rate")
+    value = no_show_value(cur.doctors, cur.visit_value)
+    gap = (out["no_show_rate"] - target).clip(lower=0) if target is not None else np.nan
+    out["no_show_money_per_month"] = gap * out["kept_per_month"] * value
+    under = cur.money.underload
+    under = under.loc[under["gap_minutes"] > 0]
+    slot = (under["typical_slot_minutes"] if "typical_slot_minutes" in under
+            else pd.Series(30.0, index=under.index)).fillna(30.0)
+    idle = pd.Series((under["gap_minutes"] / slot * under["visit_value"]).to_numpy("float64") / months,
+                     index=under["doctor_id"].astype("string").map(branches).to_numpy())
+    out["idle_money_per_month"] = idle.groupby(level=0).sum().reindex(out.index).fillna(0.0)
+    out["money_per_month"] = out["no_show_money_per_month"].fillna(0.0) + out["idle_money_per_month"]
+    out = out.reset_index().sort_values(["money_per_month", "branch_id"], ascending=[False, True], kind="stable")
+    out["branch_id"] = out["branch_id"].astype("string")
+    return out[BRANCH_COLUMNS].reset_index(drop=True)

@@ -302,3 +302,43 @@ def comparison_html(title: str, shown: pd.DataFrame, t: Translator, fmt: Formatt
     labels = {c: t(f"summary.columns.{c}") for c in shown.columns}
     return table_html(ReportTable("", t("summary.comparison.table_title", module=title), shown, {}, labels), fmt,
                       "audit-comparison")
+
+
+# -- a network's branches ----------------------------------------------------------------------
+
+LEAGUE_TOP = 10           # branches with the most money at stake shown in the summary
+LEAGUE_BEST = 3           # ... and the best ones (least at stake per rouble of revenue)
+
+
+def league_table(run_dir: str | Path) -> pd.DataFrame | None:
+    """The branch league table of a network: the schedule module's `schedule_branches` (money at stake per
+    month by branch, most first) with ``share`` = money at stake ÷ the branch's visit revenue and ``mark``:
+    'worst' for the branch with the most money at stake, 'best' for the least at stake per rouble of revenue.
+    None for a single clinic (no such table)."""
+    path = Path(run_dir) / "modules" / "schedule" / "tables" / "schedule_branches.parquet"
+    if not path.is_file():
+        return None
+    table = pd.read_parquet(path).sort_values(["money_per_month", "branch_id"], ascending=[False, True], kind="stable")
+    table = table.reset_index(drop=True)
+    revenue = table["visit_revenue_per_month"]
+    table["share"] = table["money_per_month"] / revenue.where(revenue > 0)
+    mark = np.full(len(table), "", dtype=object)
+    if len(table):
+        mark[0] = "worst"
+        if table["share"].notna().any():
+            best = int(table["share"].to_numpy("float64", na_value=np.inf).argmin())
+            if best != 0:
+                mark[best] = "best"
+    table["mark"] = mark
+    return table
+
+
+def league_rows(table: pd.DataFrame, t: Translator, top: int = LEAGUE_TOP, best: int = LEAGUE_BEST) -> pd.DataFrame:
+    """The rows the summary shows: the ``top`` branches with the most money at stake, then the ``best`` with the
+    least at stake per rouble of revenue (not already shown); marks in words."""
+    head = table.head(top)
+    rest = table.iloc[top:].sort_values(["share", "branch_id"], kind="stable").head(best)
+    shown = pd.concat([head, rest])
+    marks = {"worst": t("summary.branches.mark.worst"), "best": t("summary.branches.mark.best"), "": ""}
+    return shown.assign(mark=shown["mark"].map(marks))[
+        ["branch_id", "visit_revenue_per_month", "money_per_month", "share", "utilisation", "no_show_rate", "mark"]]
