@@ -2,6 +2,10 @@
 
 Each parser returns the parsed series and a boolean mask of cells that were present but
 could not be parsed (so the caller can reject or blank them and say why).
+
+Every parser works on the column's distinct values (`Distinct`: factorize -> convert the uniques ->
+take): an export repeats a few thousand dates, amounts and statuses over millions of rows, so the
+string work grows with the distinct values and only the factorize and the take grow with the rows.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .schema import BOOKING_STATUSES, FALSE_VALUES, TRUE_VALUES
+
 
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 EXCEL_SERIAL_RANGE = (20000, 80000)   # 1954..2119: numbers outside are not taken for dates
@@ -33,6 +38,45 @@ MONTHS = {
     "ноябрь": 11, "ноября": 11, "ноя": 11, "november": 11, "nov": 11,
     "декабрь": 12, "декабря": 12, "дек": 12, "december": 12, "dec": 12,
 }
+
+
+class Distinct:
+    """A column as its distinct present values and, per cell, the position of its value among them.
+
+    `values` ("string", in order of first appearance, as `pd.factorize` gives them), `codes` (int per
+    cell, -1 for a missing cell) and `counts` (cells per distinct value, to count rows from a mask over
+    the values). `spread` puts per-value results back on the cells."""
+
+    def __init__(self, cells: pd.Series):
+        codes, uniques = pd.factorize(cells)
+        self.index = cells.index
+        self.codes = np.asarray(codes)
+        self.values = pd.Series(uniques, dtype="string")
+        self.counts = np.bincount(self.codes[self.codes >= 0], minlength=len(self.values))
+
+    def first(self, mask, n: int) -> pd.Series:
+        """The values of the first `n` cells (in row order) whose value is marked in `mask`."""
+        mask = np.asarray(mask, dtype=bool)
+        picked = np.zeros(0, dtype=self.codes.dtype)
+        for lo in range(0, len(self.codes), 1 << 16):      # the first blocks hold the n cells: no full scan
+            block = self.codes[lo:lo + (1 << 16)]
+            block = block[block >= 0]
+            picked = np.concatenate([picked, block[mask[block]]])
+            if len(picked) >= n:
+                break
+        return pd.Series(self.values.to_numpy(dtype=object)[picked[:n]], dtype="string")
+
+    def where(self, keep) -> "Distinct":
+        """The same cells with the values not kept (bool per value) read as missing."""
+        out = object.__new__(Distinct)
+        out.index, out.codes, out.counts = self.index, self.codes, self.counts
+        out.values = self.values.where(np.asarray(keep, dtype=bool))
+        return out
+
+    def spread(self, per_value: pd.Series) -> pd.Series:
+        """Per-value results on the cells (missing where the cell is missing), dtype kept."""
+        taken = pd.api.extensions.take(per_value.array, self.codes, allow_fill=True)
+        return pd.Series(taken, index=self.index, name=None)
 
 
 def normalise_text(s: pd.Series) -> pd.Series:
@@ -80,13 +124,24 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
     """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy[ hh:mm[:ss]] and Excel serial numbers -> datetime64[ns];
     `formats` (a preset's) are tried first, `unix` among them reads seconds since 1970 (UTC).
     Times with a UTC offset (`+03:00`, `+0000`, `Z`) and Unix times become the clinic's local time
-    (`timezone`, default Europe/Moscow); times without an offset are taken as local already."""
+    (`timezone`, default Europe/Moscow); times without an offset are taken as local already.
+    Each distinct value is parsed once (`Distinct`); `attrs["assumed"]` counts cells."""
+    values = Distinct(txt)
+    parsed, assumed = _parse_distinct_datetimes(values, formats, timezone)
+    out = values.spread(parsed)
+    out.attrs["assumed"] = assumed
+    return out, out.isna() & txt.notna()
+
+
+def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
+                              timezone: str | None) -> tuple[pd.Series, int]:
+    """`parse_datetime` on the distinct values: (datetime64[ns] per value, cells read day first by default)."""
+    txt = values.values
     out = pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]")
-    order, assumed = slash_order(txt)
+    order, assumed = slash_order(txt, counts=values.counts)
     if order == "month":      # US order proven by the column's own values
         formats = tuple(f.replace("%d/%m", "%m/%d") for f in formats) + tuple(
             f.replace("%d/%m", "%m/%d") for f in DATE_FORMATS if "/" in f)
-    out.attrs["assumed"] = assumed
     if UNIX in formats:
         seconds = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{9,10}").fillna(False)), errors="coerce")
         if seconds.notna().any():
@@ -96,7 +151,8 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
         parsed = pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce")
         out = out.where(~aware, _local(parsed, timezone))
     formats = tuple(f for f in formats if f != UNIX)
-    candidates = _formats_by_fit(txt.where(out.isna()), formats)
+    # the formats that fit the first cells still unread (row order, repeats counted) are tried first
+    candidates = _formats_by_fit(values.first((out.isna() & txt.notna()).to_numpy(), 200), formats)
     if order == "month":
         candidates = [f for f in candidates if "%d/%m" not in f]
     for fmt in candidates:
@@ -112,22 +168,23 @@ def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
         serial = pd.to_numeric(txt.where(todo).str.replace(",", ".", regex=False), errors="coerce")
         serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
         out = out.where(~todo, EXCEL_EPOCH + pd.to_timedelta((serial * 86400).round(), unit="s"))
-    out.attrs["assumed"] = assumed
-    return out, out.isna() & txt.notna()
+    return out, assumed
 
 
 def parse_month(txt: pd.Series, formats: tuple[str, ...] = (),
                 timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
-    """A month as its first day: '2024-10', '10.2024', 'Октябрь 2024', a date or an Excel serial."""
-    low = normalise_text(txt)
+    """A month as its first day: '2024-10', '10.2024', 'Октябрь 2024', a date or an Excel serial
+    (each distinct value read once)."""
+    values = Distinct(txt)
+    low = normalise_text(values.values)
     ym = low.str.extract(r"^(\d{4}) (\d{1,2})$")
     my = low.str.extract(r"^(\d{1,2}) (\d{4})$")
     named = low.str.extract(r"^([^\W\d]+) (\d{4})$")
     year = ym[0].fillna(my[1]).fillna(named[1])
     month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("Int64").astype("string"))
     built = pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
-    dates, _ = parse_datetime(txt.where(built.isna()), formats)
-    out = built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp()
+    dates, _ = _parse_distinct_datetimes(values.where(built.isna().to_numpy()), formats, None)
+    out = values.spread(built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp())
     return out, out.isna() & txt.notna()
 
 
@@ -146,14 +203,15 @@ class EvidenceConflict(ValueError):
 _GROUPED = r"^-?\d{{1,3}}(?:[{sep}]\d{{3}})+$"
 
 
-def separator_roles(s: pd.Series) -> tuple[dict[str, str], int]:
+def separator_roles(s: pd.Series, counts: np.ndarray | None = None) -> tuple[dict[str, str], int]:
     """How a number column uses '.' and ',' by its own values (after spaces and currency are removed):
     each is 'decimal' or 'thousands'. Proof of thousands: two of the mark ('1.234.567'), or it comes first
     when both appear ('1.234,56'); proof of decimal: one mark not followed by exactly three digits
     ('12.5', '3900,50'), or it comes last when both appear. A mark proven both ways: EvidenceConflict.
     Unproven: a comma is decimal; a dot is thousands when the comma is proven decimal, else decimal.
     Returns the roles and the number of values read by such a default although they could be read
-    both ways ('12.500' with no other evidence)."""
+    both ways ('12.500' with no other evidence); with `counts` (cells per value of `s`, its values then
+    being a column's distinct ones) that number counts cells."""
     distinct = pd.Series(s.dropna().unique(), dtype="string")
     roles, proof = {}, {}
     for mark, other in ((".", ","), (",", ".")):
@@ -174,23 +232,27 @@ def separator_roles(s: pd.Series) -> tuple[dict[str, str], int]:
     for mark in (".", ","):
         if proof[mark] is None:
             unsure |= distinct.str.fullmatch(_GROUPED.format(sep=re.escape(mark))).fillna(False).astype(bool)
-    ambiguous = int(s.isin(distinct[unsure].tolist()).sum()) if unsure.any() else 0
-    return roles, ambiguous
+    if not unsure.any():
+        return roles, 0
+    hit = s.isin(distinct[unsure].tolist()).to_numpy(bool)
+    return roles, int(hit.sum() if counts is None else counts[hit].sum())
 
 
 def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers and money: '3 900,50 ₽', '3900.5', '1,234.50', '1.234,56', '12.500' (with '1.234,56' in the
     column: 12 500), '-1 200' -> float. The separators' roles come from the column's own values
-    (`separator_roles`); a column that contradicts itself raises EvidenceConflict."""
-    s = txt.str.replace(_NUMBER_JUNK, "", regex=True)
+    (`separator_roles`); a column that contradicts itself raises EvidenceConflict. Each distinct
+    value is read once (`Distinct`); `attrs["assumed"]` counts cells."""
+    values = Distinct(txt)
+    s = values.values.str.replace(_NUMBER_JUNK, "", regex=True)
     assumed = 0
     if s.str.contains(r"[.,]", regex=True).any():
-        roles, assumed = separator_roles(s)
+        roles, assumed = separator_roles(s, values.counts)
         for mark in (".", ","):
             if roles[mark] == "thousands":
                 s = s.str.replace(mark, "", regex=False)
         s = s.str.replace(",", ".", regex=False)
-    out = pd.to_numeric(s, errors="coerce").astype("float64")
+    out = values.spread(pd.to_numeric(s, errors="coerce").astype("float64"))
     out.attrs["assumed"] = assumed         # values read by the default reading (ingest notes them)
     return out, out.isna() & txt.notna()
 
@@ -198,11 +260,12 @@ def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:
 _SLASH = r"^\s*(\d{1,2})/(\d{1,2})/\d{2,4}"
 
 
-def slash_order(txt: pd.Series) -> tuple[str | None, int]:
+def slash_order(txt: pd.Series, counts: np.ndarray | None = None) -> tuple[str | None, int]:
     """Day/month order of a date column written with slashes, by its own values: a first field above
     12 proves day first, a second field above 12 proves month first (both: EvidenceConflict with one
     example of each). Returns 'day', 'month' or None (no slashes) and the number of slash dates read
-    day first by default because no value shows the order."""
+    day first by default because no value shows the order (`counts`: cells per value of `txt`, its
+    values then being a column's distinct ones)."""
     if not txt.str.contains("/", regex=False).fillna(False).any():
         return None, 0
     distinct = pd.Series(txt.dropna().unique(), dtype="string")
@@ -214,12 +277,14 @@ def slash_order(txt: pd.Series) -> tuple[str | None, int]:
         return "month", 0
     if day.any():
         return "day", 0
-    return "day", int(txt.str.contains(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}", regex=True).fillna(False).sum())
+    slashed = txt.str.contains(r"^\s*\d{1,2}/\d{1,2}/\d{2,4}", regex=True).fillna(False).to_numpy(bool)
+    return "day", int(slashed.sum() if counts is None else counts[slashed].sum())
 
 
 def _lookup(txt: pd.Series, table: dict[str, object]) -> tuple[pd.Series, pd.Series]:
-    key = normalise_text(txt)
-    out = key.map(table)
+    """Cells looked up (normalised) in `table`, once per distinct value."""
+    values = Distinct(txt)
+    out = values.spread(normalise_text(values.values).map(table).astype(object))
     return out, out.isna() & txt.notna()
 
 
@@ -269,24 +334,26 @@ def map_channel(txt: pd.Series, mapping: dict[str, str]) -> pd.Series:
     """Raw channel/utm values -> canonical channel via the config map (exact, then normalised match)."""
     if not mapping:
         return txt
-    exact = txt.map(mapping)
+    values = Distinct(txt)
+    distinct = values.values
     norm = {normalise_header(k): v for k, v in mapping.items()}
-    by_norm = normalise_text(txt).map(norm)
-    return exact.fillna(by_norm).fillna(txt).astype("string")
+    mapped = distinct.map(mapping).fillna(normalise_text(distinct).map(norm)).fillna(distinct).astype("string")
+    return values.spread(mapped)
 
 
 def on_distinct(values: pd.Series, rewrite) -> tuple[pd.Series, pd.Series]:
     """Apply `rewrite(distinct) -> (new values, changed mask)` to the distinct values only and spread
     the result back: clinic text columns repeat a few service names or reasons over millions of rows,
     so regex work is done once per distinct value. Returns (values, bool mask of changed cells)."""
-    codes, uniques = pd.factorize(values)
+    distinct = Distinct(values)
     none = pd.Series(False, index=values.index)
-    if not len(uniques):
+    if not len(distinct.values):
         return values, none
-    new, changed = rewrite(pd.Series(uniques, dtype="string"))
+    new, changed = rewrite(distinct.values)
     changed = changed.to_numpy(bool)
     if not changed.any():
         return values, none
+    codes = distinct.codes
     hit = (codes >= 0) & changed[np.maximum(codes, 0)]
     out = values.astype("string").copy()
     out[hit] = new.to_numpy(dtype=object)[codes[hit]]
@@ -298,4 +365,5 @@ def is_blank_row(frame: pd.DataFrame) -> pd.Series:
 
 
 __all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "parse_month", "parse_number",
-           "parse_bool", "parse_status", "outside_domain", "map_channel", "on_distinct", "is_blank_row", "np"]
+           "parse_bool", "parse_status", "outside_domain", "map_channel", "on_distinct", "Distinct", "is_blank_row",
+           "np"]
