@@ -114,6 +114,19 @@ def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = ()) -> list[str]:
     return sorted(formats, key=lambda f: -fit[f])
 
 
+def _with_offset(txt: pd.Series) -> pd.Series:
+    """Values that end in a time with a UTC offset (`_OFFSET`). The offset's sign or the Z is within the
+    last seven characters (a final newline counted): that cheap test picks the values the regex (Python's,
+    for its `\\s`) reads."""
+    tail = txt.str.slice(-7)
+    maybe = (tail.str.contains("+", regex=False) | tail.str.contains("-", regex=False)
+             | tail.str.contains("Z", regex=False)).fillna(False).to_numpy(bool)
+    out = pd.Series(False, index=txt.index)
+    if maybe.any():
+        out[maybe] = txt[maybe].str.contains(_OFFSET, regex=True).fillna(False).to_numpy(bool)
+    return out
+
+
 def _local(parsed: pd.Series, timezone: str | None) -> pd.Series:
     """Aware times -> naive wall-clock times of the clinic's time zone."""
     return parsed.dt.tz_convert(timezone or DEFAULT_TIMEZONE).dt.tz_localize(None).astype("datetime64[ns]")
@@ -146,7 +159,7 @@ def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
         seconds = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{9,10}").fillna(False)), errors="coerce")
         if seconds.notna().any():
             out = out.where(seconds.isna(), _local(pd.to_datetime(seconds, unit="s", utc=True), timezone))
-    aware = txt.str.contains(_OFFSET, regex=True).fillna(False).astype(bool) & out.isna()
+    aware = _with_offset(txt) & out.isna()
     if aware.any():
         parsed = pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce")
         out = out.where(~aware, _local(parsed, timezone))

@@ -344,11 +344,22 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
             part.ledger.note(kind, reason, mask.iloc[lo:hi].reset_index(drop=True), part.rows)
 
     # Exact duplicates: the same raw cells in every mapped column (and the preset's row ID); the first is kept.
-    dup = text.duplicated(keep="first") & ~reject
+    # Two equal rows have equal keys: with a key column, only rows whose key repeats (or is missing) are compared.
+    codes = pd.factorize(out[table.key])[0] if table.key and table.key in out else None
+    if codes is None:
+        dup = text.duplicated(keep="first") & ~reject
+    else:
+        repeats = np.bincount(codes[codes >= 0], minlength=1)[np.maximum(codes, 0)] > 1
+        could = (codes < 0) | repeats
+        dup = pd.Series(False, index=text.index)
+        if could.any():
+            dup[could] = text[could].duplicated(keep="first").to_numpy()
+        dup &= ~reject
     note("reasons", "duplicate_row", dup)
     reject |= dup
-    if table.key and table.key in out:
-        dup_key = out[table.key].where(~reject).duplicated(keep="first") & ~reject
+    if codes is not None:       # rejected rows count as one missing key, as before (`where(~reject)`)
+        keyed = pd.Series(np.where(reject.to_numpy() | (codes < 0), -1, codes))
+        dup_key = pd.Series(keyed.duplicated(keep="first").to_numpy(), index=out.index) & ~reject
         note("reasons", f"duplicate_id:{table.key}", dup_key)
         reject |= dup_key
     out = _fix_table(table.name, out, note, reject)

@@ -359,22 +359,36 @@ _TOTAL_START = ("итог", "всего", "total")
 
 def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
     """Rows whose first non-empty cell (of the first three) is a total marker («Итого», «Итого и средние»,
-    «Total rows: 12», or one the preset names). A cheap prefix test picks the candidates; only those are
-    normalised and compared."""
+    «Total rows: 12», or one the preset names). Cheap tests pick the candidates (a marker's first word
+    anywhere in the three cells, case ignored, by pyarrow; then the first non-empty cell's start); only
+    those are normalised and compared."""
+    import pyarrow.compute as pc
+
+    from .keys import arrow_ids
+
     none = pd.Series(False, index=raw.index)
     if raw.empty:
         return none
-    first = pd.Series(pd.NA, index=raw.index, dtype="string")
-    for i in range(min(3, raw.shape[1])):
-        cells = raw.iloc[:, i].astype("string").str.strip()
-        first = first.fillna(cells.mask(cells.eq("")))
     starts = tuple({*_TOTAL_START, *(m.split(" ")[0] for m in markers if m)})
+    width = min(3, raw.shape[1])
+    near = np.zeros(len(raw), dtype=bool)
+    for i in range(width):
+        cells = arrow_ids(raw.iloc[:, i])
+        for word in starts:
+            near |= pc.match_substring(cells, word, ignore_case=True).fill_null(False).to_numpy(zero_copy_only=False)
+    if not near.any():
+        return none
+    rows = np.flatnonzero(near)
+    first = pd.Series(pd.NA, index=raw.index[rows], dtype="string")
+    for i in range(width):
+        cells = raw.iloc[rows, i].astype("string").str.strip()
+        first = first.fillna(cells.mask(cells.eq("")))
     candidate = first.str.lower().str.startswith(starts).fillna(False).to_numpy(bool)
     if not candidate.any():
         return none
     words = normalise_text(first[candidate]).str.replace(r"\s+\d+$", "", regex=True)
     allowed = set(TOTAL_MARKERS) | set(markers) | {"total rows"}
-    none.iloc[np.flatnonzero(candidate)] = words.isin(allowed).fillna(False).to_numpy(bool)
+    none.iloc[rows[candidate]] = words.isin(allowed).fillna(False).to_numpy(bool)
     return none
 
 
