@@ -116,14 +116,28 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     return txt.mask(txt.isin(["", "nan", "NaN", "NaT", "None", "<NA>"]))
 
 
-def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = ()) -> list[str]:
-    """Candidate formats, those that parse most of a sample first (an export uses one or two)."""
+def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = (), skip: str | None = None):
+    """Candidate formats (not those containing `skip`), those that parse most of a sample first (an
+    export uses one or two; ties in list order), yielded lazily: fits are counted in list order up to
+    the first format that reads the whole sample, which no other can precede; the others' fits only
+    when a value is left for them."""
     sample = txt.dropna().head(200)
-    formats = list(dict.fromkeys([*extra, "ISO8601", *DATE_FORMATS]))
+    formats = [f for f in dict.fromkeys([*extra, "ISO8601", *DATE_FORMATS]) if not (skip and skip in f)]
     if sample.empty:
-        return formats
-    fit = {f: int(_strptime(sample, f).notna().sum()) for f in formats}
-    return sorted(formats, key=lambda f: -fit[f])
+        yield from formats
+        return
+    fit: dict[str, int] = {}
+    top = None
+    for f in formats:
+        fit[f] = int(_strptime(sample, f).notna().sum())
+        if fit[f] == len(sample):
+            top = f
+            yield f
+            break
+    for f in formats:
+        if f not in fit:
+            fit[f] = int(_strptime(sample, f).notna().sum())
+    yield from (f for f in sorted(formats, key=lambda f: -fit[f]) if f != top)
 
 
 def _strptime(txt: pd.Series, fmt: str) -> pd.Series:
@@ -278,12 +292,11 @@ def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
         out = out.where(~aware, _local(parsed, timezone))
     formats = tuple(f for f in formats if f != UNIX)
     # the formats that fit the first cells still unread (row order, repeats counted) are tried first
-    candidates = _formats_by_fit(values.first((out.isna() & txt.notna()).to_numpy(), 200), formats)
-    if order == "month":
-        candidates = [f for f in candidates if "%d/%m" not in f]
-    for fmt in candidates:
-        todo = out.isna() & txt.notna()
-        if not todo.any():
+    candidates = _formats_by_fit(values.first((out.isna() & txt.notna()).to_numpy(), 200), formats,
+                                 skip="%d/%m" if order == "month" else None)
+    while (todo := out.isna() & txt.notna()).any():     # the next candidate only when a value is left
+        fmt = next(candidates, None)
+        if fmt is None:
             break
         parsed = _strptime(txt.where(todo), fmt)
         if getattr(parsed.dt, "tz", None) is not None:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .keys import positions
+
 # Tables whose rows carry both a patient_id and a phone: together they form the phone book.
 PHONE_BOOK_TABLES = ("patients", "bookings", "visits", "invoices", "surveys", "leads")
 LINK_VIA = {"id": "id", "phone": "phone", "none": "none"}
@@ -33,8 +35,9 @@ def phone_book(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
 def link_patients(leads: pd.DataFrame, book: pd.Series) -> pd.Series:
     """patient_id for leads without one, from the phone book (NA where the phone is unknown or shared)."""
     need = leads["patient_id"].isna() & leads["phone"].notna()
-    found = leads["phone"].where(need).map(book)
-    return found.astype("string")
+    at = positions(leads["phone"].where(need), book.index.to_series())      # Arrow's hash lookup
+    found = pd.api.extensions.take(book.astype("string").array, at, allow_fill=True)
+    return pd.Series(found, index=leads.index, dtype="string")
 
 
 def link_calls(leads: pd.DataFrame, calls: pd.DataFrame, window_minutes: float) -> pd.Series:

@@ -357,11 +357,15 @@ def known_stages(preset_ids, stages: dict[str, str]) -> dict[str, str]:
 _TOTAL_START = ("итог", "всего", "total")
 
 
+# Python's whitespace (what str.strip() removes) as an RE2 class, for pyarrow's regex kernels.
+SPACE_CLASS = r"[\t-\r\x1c-\x1f\x85\p{Z}]"
+
+
 def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
     """Rows whose first non-empty cell (of the first three) is a total marker («Итого», «Итого и средние»,
-    «Total rows: 12», or one the preset names). Cheap tests pick the candidates (a marker's first word
-    anywhere in the three cells, case ignored, by pyarrow; then the first non-empty cell's start); only
-    those are normalised and compared."""
+    «Total rows: 12», or one the preset names). One anchored pyarrow regex over the first column picks the
+    candidates (it starts with a marker's first word, case ignored, or is blank, so that the next cells
+    decide); only those are normalised and compared."""
     import pyarrow.compute as pc
 
     from .keys import arrow_ids
@@ -370,17 +374,13 @@ def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
     if raw.empty:
         return none
     starts = tuple({*_TOTAL_START, *(m.split(" ")[0] for m in markers if m)})
-    width = min(3, raw.shape[1])
-    near = np.zeros(len(raw), dtype=bool)
-    for i in range(width):
-        cells = arrow_ids(raw.iloc[:, i])
-        for word in starts:
-            near |= pc.match_substring(cells, word, ignore_case=True).fill_null(False).to_numpy(zero_copy_only=False)
-    if not near.any():
+    words = "|".join(re.escape(w) for w in sorted(starts))
+    near = pc.match_substring_regex(arrow_ids(raw.iloc[:, 0]), f"^{SPACE_CLASS}*(?:(?i:{words})|$)")
+    rows = np.flatnonzero(near.fill_null(True).to_numpy(zero_copy_only=False))
+    if not len(rows):
         return none
-    rows = np.flatnonzero(near)
     first = pd.Series(pd.NA, index=raw.index[rows], dtype="string")
-    for i in range(width):
+    for i in range(min(3, raw.shape[1])):
         cells = raw.iloc[rows, i].astype("string").str.strip()
         first = first.fillna(cells.mask(cells.eq("")))
     candidate = first.str.lower().str.startswith(starts).fillna(False).to_numpy(bool)
