@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
@@ -33,6 +33,9 @@ PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: co
            NUMBER: coerce.parse_number, BOOL: coerce.parse_bool, STATUS: coerce.parse_status}
 REASON_PREFIX = {DATETIME: "invalid_date", MONTH: "invalid_month", MONEY: "invalid_number",
                  NUMBER: "invalid_number", BOOL: "invalid_yes_no", STATUS: "unknown_status"}
+
+
+FileHook = Callable[[str, Path, "int | None"], None]      # (table, file, rows read or None when starting)
 
 
 @dataclass
@@ -325,12 +328,18 @@ def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, so
                          f"save it (откройте и сохраните файл в Excel), then run again")
 
 
-def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
+def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: FileHook | None = None) -> _Read:
     """Every file of a table read, then joined: rows repeated across overlapping exports are
     duplicates once (exact rows, then the table's ID), consistency fixes, types; the table's ledger
     is the sum of its files' (each file's counts kept under `files`)."""
     table = TABLES[source.table]
-    parts = [_read_file(f, config, salt) for f in source.files]
+    parts = []
+    for f in source.files:
+        if on_file is not None:
+            on_file(source.table, f.path, None)
+        parts.append(_read_file(f, config, salt))
+        if on_file is not None:
+            on_file(source.table, f.path, parts[-1].ledger.read)
     sizes = [len(p.out) for p in parts]
     bounds = np.cumsum([0] + sizes)
     out = pd.concat([p.out for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].out
@@ -448,13 +457,14 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     return conform(df, table)
 
 
-def ingest(config: AuditConfig) -> IngestResult:
+def ingest(config: AuditConfig, on_file: FileHook | None = None) -> IngestResult:
     """Every table the config names -> canonical tables and the ledger. Raises InputError.
 
     After every table is read: patient names from any table are masked in every table's free text,
-    and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py)."""
+    and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py). `on_file(table,
+    path, rows)` is told of each file as it starts (rows None) and when it is read (its rows)."""
     salt = load_salt(config.salt_file)
-    reads = {name: _read_table(source, config, salt) for name, source in config.sources.items()}
+    reads = {name: _read_table(source, config, salt, on_file) for name, source in config.sources.items()}
     for name, read in reads.items():
         if read.ledger.read and not read.ledger.used:
             files = ", ".join(str(p) for p in config.sources[name].paths)
