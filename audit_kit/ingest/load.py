@@ -478,6 +478,13 @@ def ingest(config: AuditConfig, on_file: FileHook | None = None) -> IngestResult
     return IngestResult({name: r.frame.drop(columns="_fixed") for name, r in reads.items()}, ledger)
 
 
+# How the run folder's tables are written: every module reads them whole, nothing filters on statistics,
+# and mostly-unique IDs and timestamps gain nothing from dictionary pages. Measured on the 35-branch network
+# (1.95 M rows): writing 0.7 s of CPU instead of 1.2 s with pyarrow's defaults (dictionary, statistics,
+# snappy), reading them back 0.54 s instead of 0.70 s, 89 MB instead of 64 MB on disk.
+PARQUET_OPTIONS = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+
+
 def save_tables(result: IngestResult, run_dir: Path) -> None:
     """Canonical tables as parquet plus ledger.json in the run folder."""
     folder = Path(run_dir) / "tables"
@@ -485,7 +492,7 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
     for stale in folder.glob("*.parquet"):      # a table dropped from the config must not linger
         stale.unlink()
     for name, df in add_keys(result.tables).items():     # int32 <family>_key next to each ID (keys.py)
-        df.to_parquet(folder / f"{name}.parquet", index=False)
+        df.to_parquet(folder / f"{name}.parquet", index=False, **PARQUET_OPTIONS)
     (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
                                                encoding="utf-8")
 
