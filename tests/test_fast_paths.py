@@ -115,3 +115,21 @@ def test_space_class_is_pythons_whitespace():
     matched = pc.match_substring_regex(chars, f"^{SPACE_CLASS}$").to_pylist()
     assert "".join(c for c, m in zip(chars.to_pylist(), matched) if m) == "".join(c for c in spaces if ord(c) < 0x3100)
     assert re.fullmatch(r"\s+", spaces)
+
+
+def test_the_sniffer_counting_only_the_candidates_agrees_with_the_standard_one():
+    import csv
+    import random
+
+    rng = random.Random(3)
+    samples = ["id;дата;сумма\n1;01.10.2024;100,5\n2;02.10.2024;200", "a,b,c\n1,2,3", "a\tb\n1\t2", "a|b|c\n1|2|3",
+               'a;"b,c";d\n1;"2,5";3'] + ["".join(rng.choice(",;\t|: ab1\"'\n") for _ in range(rng.randint(0, 300)))
+                                         for _ in range(1500)]
+
+    def sniff(cls, sample):
+        try:
+            return cls().sniff(sample, delimiters=readers.DELIMITERS).delimiter
+        except csv.Error:
+            return None
+
+    assert [sniff(readers._Sniffer, s) for s in samples] == [sniff(csv.Sniffer, s) for s in samples]

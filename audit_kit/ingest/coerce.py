@@ -105,15 +105,26 @@ def normalise_header(name: str) -> str:
     return _NON_WORD.sub(" ", str(name).lower().replace("ё", "е")).strip()
 
 
+EMPTY_TEXT = ("", "nan", "NaN", "NaT", "None", "<NA>")      # cells read as empty
+
+
 def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     """Cells as stripped strings; empty cells become NA. Excel numbers 123.0 become '123'."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         txt = raw.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+    elif not from_excel and isinstance(raw.array, pd.arrays.ArrowStringArray):
+        # the same steps on the Arrow array itself: a third of the time on the column of one export
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        txt = pc.utf8_trim_whitespace(raw.array.__arrow_array__())
+        txt = pc.if_else(pc.is_in(txt, value_set=pa.array(EMPTY_TEXT)), pa.scalar(None, txt.type), txt)
+        return pd.Series(pd.arrays.ArrowStringArray(txt), index=raw.index, dtype="string")
     else:
         txt = raw.astype("string").str.strip()
         if from_excel:
             txt = txt.str.replace(r"^(-?\d+)\.0$", r"\1", regex=True)
-    return txt.mask(txt.isin(["", "nan", "NaN", "NaT", "None", "<NA>"]))
+    return txt.mask(txt.isin(list(EMPTY_TEXT)))
 
 
 def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = (), skip: str | None = None):
@@ -351,30 +362,43 @@ def separator_roles(s: pd.Series, counts: np.ndarray | None = None) -> tuple[dic
     Returns the roles and the number of values read by such a default although they could be read
     both ways ('12.500' with no other evidence); with `counts` (cells per value of `s`, its values then
     being a column's distinct ones) that number counts cells."""
-    distinct = pd.Series(s.dropna().unique(), dtype="string")
+    # Every test below reads only where the marks are and how many digits stand between them, so it is
+    # made once per shape of value (digits as '9': a column of amounts has a handful) in plain Python.
+    codes, shapes = pd.factorize(s.astype("string").str.replace(r"\d", "9", regex=True))
+    codes = np.asarray(codes)
+    shapes = [str(x) for x in shapes]
     roles, proof = {}, {}
     for mark, other in ((".", ","), (",", ".")):
-        has, has_other = distinct.str.contains(mark, regex=False), distinct.str.contains(other, regex=False)
-        both = has & has_other
-        first = distinct.str.find(mark) < distinct.str.find(other)
-        many = distinct.str.count(re.escape(mark)).gt(1)
-        three = distinct.str.fullmatch(_GROUPED.format(sep=re.escape(mark)))
-        thousands = (has & ~has_other & many) | (both & first)
-        decimal = (has & ~has_other & ~many & ~three) | (both & ~first)
+        grouped = re.compile(_GROUPED.format(sep=re.escape(mark)))
+        thousands, decimal = np.zeros(len(shapes), bool), np.zeros(len(shapes), bool)
+        for i, shape in enumerate(shapes):
+            has, has_other = mark in shape, other in shape
+            many = shape.count(mark) > 1
+            if has and has_other:
+                first = shape.find(mark) < shape.find(other)
+                thousands[i], decimal[i] = first, not first
+            elif has:
+                thousands[i], decimal[i] = many, not many and grouped.fullmatch(shape) is None
         if thousands.any() and decimal.any():
             raise EvidenceConflict(f"'{mark}' is a thousands separator in some values and a decimal mark in others",
-                                   (str(distinct[thousands].iloc[0]), str(distinct[decimal].iloc[0])))
+                                   (_first_of(s, codes, thousands), _first_of(s, codes, decimal)))
         proof[mark] = "thousands" if thousands.any() else ("decimal" if decimal.any() else None)
     roles[","] = proof[","] or ("thousands" if proof["."] == "decimal" else "decimal")
     roles["."] = proof["."] or ("thousands" if roles[","] == "decimal" and proof[","] == "decimal" else "decimal")
-    unsure = pd.Series(False, index=distinct.index)
+    unsure = np.zeros(len(shapes), bool)
     for mark in (".", ","):
         if proof[mark] is None:
-            unsure |= distinct.str.fullmatch(_GROUPED.format(sep=re.escape(mark))).fillna(False).astype(bool)
+            grouped = re.compile(_GROUPED.format(sep=re.escape(mark)))
+            unsure |= np.array([grouped.fullmatch(shape) is not None for shape in shapes], dtype=bool)
     if not unsure.any():
         return roles, 0
-    hit = s.isin(distinct[unsure].tolist()).to_numpy(bool)
+    hit = (codes >= 0) & unsure[np.maximum(codes, 0)]
     return roles, int(hit.sum() if counts is None else counts[hit].sum())
+
+
+def _first_of(s: pd.Series, codes: np.ndarray, marked: np.ndarray) -> str:
+    """The first value of `s` whose shape (`codes`) is marked."""
+    return str(s.iloc[int(np.flatnonzero((codes >= 0) & marked[np.maximum(codes, 0)])[0])])
 
 
 def parse_number(txt: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -173,10 +173,68 @@ def _first_lines(text, n: int, split=None) -> list:
     return split(text[:end + 1])[:n]
 
 
+class _Sniffer(csv.Sniffer):
+    """`csv.Sniffer` whose frequency analysis counts only the candidate delimiters.
+
+    The standard one counts all 127 ASCII characters on every sampled line (6 350 `str.count` calls on
+    50 lines, ≈ 10 ms a file; a network's 345 payment exports paid it 345 times) and then keeps only the
+    candidates: each character's counts are independent of the others', so counting the candidates
+    alone gives the same answer. The body is Python 3.11's `_guess_delimiter` with that one change."""
+
+    def _guess_delimiter(self, data, delimiters):
+        data = list(filter(None, data.split("\n")))
+        chars = list(delimiters) if delimiters else [chr(c) for c in range(127)]
+        chunk_length = min(10, len(data))
+        iteration = 0
+        char_frequency: dict = {}
+        modes: dict = {}
+        delims: dict = {}
+        start, end = 0, chunk_length
+        while start < len(data):
+            iteration += 1
+            for line in data[start:end]:
+                for char in chars:
+                    meta = char_frequency.get(char, {})
+                    freq = line.count(char)
+                    meta[freq] = meta.get(freq, 0) + 1
+                    char_frequency[char] = meta
+            for char in char_frequency.keys():
+                items = list(char_frequency[char].items())
+                if len(items) == 1 and items[0][0] == 0:
+                    continue
+                if len(items) > 1:
+                    modes[char] = max(items, key=lambda x: x[1])
+                    items.remove(modes[char])
+                    modes[char] = (modes[char][0], modes[char][1] - sum(item[1] for item in items))
+                else:
+                    modes[char] = items[0]
+            total = float(min(chunk_length * iteration, len(data)))
+            consistency, threshold = 1.0, 0.9
+            while len(delims) == 0 and consistency >= threshold:
+                for k, v in modes.items():
+                    if v[0] > 0 and v[1] > 0:
+                        if (v[1] / total) >= consistency and (delimiters is None or k in delimiters):
+                            delims[k] = v
+                consistency -= 0.01
+            if len(delims) == 1:
+                delim = list(delims.keys())[0]
+                return delim, data[0].count(delim) == data[0].count("%c " % delim)
+            start = end
+            end += chunk_length
+        if not delims:
+            return "", 0
+        if len(delims) > 1:
+            for d in self.preferred:
+                if d in delims.keys():
+                    return d, data[0].count(d) == data[0].count("%c " % d)
+        delim = sorted((v, k) for k, v in delims.items())[-1][1]
+        return delim, data[0].count(delim) == data[0].count("%c " % delim)
+
+
 def _sniff_delimiter(text: str) -> str:
     sample = "\n".join(_first_lines(text, SNIFF_LINES))
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        return _Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         counts = {d: sample.count(d) for d in DELIMITERS}
         return max(counts, key=counts.get)
