@@ -157,6 +157,13 @@ def _strptime(txt: pd.Series, fmt: str) -> pd.Series:
     second, which an export of a few million distinct timestamps (a payment's minute) cannot wait for."""
     quick, hit = fixed_width_times(txt, fmt)
     rest = txt.notna().to_numpy(bool) & ~hit
+    layout = _layout(fmt)
+    if layout is not None and rest.any():
+        # pandas' pattern for such a format matches only digits where the fields are, the literals in
+        # order and any whitespace for a space: a value whose other characters differ cannot match it
+        skeleton = "".join(chr(byte) for _, byte in layout[2] if not chr(byte).isspace())
+        others = txt[rest].astype("string").str.replace(r"[\d\s]", "", regex=True)
+        rest[rest] = (others == skeleton).fillna(False).to_numpy(bool)
     if not rest.any():
         return pd.Series(quick, index=txt.index)
     parsed = pd.to_datetime(txt.where(rest), format=fmt, errors="coerce")
