@@ -10,6 +10,7 @@ and `stage` / `running` / `advance` / `close` around the modules.
 """
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Callable, TextIO
@@ -48,7 +49,7 @@ class Bars(Lines):
         self.stream = stream
         self.bar = None
         self.done: list[str] = []
-        self.rows, self.last = 0, ""
+        self.rows = 0
 
     def _write(self, text: str) -> None:
         from tqdm import tqdm
@@ -59,19 +60,19 @@ class Bars(Lines):
         from tqdm import tqdm
 
         self.close()
-        self.done, self.rows, self.last = [], 0, ""
-        self.bar = tqdm(total=total, desc=name, file=self.stream, dynamic_ncols=True, leave=False,
+        self.done, self.rows = [], 0
+        size = {} if _sized(self.stream) else {"ncols": 100, "nrows": 24}
+        self.bar = tqdm(total=total, desc=name, file=self.stream, leave=False, dynamic_ncols=not size, **size,
                         bar_format="{desc}: {n}/{total} {bar} {elapsed}{postfix}")
 
     def file(self, table: str, path: Path, rows: int | None) -> None:
         if self.bar is None:
             return
         if rows is None:
-            self.bar.set_postfix_str(f"reading {table}: {path.name}{self.last}")
+            self.bar.set_postfix_str(f"{self.rows:,} rows; reading {table}: {path.name}")
         else:
             self.rows += rows
-            self.last = f" (read {self.rows:,} rows; last {path.name}: {rows:,})"
-            self.bar.set_postfix_str(f"{table}: {path.name}, {rows:,} rows", refresh=False)
+            self.bar.set_postfix_str(f"{self.rows:,} rows; {table}: {path.name} {rows:,}", refresh=False)
             self.bar.update(1)
 
     def running(self, names: list[str]) -> None:
@@ -89,6 +90,19 @@ class Bars(Lines):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _sized(stream: TextIO) -> bool:
+    """Whether the terminal tells its size (the bars then follow it). A terminal of no size (a
+    pseudo-terminal nobody sized) gets 100 × 24: tqdm would take it for a screen of no rows and hide
+    the bars."""
+    import os
+
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+    return size.columns > 0 and size.lines > 0
 
 
 def for_stream(stream: TextIO = sys.stdout) -> Lines:

@@ -80,8 +80,8 @@ def test_a_terminal_gets_bars_with_files_rows_and_modules():
     show.close()
     out = stream.getvalue()
     assert out.startswith("ingest: 2 tables\n")
-    assert "ingest: 0/2" in out and "reading bookings: mis_bookings.csv" in out
-    assert "ingest: 1/2" in out and "reading invoices: pay.csv (read 441,105 rows; last mis_bookings.csv: 441,105)" in out
+    assert "ingest: 0/2" in out and "0 rows; reading bookings: mis_bookings.csv" in out
+    assert "ingest: 1/2" in out and "441,105 rows; reading invoices: pay.csv" in out
     assert "modules: 0/2" in out and "running: rfm, schedule" in out
     assert "modules: 1/2" in out and "done: rfm; running: schedule" in out
 
