@@ -168,6 +168,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         progress(f"warning: {warning}")
 
     present = set(result.tables)
+    result.tables.clear()       # the modules read them from the run folder: not held here while they run
     statuses: dict[str, ModuleStatus] = {}
     runnable = []
     for spec in selected:

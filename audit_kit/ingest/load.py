@@ -231,6 +231,10 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
         else:
             ledger.note("reasons", reason, bad & ~reject, rows)
             reject |= bad
+    ids = presets.row_ids(frame, preset)
+    if ids is not None:
+        text["_row_id"] = ids
+    del grid, raw, frame, cells     # every raw column of the file: not needed past here (memory of big exports)
 
     out = pd.DataFrame(index=text.index)
     names = pd.Series([], dtype="string")
@@ -299,9 +303,6 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
             ledger.note("reasons", f"missing:{col.name}", missing & ~reject, rows)
             reject |= missing
         out[col.name] = values
-    ids = presets.row_ids(frame, preset)
-    if ids is not None:
-        text["_row_id"] = ids
     if table.name == "leads":
         status = text["status"] if "status" in text else pd.Series(pd.NA, index=text.index, dtype="string")
         out["outcome"] = presets.lead_outcome(status, preset, config.stages)
@@ -347,6 +348,8 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     reject = pd.Series(np.concatenate([p.reject.to_numpy(bool) for p in parts]), index=out.index)
     fixed = pd.Series(np.concatenate([p.fixed.to_numpy(bool) for p in parts]), index=out.index)
     rows = pd.Series(np.concatenate([p.rows.to_numpy() for p in parts]), index=out.index)
+    for part in parts:      # the files' own frames are in the joined ones now (memory of many exports)
+        part.out = part.text = None
 
     def note(kind: str, reason: str, mask: pd.Series) -> None:
         for part, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
@@ -366,6 +369,7 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
         dup &= ~reject
     note("reasons", "duplicate_row", dup)
     reject |= dup
+    del text
     if codes is not None:       # rejected rows count as one missing key, as before (`where(~reject)`)
         keyed = pd.Series(np.where(reject.to_numpy() | (codes < 0), -1, codes))
         dup_key = pd.Series(keyed.duplicated(keep="first").to_numpy(), index=out.index) & ~reject
