@@ -74,6 +74,27 @@ def prepare_run_dir(run_dir: Path) -> None:
                          f"folder") from None
 
 
+def release_memory() -> None:
+    """Hand the memory of freed tables back to the system, so that the module workers (forked from this
+    process) and the process tree stay small while the modules run.
+
+    Freed DataFrames stay in the allocators' pools: measured on the 35-branch network, the CLI process
+    kept 621 MB after ingest with its tables dropped and collected; Arrow's pool (`release_unused`)
+    brought it to 262 MB and glibc's `malloc_trim` to 160 MB (about 4 GB less at 345 branches, times
+    the two forked workers in the tree's RSS)."""
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):      # not glibc (macOS, musl): the pools keep what they hold
+        pass
+
+
 def select_modules(names: list[str] | None) -> list[ModuleSpec]:
     if not names:
         return list(MODULES.values())
@@ -181,7 +202,8 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         progress(f"warning: {warning}")
 
     present = set(result.tables)
-    result.tables.clear()       # the modules read them from the run folder: not held here while they run
+    result.tables.clear()    # in the run folder now; the module workers forked below must not inherit them
+    release_memory()
     statuses: dict[str, ModuleStatus] = {}
     runnable = []
     for spec in selected:

@@ -59,3 +59,30 @@ def test_finding_from_catalog_key(module):
     assert (f.module, f.id, f.severity, f.money_at_stake_per_month) == ("funnel", "systems_disagree", "high", 1234.57)
     assert f.title == module.t("quality.finding.systems_disagree.title", count="2", details="x")
     assert "140 / 120 / 118" in f.evidence
+
+
+def test_tables_are_read_when_first_used(tmp_path, module):
+    from audit_kit.notebook import RunTables
+
+    leads = pd.DataFrame({"lead_id": pd.array(["L1", "L2"], dtype="string")})
+    invoices = pd.DataFrame({"invoice_id": pd.array(["I1"], dtype="string"), "amount": [100.0]})
+    save_tables(IngestResult({"leads": leads, "invoices": invoices}, Ledger()), tmp_path / "lazy")
+    tables = RunTables(tmp_path / "lazy")
+    assert list(tables) == ["invoices", "leads"] and len(tables) == 2
+    assert "leads" in tables and "visits" not in tables and tables.get("visits") is None
+    assert tables.loaded == []                                   # listing and `in` read nothing
+    assert tables["leads"]["lead_id"].tolist() == ["L1", "L2"]
+    assert tables["leads"] is tables["leads"]                    # read once, then kept: one copy
+    assert tables.loaded == ["leads"]
+    with pytest.raises(KeyError):
+        tables["visits"]
+    assert isinstance(module.data, RunTables) and module.data.loaded == []
+
+
+def test_the_findings_cards_need_no_nbformat():
+    """Every notebook kernel imports report.html for `findings_html`; nbformat (≈ 2 s to import) stays out."""
+    import subprocess
+    import sys
+
+    code = "import sys, audit_kit.report.html, audit_kit.notebook; print('nbformat' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

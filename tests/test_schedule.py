@@ -350,7 +350,8 @@ def test_excess_over_compares_worse_group_with_the_rest():
     assert ex["excess"] == pytest.approx(1 / 3)
 
 
-def test_paid_per_booking_via_visits_and_patient_day_and_visit_value():
+@pytest.mark.parametrize("keyed", [False, True], ids=["ids", "ingest_keys"])
+def test_paid_per_booking_via_visits_and_patient_day_and_visit_value(keyed):
     # b1 (therapist) visit v1: invoices 3000 and a refund -500 -> 2500 net.
     # b2 (therapist) no visit link: patient 2 paid 3500 on the slot's day -> matched by patient and day.
     # b3 (surgeon) completed, nothing paid -> NaN; b4 no_show -> NaN (i4 of patient 9 matches nothing).
@@ -367,7 +368,13 @@ def test_paid_per_booking_via_visits_and_patient_day_and_visit_value():
                 paid_at=["2025-01-06 10:40", "2025-01-08 12:00", "2025-01-06 11:50", "2025-01-06 12:00",
                          "2025-01-07 09:40"])
     docs = canon("doctors", doctor_id=["t", "s"], specialty=["therapist", "surgeon"])
+    if keyed:      # as a run folder holds them: looked up by the integer keys, the same money
+        from audit_kit.ingest.keys import add_keys
+
+        b, v, inv, docs = add_keys({"b": b, "v": v, "inv": inv, "docs": docs}).values()
+        assert "booking_key" in b and "patient_key" in inv
     slots = sc.with_doctors(sc.slots(b, visits=v), docs)
+    assert ("booking_key" in slots) == keyed
     paid = sc.paid_per_booking(slots, inv, v)
     assert paid.tolist()[:2] + paid.tolist()[4:] == [2500.0, 3500.0, 5000.0]
     assert paid.iloc[2:4].isna().all()

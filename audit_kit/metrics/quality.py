@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import visits as patient_visits
+from .patients import found_in, row_in, visits as patient_visits, with_keys
 from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
@@ -55,18 +55,12 @@ def _examples(ids: pd.Series, n: int) -> str:
     return ", ".join(ids.dropna().drop_duplicates().head(n).astype(str).tolist())
 
 
-def _known(*columns: pd.Series | None) -> np.ndarray:
-    """Distinct non-missing values of the given ID columns as an object array (absent columns are skipped)."""
-    parts = [c.dropna().astype(object) for c in columns if c is not None]
-    if not parts:
-        return np.array([], dtype=object)
-    return pd.unique(pd.concat(parts, ignore_index=True))
-
-
-def _isin(ids: pd.Series, known: np.ndarray) -> pd.Series:
-    """ids.isin(known) as plain bool (missing -> False). Compared as Python objects: the arrow string
-    dtype's own isin loops in Python and is ~10x slower on millions of rows."""
-    return ids.astype(object).isin(known).astype(bool)
+def _isin(frame: pd.DataFrame, column: str, source: pd.DataFrame | None, source_column: str | None = None) -> pd.Series:
+    """Whether each row's ``column`` ID is one of ``source``'s (missing -> False; no source: never), as a
+    bool Series on the frame's index (`patients.found_in`: by ingest's integer keys, else Arrow's hash)."""
+    if source is None:
+        return pd.Series(False, index=frame.index)
+    return pd.Series(found_in(frame, column, source, source_column), index=frame.index)
 
 
 # -- 1. row ledger ---------------------------------------------------------------------------------
@@ -145,22 +139,22 @@ def bookings_lead_missing(bookings: pd.DataFrame, leads: pd.DataFrame) -> pd.Ser
     A booking with no lead_id (walk-in, repeat patient) is not counted here.
     """
     given = bookings["lead_id"].notna()
-    return (given & ~_isin(bookings["lead_id"], _known(leads["lead_id"]))).astype(bool)
+    return (given & ~_isin(bookings, "lead_id", leads)).astype(bool)
 
 
 def visits_without_booking(visits: pd.DataFrame, bookings: pd.DataFrame) -> pd.Series:
     """Visits whose booking_id is empty or not a booking_id of the bookings table (bool per visit)."""
-    return (visits["booking_id"].isna() | ~_isin(visits["booking_id"], _known(bookings["booking_id"]))).astype(bool)
+    return (visits["booking_id"].isna() | ~_isin(visits, "booking_id", bookings)).astype(bool)
 
 
 def invoices_without_visit(invoices: pd.DataFrame, visits: pd.DataFrame) -> pd.Series:
     """Invoices whose visit_id is empty or not a visit_id of the visits table (bool per invoice)."""
-    return (invoices["visit_id"].isna() | ~_isin(invoices["visit_id"], _known(visits["visit_id"]))).astype(bool)
+    return (invoices["visit_id"].isna() | ~_isin(invoices, "visit_id", visits)).astype(bool)
 
 
 def bookings_unknown_doctor(bookings: pd.DataFrame, doctors: pd.DataFrame) -> pd.Series:
     """Bookings whose doctor_id is not in the doctors table (bool per booking)."""
-    return (~_isin(bookings["doctor_id"], _known(doctors["doctor_id"]))).astype(bool)
+    return (~_isin(bookings, "doctor_id", doctors)).astype(bool)
 
 
 def paid_patients_not_in_crm(invoices: pd.DataFrame, leads: pd.DataFrame | None = None,
@@ -170,9 +164,11 @@ def paid_patients_not_in_crm(invoices: pd.DataFrame, leads: pd.DataFrame | None 
 
     Returns the missing patient IDs (a Series of distinct IDs, in data order).
     """
-    crm = _known(None if leads is None else leads["patient_id"], None if patients is None else patients["patient_id"])
-    paying = invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().drop_duplicates()
-    return paying[~_isin(paying, crm)].reset_index(drop=True)
+    paying = invoices.loc[invoices["amount"].gt(0).fillna(False).to_numpy(bool)
+                          & invoices["patient_id"].notna().to_numpy(bool),
+                          with_keys(invoices, ["patient_id"])].drop_duplicates("patient_id")
+    known = _isin(paying, "patient_id", leads) | _isin(paying, "patient_id", patients)
+    return paying.loc[~known.to_numpy(bool), "patient_id"].reset_index(drop=True)
 
 
 def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None = None,
@@ -187,9 +183,10 @@ def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None =
     (invoices_without_visit only, else NaN); `examples` a few IDs of broken rows. The referenced
     table is searched whole, whatever the dates.
     """
-    def window(name: str) -> pd.DataFrame:
+    def window(name: str, *columns: str) -> pd.DataFrame:
+        """The table's rows dated in [start, end), only the columns a check reads (a slice, not the table)."""
         df = tables[name]
-        return df.loc[in_window(df[DATE_COLUMNS[name]], start, end)]
+        return df.loc[in_window(df[DATE_COLUMNS[name]], start, end).to_numpy(bool), with_keys(df, columns)]
 
     rows = []
 
@@ -199,23 +196,23 @@ def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None =
                      "amount": amount, "examples": _examples(ids if broken is None else ids[broken], examples)})
 
     if "bookings" in tables and "leads" in tables:
-        b = window("bookings")
+        b = window("bookings", "booking_id", "lead_id")
         add("bookings_lead_missing", int(b["lead_id"].notna().sum()), bookings_lead_missing(b, tables["leads"]),
             b["booking_id"])
     if "visits" in tables and "bookings" in tables:
-        v = window("visits")
+        v = window("visits", "visit_id", "booking_id")
         add("visits_without_booking", len(v), visits_without_booking(v, tables["bookings"]), v["visit_id"])
     if "invoices" in tables and "visits" in tables:
-        inv = window("invoices")
+        inv = window("invoices", "invoice_id", "visit_id", "amount")
         bad = invoices_without_visit(inv, tables["visits"])
         add("invoices_without_visit", len(inv), bad, inv["invoice_id"], float(inv.loc[bad, "amount"].sum()))
     if "invoices" in tables and ("leads" in tables or "patients" in tables):
-        inv = window("invoices")
+        inv = window("invoices", "patient_id", "amount")
         paying = inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().nunique()
         missing = paid_patients_not_in_crm(inv, tables.get("leads"), tables.get("patients"))
         add("paid_patients_not_in_crm", int(paying), None, missing)
     if "bookings" in tables and "doctors" in tables:
-        b = window("bookings")
+        b = window("bookings", "booking_id", "doctor_id")
         add("bookings_unknown_doctor", len(b), bookings_unknown_doctor(b, tables["doctors"]), b["booking_id"])
     return pd.DataFrame(rows, columns=["check", "checked", "broken", "share", "amount", "examples"])
 
@@ -341,7 +338,8 @@ def near_duplicates(df: pd.DataFrame, subset: list[str], among: pd.Series | None
     eligible = df[subset].notna().all(axis=1)
     if among is not None:
         eligible &= among.fillna(False).astype(bool)
-    dup = df.loc[eligible, subset].duplicated(keep="first")
+    by = [next((k for k in with_keys(df, [c])[1:]), c) for c in subset]   # an ID by its ingest key (same groups)
+    dup = df.loc[eligible.to_numpy(bool), by].duplicated(keep="first")
     return dup.reindex(df.index, fill_value=False).astype(bool)
 
 
@@ -406,12 +404,12 @@ def refunds(invoices: pd.DataFrame, start: pd.Timestamp | None = None, end: pd.T
     invoices; refund_share = refund_amount / gross (NaN when gross is 0); orphan_refunds: refunds
     of patients with no positive invoice anywhere in the data (a refund of what?).
     """
-    inv = invoices.loc[in_window(invoices["paid_at"], start, end)]
+    inv = invoices.loc[in_window(invoices["paid_at"], start, end).to_numpy(bool), with_keys(invoices, ["patient_id", "amount"])]
     negative = inv["amount"].lt(0).fillna(False).astype(bool)
     refund_amount = float(-inv.loc[negative, "amount"].sum())
     gross = float(inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "amount"].sum())
-    payers = _known(invoices.loc[invoices["amount"].gt(0).fillna(False).astype(bool), "patient_id"])
-    orphan = int((negative & ~_isin(inv["patient_id"], payers)).sum())
+    payers = invoices.loc[invoices["amount"].gt(0).fillna(False).to_numpy(bool), with_keys(invoices, ["patient_id"])]
+    orphan = int((negative & ~_isin(inv, "patient_id", payers)).sum())
     return {"refunds": int(negative.sum()), "refund_amount": refund_amount, "gross": gross,
             "refund_share": refund_amount / gross if gross else float("nan"), "orphan_refunds": orphan}
 
@@ -549,10 +547,8 @@ def event_order(tables: Mapping[str, pd.DataFrame], ledger=None, examples: int =
         bad = both & (bookings["created_at"] > bookings["slot_start"]).fillna(False).to_numpy(bool)
         add("booked_after_slot", "bookings", int(both.sum()), bad, bookings["_source_row"])
     if visits is not None and bookings is not None and bookings["created_at"].notna().any():
-        index = pd.Index(bookings["booking_id"].astype(object)).drop_duplicates()
-        created = bookings.drop_duplicates("booking_id")["created_at"].to_numpy()
-        pos = index.get_indexer(visits["booking_id"].astype(object))
-        booked_at = np.where(pos >= 0, created[np.maximum(pos, 0)], np.datetime64("NaT"))
+        pos = row_in(visits, "booking_id", bookings)                 # the first booking with the visit's ID
+        booked_at = np.where(pos >= 0, bookings["created_at"].to_numpy()[np.maximum(pos, 0)], np.datetime64("NaT"))
         both = (pos >= 0) & ~pd.isna(booked_at) & visits["checked_in_at"].notna().to_numpy(bool)
         bad = both & (visits["checked_in_at"].to_numpy() < booked_at)
         add("checkin_before_booking", "visits", int(both.sum()), bad, visits["_source_row"])

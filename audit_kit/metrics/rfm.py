@@ -36,7 +36,8 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import ascending_rows, id_index, visit_and_patient_codes, visit_codes, visits as patient_visits
+from .patients import (among, ascending_rows, id_index, same_as_previous, visit_and_patient_codes,
+                       visit_codes, visit_columns, visits as patient_visits, with_keys)
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
@@ -154,18 +155,16 @@ def scored(table: pd.DataFrame, cuts: Mapping[str, tuple[float, float]], segment
     out = table.copy()
     for measure, col in SCORE_OF.items():
         out[col] = score(out[measure], cuts[measure], lower_is_better=measure == "recency_days")
-    complete = out[["r", "f", "m"]].notna().all(axis=1).to_numpy()
-    code = np.full(len(out), None, dtype=object)
-    if complete.any():
-        parts = [out[c].to_numpy()[complete].astype(np.int64).astype(str) for c in ("r", "f", "m")]
-        code[complete] = np.char.add(np.char.add(np.char.add("R", parts[0]), np.char.add("F", parts[1])),
-                                     np.char.add("M", parts[2]))
-    out["code"] = pd.array(code, dtype="string")
-    lookup = segments.set_index("code")
-    out["segment"] = lookup["segment"].reindex(out["code"]).to_numpy()
-    out["action"] = lookup["action"].reindex(out["code"]).to_numpy()
-    out["segment"] = out["segment"].astype("string")
-    out["action"] = out["action"].astype("string")
+    # The code of each patient as a position among the 27 codes R1F1M1 … R3F3M3 (-1: a score is empty);
+    # code, segment and action are taken from 27-entry arrays, no string is built per patient.
+    scores = [out[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("r", "f", "m")]
+    complete = ~(np.isnan(scores[0]) | np.isnan(scores[1]) | np.isnan(scores[2]))
+    position = np.where(complete, (np.nan_to_num(scores[0]) - 1) * 9 + (np.nan_to_num(scores[1]) - 1) * 3
+                        + np.nan_to_num(scores[2]) - 1, -1).astype(np.int64)
+    codes = pd.Index([f"R{r}F{f}M{m}" for r in (1, 2, 3) for f in (1, 2, 3) for m in (1, 2, 3)], dtype="string")
+    lookup = segments.set_index("code").reindex(codes)
+    for column, values in (("code", codes), ("segment", lookup["segment"]), ("action", lookup["action"])):
+        out[column] = pd.array(values, dtype="string").take(position, allow_fill=True)
     return out
 
 
@@ -197,21 +196,22 @@ def grid(table: pd.DataFrame) -> pd.DataFrame:
 
 # -- churn threshold and return curve -----------------------------------------------------------
 
-def visit_days(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """Distinct visit days per patient up to ``as_of`` (from `patients.visits`): ``patient_id``,
-    ``day``, sorted by patient and day."""
-    v = patient_visits(invoices, as_of)
-    return v[["patient_id", "day"]].drop_duplicates().reset_index(drop=True)
+def visit_days(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Distinct visit days per patient up to ``as_of`` (from `patients.visits`; ``seen``: those visits
+    when the caller has them already): ``patient_id``, ``day``, sorted by patient and day."""
+    v = patient_visits(invoices, as_of) if seen is None else seen
+    day = day_numbers(v["day"])
+    repeat = same_as_previous(v["patient_id"]) & np.r_[False, day[1:] == day[:-1]]   # a patient's rows are adjacent
+    return v.loc[~repeat, ["patient_id", "day"]].reset_index(drop=True)
 
 
 def gaps(days: pd.DataFrame) -> pd.DataFrame:
     """Completed gaps: days between consecutive visit days of a patient (``patient_id``, ``gap_days``).
     ``days`` as from `visit_days` (sorted by patient and day)."""
-    pid = days["patient_id"].to_numpy()
     d = day_numbers(days["day"])
-    same = np.r_[False, pid[1:] == pid[:-1]] if len(pid) else np.zeros(0, bool)
+    same = same_as_previous(days["patient_id"])
     diff = np.r_[0, np.diff(d)] if len(d) else np.zeros(0, np.int64)
-    return pd.DataFrame({"patient_id": days["patient_id"].to_numpy()[same], "gap_days": diff[same].astype(np.int64)})
+    return pd.DataFrame({"patient_id": days["patient_id"].array[same], "gap_days": diff[same].astype(np.int64)})
 
 
 @dataclass
@@ -237,7 +237,7 @@ def churn_threshold(gap_table: pd.DataFrame, frequent: Iterable[str], *, quantil
     there are no gaps at all."""
     if not 0 < quantile < 1:
         raise ValueError(f"option churn_quantile: expected a share between 0 and 1, got {quantile!r}")
-    own = gap_table["patient_id"].isin(pd.Index(list(frequent), dtype="string")).to_numpy(bool)
+    own = among(gap_table["patient_id"], frequent)
     basis, chosen = "f3", gap_table["gap_days"].to_numpy()[own]
     if len(chosen) < min_gaps:
         basis, chosen = "all", gap_table["gap_days"].to_numpy()
@@ -269,9 +269,9 @@ def kaplan_meier(durations: np.ndarray, observed: np.ndarray) -> pd.DataFrame:
 def return_curve(gap_table: pd.DataFrame, table: pd.DataFrame, patients: Iterable[str]) -> pd.DataFrame:
     """The return curve of ``patients``: their completed gaps are returns, their current idle spell
     (``recency_days`` at the as-of) is censored; `kaplan_meier` of these spells."""
-    ids = pd.Index(list(patients), dtype="string")
-    done = gap_table.loc[gap_table["patient_id"].isin(ids).to_numpy(bool), "gap_days"].to_numpy()
-    open_ = table.loc[table.index.isin(ids), "recency_days"].to_numpy()
+    ids = patients if isinstance(patients, pd.Index) else pd.Index(list(patients), dtype="string")
+    done = gap_table.loc[among(gap_table["patient_id"], ids), "gap_days"].to_numpy()
+    open_ = table.loc[among(table.index, ids), "recency_days"].to_numpy()
     return kaplan_meier(np.r_[done, open_], np.r_[np.ones(len(done), bool), np.zeros(len(open_), bool)])
 
 
@@ -283,35 +283,44 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 
 # -- what the patients last did, and what comes next -------------------------------------------
 
-def visit_services(invoices: pd.DataFrame, as_of: Any) -> pd.DataFrame:
-    """One row per visit up to ``as_of`` (`patients.visits`) with its main service (the service of its
-    largest invoice with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``;
-    sorted by patient, then time."""
-    inv = invoices.loc[up_to(invoices["paid_at"], as_of).to_numpy(bool)]
-    seen = patient_visits(inv)
-    code = visit_codes(inv)
-    amount = inv["amount"].to_numpy(dtype="float64")
-    service = inv["service"] if "service" in inv else pd.Series(pd.NA, index=inv.index, dtype="string")
-    lines = pd.DataFrame({"code": code, "amount": amount, "service": service.to_numpy()})
-    lines = lines.loc[(lines["code"] >= 0) & (lines["amount"] >= 0) & lines["service"].notna()]
-    main = (lines.sort_values(["code", "amount"], ascending=[True, False], kind="stable")
-            .drop_duplicates("code").set_index("code")["service"])
-    return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").to_numpy(),
-                         "visited_at": seen["visited_at"].to_numpy(),
-                         "service": pd.array(main.reindex(code[seen["invoice_row"].to_numpy()]).to_numpy(),
-                                             dtype="string")})
+def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per visit up to ``as_of`` (`patients.visits`; ``seen``: ``visits(invoices, as_of)`` when the
+    caller has it already) with its main service (the service of its largest invoice up to ``as_of``
+    with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, then
+    time. Visits are grouped over all the rows (a row's visit does not depend on the others), lines
+    taken up to ``as_of``."""
+    kept = up_to(invoices["paid_at"], as_of).to_numpy(bool)
+    seen = patient_visits(invoices, as_of) if seen is None else seen       # invoice_row: rows of `invoices`
+    code = visit_codes(invoices[visit_columns(invoices)])
+    amount = invoices["amount"].to_numpy(dtype="float64")
+    service = (invoices["service"] if "service" in invoices
+               else pd.Series(pd.NA, index=invoices.index, dtype="string"))
+    service_code, names = pd.factorize(service.astype("string"))      # services as integer codes (-1: none)
+    line = np.flatnonzero(kept & (code >= 0) & (amount >= 0) & (service_code >= 0))
+    line = line[np.lexsort((-amount[line], code[line]))]               # by visit, largest line first (stable)
+    first = np.r_[True, code[line][1:] != code[line][:-1]] if len(line) else np.zeros(0, bool)
+    main = np.full(int(code.max()) + 2 if len(code) else 1, -1, np.int64)   # visit code -> its main service
+    main[code[line[first]]] = service_code[line[first]]
+    wanted = main[code[seen["invoice_row"].to_numpy()]]
+    services = pd.array(names.astype("string"), dtype="string").take(wanted, allow_fill=True)   # -1: NA
+    return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").array,
+                         "visited_at": seen["visited_at"].to_numpy(), "service": services})
 
 
 def next_best_offer(services: pd.DataFrame) -> pd.DataFrame:
     """For each service, the most common service of the patient's next visit (over patients who came
     back): ``service``, ``next_service``, ``pairs`` (visits followed by that next service), ``share`` of
     the service's continued visits. Ties: the alphabetically first next service."""
-    pid = services["patient_id"].to_numpy()
-    same = np.r_[pid[1:] == pid[:-1], False] if len(pid) else np.zeros(0, bool)
-    pairs = pd.DataFrame({"service": services["service"].to_numpy()[same],
-                          "next_service": services["service"].to_numpy()[np.r_[False, same[:-1]]]
-                          if len(pid) else []}).dropna()
+    n = len(services)
+    same = np.r_[same_as_previous(services["patient_id"])[1:], False] if n else np.zeros(0, bool)   # a next visit follows
+    code, names = pd.factorize(services["service"].astype("string"))       # integer codes, -1: no service
+    now, then = code[same], code[np.r_[False, same[:-1]]] if n else code
+    known = (now >= 0) & (then >= 0)
+    names = pd.array(names, dtype="string")
+    pairs = pd.DataFrame({"service": now[known], "next_service": then[known]})
     counts = pairs.groupby(["service", "next_service"]).size().rename("pairs").reset_index()
+    counts["service"] = names.take(counts["service"].to_numpy())
+    counts["next_service"] = names.take(counts["next_service"].to_numpy())
     counts["share"] = counts["pairs"] / counts.groupby("service")["pairs"].transform("sum")
     best = (counts.sort_values(["service", "pairs", "next_service"], ascending=[True, False, True], kind="stable")
             .drop_duplicates("service"))
@@ -329,22 +338,25 @@ def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.Da
     """Each patient's last doctor up to ``as_of``: from MIS visits (latest ``checked_in_at`` with a
     doctor), else completed bookings (latest ``slot_start``); the doctor's name when `doctors` has one,
     else the doctor_id. Index patient_id; empty when neither table is given."""
-    source = None
+    source = at = None
     if visits is not None and "doctor_id" in visits and visits["doctor_id"].notna().any():
-        source = visits.rename(columns={"checked_in_at": "at"})
+        source, at = visits, "checked_in_at"
     elif bookings is not None:
-        source = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)].rename(
-            columns={"slot_start": "at"})
+        source, at = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)], "slot_start"
     if source is None:
         return pd.Series(dtype="string")
-    keep = up_to(source["at"], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
-    last = source.loc[keep].sort_values("at", kind="stable").drop_duplicates("patient_id", keep="last")
-    doctor = last["doctor_id"].astype("string")
+    keep = up_to(source[at], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
+    part = source.loc[keep, with_keys(source, ["patient_id", "doctor_id", at])]     # the columns read, not the rows
+    part = part.iloc[np.argsort(part[at].to_numpy(), kind="stable")]
+    last = part.drop_duplicates(with_keys(part, ["patient_id"])[-1], keep="last")    # by key when ingest wrote one
+    code, ids = pd.factorize(last["doctor_id"].astype("string"))                    # each doctor named once
+    label = pd.Series(ids, dtype="string")
     if doctors is not None and "doctor_name" in doctors:
         names = doctors.dropna(subset=["doctor_name"]).drop_duplicates("doctor_id").set_index("doctor_id")["doctor_name"]
-        named = names.reindex(doctor.to_numpy()).to_numpy()
-        doctor = pd.Series(np.where(pd.isna(named), doctor.to_numpy(), named), index=doctor.index)
-    return pd.Series(doctor.to_numpy(), index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
+        named = names.reindex(ids).to_numpy()
+        label = pd.Series(np.where(pd.isna(named), label.to_numpy(), named), dtype="string")
+    return pd.Series(pd.array(label, dtype="string").take(code, allow_fill=True),
+                     index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
 
 
 # -- value, reactivation, money ----------------------------------------------------------------
@@ -459,8 +471,9 @@ def branch_split(table: pd.DataFrame, bookings: pd.DataFrame | None, as_of: Any,
     b = bookings.loc[bookings["status"].eq("completed").fillna(False).to_numpy(bool)
                      & up_to(bookings["slot_start"], as_of).to_numpy(bool)
                      & bookings["branch_id"].notna().to_numpy(bool)
-                     & bookings["patient_id"].isin(best).to_numpy(bool)]
+                     & among(bookings["patient_id"], best), ["patient_id", "branch_id"]]
     per = b.groupby(["patient_id", "branch_id"]).size().rename("n").reset_index()
+    per = per.loc[per["patient_id"].duplicated(keep=False).to_numpy(bool)]   # more than one branch: the rows shown
     per = per.sort_values(["patient_id", "n", "branch_id"], ascending=[True, False, True], kind="stable")
     per["part"] = per["branch_id"].astype(str) + ": " + per["n"].astype(str)
     g = per.groupby("patient_id", sort=True)
@@ -518,14 +531,15 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
     segments = segment_map(options.get("rfm_segments"))
     table = scored(table, cuts, segments)
     empty = [m for m in MEASURES if table[SCORE_OF[m]].isna().all() and len(table)]
-    days = visit_days(invoices, as_of)
+    seen = patient_visits(invoices, as_of)                 # once: the days and the services of the visits
+    days = visit_days(invoices, as_of, seen)
     gap_table = gaps(days)
     frequent = table.index[table["f"].eq(3).fillna(False).to_numpy(bool)]
     threshold = churn_threshold(gap_table, frequent, quantile=float(options.get("churn_quantile", 0.9)),
                                 window_days=int(options.get("contact_window_days", 7)))
     basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
     curve = return_curve(gap_table, table, basis)
-    services = visit_services(invoices, as_of)
+    services = visit_services(invoices, as_of, seen)
     offers = next_best_offer(services)
     listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
     reactivation = reactivation_list(

@@ -14,10 +14,17 @@ the same three functions everywhere:
   from the i18n catalogs (``t``), numbers formatted by ``fmt``, targets from the config.
 
 The notebook `notebooks/NN_<area>.ipynb` calls these three and draws the tables and charts.
+
+`ModuleSpec.reads` names, for the large tables a module uses, the columns it reads (its metrics, its
+findings layer and its notebook); the notebook's `Module.data` reads only those (and every ID with its
+ingest key) from the run folder. Measured on the 345-branch network, reading every column cost each
+kernel seconds per table and doubled its memory (invoices alone 1.3 GB). A column left out that the
+module uses fails loudly (KeyError) or shows in `tests/test_modules_reads.py`, which runs every module
+with and without the subset.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import audit_kit
@@ -29,6 +36,7 @@ class ModuleSpec:
     notebook: str                  # file in notebooks/
     needs: tuple[str, ...]         # all of these tables are required
     needs_any: tuple[str, ...] = ()  # at least one of these (when given)
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)   # table -> columns besides IDs
 
     @property
     def number(self) -> str:
@@ -42,17 +50,42 @@ class ModuleSpec:
         return gone
 
 
+# The columns a lead, booking, visit and payment are read with by the modules that follow them (besides IDs).
+_LEADS = ("created_at", "channel", "status", "lost_reason", "first_response_at", "outcome")
+_BOOKINGS = ("slot_start", "status", "created_at")
+_SLOTS = _BOOKINGS + ("slot_minutes", "slot_end", "cancelled_at")
+_PAYMENTS = ("paid_at", "amount")
+
 MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
     ModuleSpec("quality", "01_data_quality.ipynb", (), ("leads", "calls", "bookings", "visits", "invoices",
                                                           "schedule", "doctors", "marketing_spend",
-                                                          "site_traffic", "patients", "surveys")),
-    ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",)),
-    ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule")),
-    ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients")),
-    ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",)),
-    ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",)),
+                                                          "site_traffic", "patients", "surveys"),
+               reads={"leads": ("created_at", "channel", "status", "outcome", "phone", "_source_row", "_patient_link"),
+                      "calls": ("started_at", "_source_row"), "bookings": _BOOKINGS + ("_source_row",),
+                      "visits": ("checked_in_at", "started_at", "_source_row"),
+                      "invoices": _PAYMENTS + ("_source_row",), "patients": ("created_at", "first_channel", "_source_row"),
+                      "surveys": ("answered_at", "_source_row")}),
+    ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",),
+               reads={"leads": _LEADS, "calls": ("started_at", "answered", "channel", "caller_phone", "called_back_at"),
+                      "bookings": _BOOKINGS, "visits": ("checked_in_at", "started_at"),
+                      "invoices": _PAYMENTS + ("service_category",)}),
+    ModuleSpec("schedule", "03_schedule.ipynb", ("bookings", "schedule"),
+               reads={"leads": ("created_at", "channel", "status"), "bookings": _SLOTS,
+                      "visits": ("checked_in_at", "started_at", "ended_at"), "invoices": _PAYMENTS}),
+    ModuleSpec("channels", "04_channels.ipynb", ("marketing_spend", "invoices"), ("leads", "patients"),
+               reads={"leads": _LEADS, "bookings": _BOOKINGS, "visits": ("checked_in_at", "started_at"),
+                      "invoices": _PAYMENTS + ("service_category",), "patients": ("first_channel", "created_at")}),
+    ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",),
+               reads={"bookings": _BOOKINGS + ("branch_id",), "visits": ("checked_in_at",),
+                      "invoices": _PAYMENTS + ("service",)}),
+    ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",),
+               reads={"leads": _LEADS, "invoices": _PAYMENTS + ("service_category",),
+                      "patients": ("first_channel", "created_at")}),
 ]}
-SUMMARY = ModuleSpec("summary", "00_summary.ipynb", ())
+SUMMARY = ModuleSpec("summary", "00_summary.ipynb", (),
+                     reads={"leads": ("created_at",), "calls": ("started_at", "answered"), "bookings": _SLOTS,
+                            "visits": ("checked_in_at", "started_at", "ended_at"), "invoices": _PAYMENTS,
+                            "patients": ("created_at",), "surveys": ("answered_at", "nps", "csat")})
 
 
 def resource_dir(name: str) -> Path:

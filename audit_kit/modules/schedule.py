@@ -29,7 +29,7 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
     from ..config import DEFAULT_TARGETS
 
     targets = DEFAULT_TARGETS if targets is None else targets
-    return schedule.summarise(dict(tables), dict(periods), default_slot_minutes=options["default_slot_minutes"],
+    return schedule.summarise(tables, dict(periods), default_slot_minutes=options["default_slot_minutes"],
                               wait_target=options["wait_target_minutes"], no_show_target=targets["no_show_rate"],
                               utilisation_target=targets["utilisation"])
 

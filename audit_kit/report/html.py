@@ -11,9 +11,10 @@ import datetime as dt
 import html
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import nbformat
+if TYPE_CHECKING:      # imported where used: nbformat pulls in jsonschema's format checkers (≈ 2 s), and
+    import nbformat    # every notebook kernel imports this module only for `findings_html`
 
 from ..findings import Finding
 from ..modules import resource_dir
@@ -67,6 +68,8 @@ def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Format
 def _html_cell(markup: str, tag: str = "") -> nbformat.NotebookNode:
     """A source-less cell showing markup; `tag` becomes the cell's CSS class `celltag_<tag>`
     (the print CSS starts a page at `celltag_audit-section`)."""
+    import nbformat
+
     cell = nbformat.v4.new_code_cell("", metadata={"tags": [tag]} if tag else {})
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": markup})]
     return cell
@@ -74,6 +77,8 @@ def _html_cell(markup: str, tag: str = "") -> nbformat.NotebookNode:
 
 def _report_cells(nb_path: Path) -> list[nbformat.NotebookNode]:
     """The display outputs of an executed notebook, as code cells without source."""
+    import nbformat
+
     nb = nbformat.read(nb_path, as_version=4)
     cells = []
     for cell in nb.cells:
@@ -128,6 +133,8 @@ def cover_html(config, t: Translator, fmt: Formatter, kit_version: str) -> str:
 def assemble(run_dir: Path, config, statuses: list, kit_version: str, appendix: str = "") -> nbformat.NotebookNode:
     """One notebook for the report: cover, contents, each module's outputs (the summary first) or its
     skip/fail note, then the appendix markup."""
+    import nbformat
+
     t, fmt = Translator(config.language), Formatter(config.language, config.currency)
     nb = nbformat.v4.new_notebook()
     nb.metadata["title"] = f"{t('common.report_title')} — {config.client}"

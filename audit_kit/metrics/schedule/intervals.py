@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..patients import found_in, with_keys
 
 SLOT_KEEPING = ("completed", "no_show")
 STATUSES = ("completed", "no_show", "cancelled", "rescheduled")
@@ -138,10 +139,10 @@ def slots(bookings: pd.DataFrame, default_slot_minutes: float = 30,
     patient checked in even if the status was not updated), `booked_minutes` (slot length
     when the slot is kept, else 0) and `realised_minutes` (slot length when realised, else 0).
     Bookings without a slot_start or doctor cannot be placed in time and are dropped; columns
-    other than SLOT_COLUMNS are left out.
+    other than SLOT_COLUMNS (and ingest's keys of their IDs, for lookups by key) are left out.
     """
     ok = bookings["slot_start"].notna() & bookings["doctor_id"].notna()
-    df = bookings[[c for c in SLOT_COLUMNS if c in bookings]]
+    df = bookings[with_keys(bookings, SLOT_COLUMNS)]
     df = df.copy(deep=False) if ok.all() else df.loc[ok]
     df["slot_minutes"] = slot_minutes(df, default_slot_minutes)
     df["slot_end"] = df["slot_start"] + pd.to_timedelta(df["slot_minutes"], unit="min")
@@ -150,7 +151,7 @@ def slots(bookings: pd.DataFrame, default_slot_minutes: float = 30,
     df["keeps_slot"] = status.isin(SLOT_KEEPING).fillna(False).astype(bool)
     realised = (status == "completed").fillna(False).astype(bool)
     if visits is not None and "booking_id" in visits:
-        realised |= df["booking_id"].isin(visits["booking_id"].dropna()).astype(bool)
+        realised |= found_in(df, "booking_id", visits)                 # by key (`isin` loops in Python)
     df["realised"] = realised
     df["booked_minutes"] = df["slot_minutes"].where(df["keeps_slot"], 0.0)
     df["realised_minutes"] = df["slot_minutes"].where(df["realised"], 0.0)

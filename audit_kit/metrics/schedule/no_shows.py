@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...ingest.keys import positions
+from ...ingest.keys import shared_keys
+from ..patients import row_in, with_keys
+from ..periods import day_numbers
 from .intervals import STATUSES, plain_strings, shared_codes, take_codes, with_doctors
 
 
@@ -37,8 +39,8 @@ def with_dimensions(slot_table: pd.DataFrame, doctors: pd.DataFrame | None = Non
     """
     out = with_doctors(slot_table, doctors)
     if leads is not None and len(leads):
-        # `positions` takes the first of duplicated lead IDs, as ingest keeps the first.
-        out["channel"] = take_codes(leads["channel"], positions(out["lead_id"], leads["lead_id"]))
+        # `row_in` takes the first of duplicated lead IDs, as ingest keeps the first.
+        out["channel"] = take_codes(leads["channel"], row_in(out, "lead_id", leads))
     else:
         out["channel"] = pd.Categorical.from_codes(np.full(len(out), -1), categories=pd.Index([], dtype="string"))
     out["weekday"] = out["slot_start"].dt.day_of_week.astype("int8")
@@ -87,16 +89,21 @@ def paid_per_booking(slot_table: pd.DataFrame, invoices: pd.DataFrame,
     invoices without a visit) the patient and the calendar day of paid_at matched to the
     patient and day of a realised booking (first such booking of that day).
     """
-    realised = slot_table.loc[slot_table["realised"], ["booking_id", "patient_id", "slot_start"]]
-    inv = invoices.loc[invoices["amount"].notna(), ["visit_id", "patient_id", "paid_at", "amount"]]
+    # IDs are looked up by ingest's integer keys where the frames carry them (`patients.row_in`).
+    realised = slot_table.loc[slot_table["realised"].to_numpy(bool),
+                              with_keys(slot_table, ["booking_id", "patient_id", "slot_start"])]
+    inv = invoices.loc[invoices["amount"].notna().to_numpy(bool),
+                       with_keys(invoices, ["visit_id", "patient_id", "paid_at", "amount"])]
     amount = inv["amount"].to_numpy("float64")
     paid = np.zeros(len(realised))
     hits = np.zeros(len(realised))
     used = np.zeros(len(inv), dtype=bool)
     if visits is not None and len(visits) and visits["booking_id"].notna().any():
-        linked_visits = visits.loc[visits["booking_id"].notna() & visits["visit_id"].notna()].drop_duplicates("visit_id")
-        visit_row = positions(inv["visit_id"], linked_visits["visit_id"])          # invoice -> visit
-        booking_row = positions(linked_visits["booking_id"], realised["booking_id"])  # visit -> booking
+        linked_visits = visits.loc[(visits["booking_id"].notna() & visits["visit_id"].notna()).to_numpy(bool),
+                                   with_keys(visits, ["visit_id", "booking_id"])]
+        linked_visits = linked_visits.drop_duplicates(with_keys(linked_visits, ["visit_id"])[-1])   # by key if any
+        visit_row = row_in(inv, "visit_id", linked_visits)                 # invoice -> visit
+        booking_row = row_in(linked_visits, "booking_id", realised)        # visit -> booking
         used = visit_row >= 0
         target = np.where(used, booking_row[np.maximum(visit_row, 0)], -1)
         ok = target >= 0
@@ -104,16 +111,32 @@ def paid_per_booking(slot_table: pd.DataFrame, invoices: pd.DataFrame,
         hits += np.bincount(target[ok], minlength=len(realised))
     rest = inv.loc[~used]
     if len(rest):
-        first = realised.assign(day=realised["slot_start"].dt.normalize()).drop_duplicates(["patient_id", "day"])
-        key_b = pd.MultiIndex.from_arrays([first["patient_id"], first["day"]])
-        by_day = rest.groupby([rest["patient_id"], rest["paid_at"].dt.normalize()])["amount"].sum()
-        hit = by_day.reindex(key_b).to_numpy("float64", na_value=np.nan)
-        row = realised.index.get_indexer(first.index)
+        # One int64 per patient-day: the patient's key (shared by both frames) and the calendar day.
+        patient_b, patient_i = patient_codes(realised, rest)
+        day_b, day_i = day_numbers(realised["slot_start"]), day_numbers(rest["paid_at"])
+        dated = rest["paid_at"].notna().to_numpy(bool) & (patient_i >= 0)
+        low = min(day_b.min(initial=0), day_i[dated].min(initial=0))
+        span = max(day_b.max(initial=0), day_i[dated].max(initial=0)) - low + 1
+        key_b = patient_b * span + (day_b - low)
+        key_i = patient_i[dated] * span + (day_i[dated] - low)
+        first = ~pd.Series(key_b).duplicated().to_numpy(bool)            # each patient-day's first booking
+        by_day = pd.Series(amount[~used][dated]).groupby(key_i).sum()     # as pandas sums (same rounding)
+        hit = by_day.reindex(key_b[first]).to_numpy("float64", na_value=np.nan)
+        row = np.flatnonzero(first)
         paid[row] += np.nan_to_num(hit)
         hits[row] += ~np.isnan(hit)
     out = pd.Series(np.nan, index=slot_table.index, name="paid")
     out.loc[realised.index] = np.where(hits > 0, paid, np.nan)
     return out
+
+
+def patient_codes(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of two frames' patient_id over one code list (-1: missing): ingest's patient_key
+    when both carry it, else codes made here."""
+    if "patient_key" in a and "patient_key" in b:
+        return a["patient_key"].to_numpy(np.int64), b["patient_key"].to_numpy(np.int64)
+    mine, theirs = shared_keys(a["patient_id"], b["patient_id"])
+    return mine.astype(np.int64), theirs.astype(np.int64)
 
 
 def visit_value(bookings: pd.DataFrame, paid: pd.Series, by: str = "specialty") -> pd.Series:

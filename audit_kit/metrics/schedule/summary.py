@@ -3,6 +3,7 @@ per-period summaries the module layer (`audit_kit.modules.schedule`) and the not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ class Prepared:
     doctors: pd.DataFrame | None      # the doctors table, when given
 
 
-def prepare(tables: dict[str, pd.DataFrame], *, default_slot_minutes: float = 30) -> Prepared:
+def prepare(tables: Mapping[str, pd.DataFrame], *, default_slot_minutes: float = 30) -> Prepared:
     """Build every whole-data frame from the canonical tables (bookings and schedule required;
     doctors, visits, invoices and leads used when present).
 
@@ -246,7 +247,7 @@ class PeriodSummary:
     wait_target: float = 15               # minutes: the target the wait shares were computed against
 
 
-def summarise(tables: dict[str, pd.DataFrame], periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], *,
+def summarise(tables: Mapping[str, pd.DataFrame], periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], *,
               default_slot_minutes: float = 30, wait_target: float = 15, no_show_target: float = 0.05,
               utilisation_target: float = 0.85) -> dict[str, PeriodSummary]:
     """The module's numbers for every period (name -> [start, end)), from the canonical tables."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...ingest.keys import positions
+from ..patients import row_in
 
 
 # -- waiting and overruns -------------------------------------------------------------------
@@ -19,7 +19,7 @@ def waits(visits: pd.DataFrame, slot_table: pd.DataFrame) -> pd.DataFrame:
     ended_at or a linked booking); positive = longer than planned.
     doctor_id: the visit's, else the booking's. Also returns checked_in_at and booking_id.
     """
-    row = positions(visits["booking_id"], slot_table["booking_id"])
+    row = row_in(visits, "booking_id", slot_table)
     linked = row >= 0
     out = visits[["visit_id", "booking_id", "checked_in_at"]].copy()
     booking_doctor = pd.Series(pd.NA, index=visits.index, dtype="string")
