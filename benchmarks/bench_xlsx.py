@@ -6,15 +6,22 @@ Also times the kit's whole `build_workbook` (README, capped sheets and the compl
 
     .venv/bin/python benchmarks/bench_xlsx.py RUN_DIR [RUN_DIR ...] [--repeat 3]
 
-RUN_DIR: a finished `audit-kit run` folder (e.g. of the M or L network of bench_audit.py). Prints
+RUN_DIR: a finished `audit-kit run` folder (e.g. of the M or L network of bench_audit.py; without
+one, the demo clinic is run into a temporary folder first, as `make bench` does). Prints
 per run folder: the tables and rows, each writer's seconds (median of the repeats) and peak RSS,
 their ratio, and build_workbook's seconds, peak RSS and the csv files it wrote.
+
+With --libreoffice, also opens the kit's workbook in LibreOffice headless (`soffice --headless
+--convert-to csv`, which converts the first sheet, README) and prints whether it succeeded, its
+seconds and the README's first lines. LibreOffice is not a dependency of the kit (Debian:
+`apt-get install --no-install-recommends libreoffice-calc`).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -118,34 +125,78 @@ def one(writer: str, run_dir: Path) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def libreoffice(run_dir: Path) -> None:
+    """build_workbook into a temporary folder, then its README sheet converted to csv by LibreOffice."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        print("  LibreOffice: soffice not found (apt-get install --no-install-recommends libreoffice-calc)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        book = Path(tmp) / "tables.xlsx"
+        subprocess.run([sys.executable, __file__, "--child", "build_workbook", str(run_dir), str(book)], check=True,
+                       capture_output=True)
+        started = time.perf_counter()
+        done = subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp}/lo", "--convert-to",
+                               "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", tmp, str(book)],
+                              capture_output=True, text=True, timeout=600)
+        seconds = time.perf_counter() - started
+        out = Path(tmp) / "tables.csv"
+        ok = done.returncode == 0 and out.is_file() and out.stat().st_size > 0
+        print(f"  LibreOffice: {'README converted' if ok else 'FAILED'} in {seconds:.1f} s (exit {done.returncode})")
+        if ok:
+            for line in out.read_text(encoding="utf-8").splitlines()[:2] + ["…"]:
+                print(f"    {line[:110]}")
+        else:
+            print(done.stdout[-500:], done.stderr[-500:])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", nargs="*", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--libreoffice", action="store_true", help="open the workbook in LibreOffice headless")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         writer, run_dir, out = args.child
         print(json.dumps(write_with(writer, Path(run_dir), Path(out))))
         return
-    for run_dir in args.runs:
-        _, _, _, tables = run_tables(run_dir)
-        rows = sum(min(len(tb.df), xlsx.SHEET_ROWS_MAX) for tb in tables)
-        longest = max(tables, key=lambda tb: len(tb.df))
-        print(f"{run_dir}: {len(tables)} tables, {rows:,} rows on sheets (cap {xlsx.SHEET_ROWS_MAX:,}); "
-              f"longest {longest.name} {len(longest.df):,} rows")
-        results: dict[str, list[dict]] = {"openpyxl": [], "xlsxwriter": [], "build_workbook": []}
-        for _ in range(args.repeat):
-            for writer in results:
-                results[writer].append(one(writer, run_dir))
-        med = {w: statistics.median(r["seconds"] for r in rs) for w, rs in results.items()}
-        for writer, rs in results.items():
-            last = rs[-1]
-            print(f"  {writer:15s} {med[writer]:7.2f} s (median of {len(rs)}: "
-                  f"{', '.join(format(r['seconds'], '.2f') for r in rs)})  peak RSS {max(r['peak_rss_mb'] for r in rs):,.0f} MB  "
-                  f"xlsx {last['bytes'] / 1e6:.1f} MB" + (f"  csv {', '.join(last['csv'])} {last['csv_bytes'] / 1e6:.1f} MB"
-                                                         if last["csv"] else ""))
-        print(f"  openpyxl ÷ xlsxwriter: {med['openpyxl'] / med['xlsxwriter']:.2f}×")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = args.runs or [demo_run(Path(tmp))]
+        for run_dir in runs:
+            measure(run_dir, args)
+
+
+def demo_run(folder: Path) -> Path:
+    """The demo clinic run into `folder`/run."""
+    from audit_kit.provenance import demo_config_path
+
+    subprocess.run([sys.executable, "-m", "audit_kit.cli", "run", str(demo_config_path()), "--out", str(folder / "run")],
+                   check=True, capture_output=True)
+    return folder / "run"
+
+
+def measure(run_dir: Path, args) -> None:
+    """Both writers and build_workbook on one run folder, printed."""
+    _, _, _, tables = run_tables(run_dir)
+    rows = sum(min(len(tb.df), xlsx.SHEET_ROWS_MAX) for tb in tables)
+    longest = max(tables, key=lambda tb: len(tb.df))
+    print(f"{run_dir}: {len(tables)} tables, {rows:,} rows on sheets (cap {xlsx.SHEET_ROWS_MAX:,}); "
+          f"longest {longest.name} {len(longest.df):,} rows")
+    results: dict[str, list[dict]] = {"openpyxl": [], "xlsxwriter": [], "build_workbook": []}
+    for _ in range(max(1, args.repeat)):
+        for writer in results:
+            results[writer].append(one(writer, run_dir))
+    med = {w: statistics.median(r["seconds"] for r in rs) for w, rs in results.items()}
+    for writer, rs in results.items():
+        last = rs[-1]
+        print(f"  {writer:15s} {med[writer]:7.2f} s (median of {len(rs)}: "
+              f"{', '.join(format(r['seconds'], '.2f') for r in rs)})  peak RSS {max(r['peak_rss_mb'] for r in rs):,.0f} MB  "
+              f"xlsx {last['bytes'] / 1e6:.1f} MB" + (f"  csv {', '.join(last['csv'])} {last['csv_bytes'] / 1e6:.1f} MB"
+                                                     if last["csv"] else ""))
+    print(f"  openpyxl ÷ xlsxwriter: {med['openpyxl'] / med['xlsxwriter']:.2f}×")
+    if args.libreoffice:
+        libreoffice(run_dir)
 
 
 if __name__ == "__main__":

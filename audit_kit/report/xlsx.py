@@ -196,7 +196,7 @@ def complete_csv(table: SheetTable, path: Path, language: str) -> Path:
     """The whole table as csv (`csv_dialect`): the sheet's headers, text neutralised as on the
     sheet, percentage points ×100 as on the sheet, dates in the language's order. Vectorised."""
     df = table.df
-    out = {}
+    columns = []
     for col in df.columns:
         s = df[col]
         if isinstance(s.dtype, pd.CategoricalDtype):
@@ -206,9 +206,9 @@ def complete_csv(table: SheetTable, path: Path, language: str) -> Path:
         elif not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)
                   or pd.api.types.is_bool_dtype(s)):
             s = neutralise_column(s)
-        out[table.labels.get(col, str(col))] = s
-    frame = pd.DataFrame(out, index=df.index)
-    frame.columns = [neutralise(str(c)) for c in frame.columns]
+        columns.append(s.reset_index(drop=True))
+    frame = pd.concat(columns, axis=1, ignore_index=True)
+    frame.columns = [neutralise(str(table.labels.get(c, c))) for c in df.columns]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n", **csv_dialect(language))
@@ -353,6 +353,8 @@ def _clear_full_folder(out_path: Path) -> None:
     if folder.is_dir():
         for stale in folder.glob("*.csv"):
             stale.unlink()
+        if not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_tables: Iterable[ReportTable],
