@@ -58,7 +58,7 @@ def openpyxl_sheet(wb, name: str, table: xlsx.SheetTable, formats: dict[str, str
     ws = wb.create_sheet(name)
     df = table.df.iloc[:xlsx.SHEET_ROWS_MAX]
     columns = [str(c) for c in df.columns]
-    cells = [xlsx._cells(df[c]) for c in df.columns]
+    cells = [(xlsx._value_kind(df[c]), xlsx._cells(df[c])) for c in df.columns]
     headers = [table.labels.get(c, c) for c in df.columns]
     units = [str(u) for u in df["unit"]] if "unit" in df.columns else None
     kinds = [table.formats.get(c) or ("date" if k == "date" else None) for c, (k, _) in zip(columns, cells)]

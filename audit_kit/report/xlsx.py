@@ -154,22 +154,36 @@ def _excel_days(s: pd.Series) -> list[float | None]:
     return [None if m else d for d, m in zip(days.tolist(), missing.tolist())]
 
 
-def _cells(s: pd.Series) -> tuple[str, list[Any]]:
-    """A column as Python values and their kind for the writer: "number" (floats; NaN/NA/±inf ->
-    None), "date" (Excel serial days), "bool", or "text" (neutralised strings, control characters
-    dropped; numbers inside a text column stay numbers)."""
+def _value_kind(s: pd.Series) -> str:
+    """How a column's cells are written: "bool", "number", "date" (Excel serial days) or "text"."""
     if isinstance(s.dtype, pd.CategoricalDtype):
-        s = s.astype("string")
+        return "text"
     if pd.api.types.is_bool_dtype(s):
-        return "bool", [None if pd.isna(v) else bool(v) for v in s.astype(object)]
+        return "bool"
     if pd.api.types.is_numeric_dtype(s):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "date"
+    return "text"
+
+
+def _cells(s: pd.Series) -> list[Any]:
+    """A column as Python values for the writer (`_value_kind`): numbers as floats (NaN/NA/±inf ->
+    None), dates as Excel serial days, text neutralised with control characters dropped (numbers
+    inside a text column stay numbers)."""
+    kind = _value_kind(s)
+    if kind == "bool":
+        return [None if pd.isna(v) else bool(v) for v in s.astype(object)]
+    if kind == "number":
         values = s.astype("float64").to_numpy()
         ok = np.isfinite(values)
-        return "number", [v if k else None for v, k in zip(values.tolist(), ok.tolist())]
-    if pd.api.types.is_datetime64_any_dtype(s):
+        return [v if k else None for v, k in zip(values.tolist(), ok.tolist())]
+    if kind == "date":
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_localize(None)
-        return "date", _excel_days(s)
+        return _excel_days(s)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("string")
     out: list[Any] = []
     for v in s.astype(object).tolist():
         if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)):
@@ -178,7 +192,7 @@ def _cells(s: pd.Series) -> tuple[str, list[Any]]:
             out.append(float(v))
         else:
             out.append(neutralise(ILLEGAL_CHARACTERS.sub("", str(v))))
-    return "text", out
+    return out
 
 
 def _width(header: str, values: list[Any], kind: str | None) -> float:
@@ -242,7 +256,7 @@ def write_sheet(wb, styles: _Styles, name: str, table: SheetTable, note: str = "
     df = table.df.iloc[:SHEET_ROWS_MAX]
     columns = [str(c) for c in df.columns]
     kinds = [table.formats.get(c) for c in columns]
-    cells = [_cells(df[c]) for c in df.columns]
+    cells = [(_value_kind(df[c]), _cells(df[c])) for c in df.columns]
     headers = [table.labels.get(c, c) for c in df.columns]
     units = [str(u) for u in df["unit"]] if "unit" in df.columns else None
     for j, (header, (value_kind, values), kind) in enumerate(zip(headers, cells, kinds)):
