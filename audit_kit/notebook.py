@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -230,13 +229,13 @@ class Module:
         return self.t.column_label(self.name, column)
 
     def show_figure(self, fig, caption_key: str | None = None, **values: Any) -> None:
-        """Show a matplotlib figure as an inline PNG (self-contained) and close it."""
+        """Show a matplotlib figure as an inline palette PNG (`plots.png_bytes`; self-contained) and close it."""
         import matplotlib.pyplot as plt
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+        from .plots import png_bytes
+
+        data = base64.b64encode(png_bytes(fig)).decode("ascii")
         plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
         caption = f"<figcaption>{self.text(caption_key, **values)}</figcaption>" if caption_key else ""
         self.show_html(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.config import load_config
 from audit_kit.findings import Finding, rank
 from audit_kit.metrics.compare import Proportion
 from audit_kit.metrics.scorecard import headline_counts, scorecard, survey_scores
@@ -155,6 +156,23 @@ def test_findings_cards_and_tables_escape_data():
     markup = table_html(table, Formatter("ru", "RUB"))
     assert "<script" not in markup and markup.count("&lt;script&gt;") == 2 and f"1{NBSP}200" in markup
     assert "<caption>title &lt;script&gt;" in markup
+
+
+def test_report_table_capped_with_a_note_workbook_whole(tmp_path):
+    from audit_kit.report.appendix import INPUT_FILES_SHOWN, provenance_tables
+
+    files = pd.DataFrame({"file": [f"branch_{i:03d}.csv" for i in range(30)]})
+    table = ReportTable("provenance_inputs", "Input files", files, max_rows=INPUT_FILES_SHOWN)
+    markup = table_html(table, Formatter("en", "RUB"), t=Translator("en"))
+    assert INPUT_FILES_SHOWN == 25 and markup.count("<tr") == 1 + 25
+    assert "branch_024.csv" in markup and "branch_025.csv" not in markup
+    assert "The first 25 of 30 rows are shown; the full table is in tables.xlsx." in markup
+    whole = table_html(ReportTable("t", "", files.head(25), max_rows=25), Formatter("en", "RUB"))
+    assert whole.count("<tr") == 26 and "audit-more" not in whole
+    config = load_config(write_config(tmp_path, {}, language="en"))
+    inputs = next(tb for tb in provenance_tables(tmp_path, config, Translator("en"), "dev", {}, {
+        name: ["0" * 64] * len(src.paths) for name, src in config.sources.items()}) if tb.name == "provenance_inputs")
+    assert inputs.max_rows == INPUT_FILES_SHOWN
 
 
 def test_table_of_contents_links_every_section_heading():
