@@ -94,6 +94,11 @@ class RunTables(Mapping[str, pd.DataFrame]):
         return len(self._names)
 
     @property
+    def columns(self) -> dict[str, set[str]]:
+        """Table -> the columns read besides IDs and keys (tables not named are read whole)."""
+        return dict(self._columns)
+
+    @property
     def loaded(self) -> list[str]:
         """The tables read so far."""
         return sorted(self._read)
@@ -278,8 +283,7 @@ class Module:
         tables_dir.mkdir(exist_ok=True)
         manifest = {}
         for name, item in self.tables.items():
-            df = item["df"].copy()
-            df.columns = [str(c) for c in df.columns]
+            df = item["df"].rename(columns=str)         # a view with text headers (copy-on-write), not a copy
             df.to_parquet(tables_dir / f"{name}.parquet", index=False)
             manifest[name] = {"title": item["title"], "formats": item["formats"]}
             if item.get("appendix"):

@@ -668,3 +668,16 @@ class TestCatalogs:
                         "period_growth", "period_decline"):
                 for part in ("title", "evidence", "recommendation"):
                     assert t.has(f"funnel.finding.{id_}.{part}"), (lang, id_, part)
+
+
+@pytest.mark.parametrize("clinic", [small_clinic, reference_clinic])
+def test_the_journey_by_ingest_keys_is_the_journey_by_ids(clinic):
+    """A run folder's tables carry ingest's integer keys; the journey looked up by them is the same."""
+    from audit_kit.ingest.keys import add_keys
+
+    tables = clinic()
+    keyed = add_keys(tables)
+    assert "lead_key" in keyed["bookings"] and "patient_key" in keyed["invoices"]
+    plain = journey_of(tables, treatment_categories=["surgery"])
+    pd.testing.assert_frame_equal(journey_of(keyed, treatment_categories=["surgery"]), plain)
+    assert plain["paid"].any()

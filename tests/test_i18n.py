@@ -108,3 +108,13 @@ def test_kpis_statuses_and_modules_have_labels(language):
     assert all(t.has(f"summary.scorecard.kpi.{k.name}") for k in KPIS)
     assert all(t.has(f"summary.scorecard.status.{s}") for s in (MET, MISSED, NO_DATA))
     assert all(t.has(f"modules.{name}.title") and t.has(f"modules.{name}.needs") for name in MODULES)
+
+
+def test_the_fast_loader_reads_the_catalogs_as_the_safe_loader_does():
+    import yaml
+
+    from audit_kit.report import i18n
+
+    for file in sorted(i18n.CATALOG_DIR.glob("*/*.yaml")):
+        text = file.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=i18n.YAML_LOADER) == yaml.safe_load(text), file

@@ -55,7 +55,7 @@ def test_the_columns_read_exist_in_the_canonical_tables():
 def test_a_module_reading_its_columns_finds_the_same(name, demo_tables):
     config, run = demo_tables
     module = Module(name, run, config)
-    assert module.data._columns and module.data._columns == {t: set(c) for t, c in MODULES[name].reads.items()}
+    assert module.data.columns and module.data.columns == {t: set(c) for t, c in MODULES[name].reads.items()}
     subset_metrics, subset_findings = results(name, module.data, config, module)
     full_metrics, full_findings = results(name, RunTables(run), config, module)
     assert subset_metrics and same(subset_metrics, full_metrics)

@@ -285,6 +285,16 @@ def test_near_duplicates_in_bookings_and_invoices():
     assert out.loc[("bookings", "near_duplicate"), "example_ids"] == "B5"
     assert out.loc[("bookings", "near_duplicate"), "example_rows"] == "6"
     assert out.loc[("invoices", "near_duplicate"), ["rows", "amount", "example_ids"]].tolist() == [1, 1000.0, "I5"]
+    # Found once and shared (the module does so), the same table; and by ingest's keys, the same rows.
+    from audit_kit.ingest.keys import add_keys
+
+    shared = q.near_duplicate_rows({"bookings": kept, "invoices": INVOICES})
+    assert shared["bookings"].tolist() == [False, False, False, False, True] and shared["invoices"].sum() == 1
+    pd.testing.assert_frame_equal(q.duplicates({"bookings": kept, "invoices": INVOICES}, REASONS, near_rows=shared)
+                                  .set_index(["table", "kind"]), out)
+    keyed = add_keys({"bookings": kept, "invoices": INVOICES})
+    assert "patient_key" in keyed["bookings"]
+    assert q.near_duplicate_rows(keyed)["bookings"].tolist() == shared["bookings"].tolist()
     # The ledger's duplicate_row for leads is carried over.
     assert out.loc[("leads", "duplicate_row"), "rows"] == 1
     cancelled = q.duplicates({"bookings": BOOKINGS}).set_index("kind")

@@ -420,3 +420,38 @@ def test_former_best_and_at_risk_priced_by_the_call_campaign():
     # a segment left off the call list (option reactivation_segments) is not priced
     s.reactivation = listed.loc[listed["segment"].eq("at_risk")]
     assert section.prices(s)["former_best"] is None
+
+
+def test_the_summary_by_ingest_keys_is_the_summary_by_ids():
+    """As a run folder holds them (ingest's integer keys beside the IDs) and as plain IDs: the same RFM,
+    services (ties of the largest line: the first row), last doctors, offers and call list."""
+    import numpy as np
+
+    from audit_kit.config import DEFAULT_OPTIONS
+    from audit_kit.ingest.keys import add_keys
+
+    rng = np.random.default_rng(5)
+    rows, visit_rows = [], []
+    for p in range(60):
+        for k in range(1 + p % 7):
+            day = T("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 450)))
+            visit = f"V{p}_{k}" if k % 2 else None
+            for line, amount in enumerate((1000.0 * (1 + k % 3), 1000.0 * (1 + k % 3), -200.0)[: 1 + k % 3]):
+                rows.append((f"P{p:02d}", f"{day.date()} 1{line}:00", amount, visit, ["consult", "mri", "x-ray"][(p + k + line) % 3]))
+            if visit:
+                visit_rows.append({"visit_id": visit, "patient_id": f"P{p:02d}", "doctor_id": f"D{(p + k) % 4}",
+                                   "checked_in_at": f"{day.date()} 09:5{k % 10}"})
+    tables = {"invoices": invoices(rows), "visits": canon("visits", visit_rows),
+              "doctors": canon("doctors", doctor_id=["D0", "D1", "D2"], specialty=["t"] * 3, doctor_name=["Dr A", None, "Dr C"])}
+    keyed = add_keys(tables)
+    assert "patient_key" in keyed["visits"] and "visit_key" in keyed["invoices"]
+    periods = {"current": (T("2025-01-01"), T("2025-04-01"))}
+    plain, by_key = rfm.summarise(tables, periods, DEFAULT_OPTIONS)["current"], rfm.summarise(keyed, periods, DEFAULT_OPTIONS)["current"]
+    assert len(plain.reactivation) and plain.reactivation["last_doctor"].notna().any() and len(plain.offers)
+    for name in ("reactivation", "offers", "by_segment", "curve"):
+        pd.testing.assert_frame_equal(getattr(by_key, name), getattr(plain, name))
+    pd.testing.assert_frame_equal(by_key.patients(), plain.patients())
+    services = rfm.visit_services(keyed["invoices"], AS_OF)
+    pd.testing.assert_frame_equal(services, rfm.visit_services(tables["invoices"], AS_OF))
+    assert rfm.last_doctors(AS_OF, keyed["visits"], None, keyed["doctors"]).to_dict() == \
+        rfm.last_doctors(AS_OF, tables["visits"], None, tables["doctors"]).to_dict()

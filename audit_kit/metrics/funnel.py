@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..ingest.keys import arrow_ids, member, positions
+from .ids import found_in, row_in, with_keys
 from .periods import Window, in_window, month_start, period_months
 
 STAGES = ("sessions", "leads", "booked_leads", "shown_leads", "paid_leads", "treated_leads")
@@ -105,7 +106,7 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
         return out
 
     n = len(out)
-    lead_pos = positions(bookings["lead_id"], out["lead_id"])
+    lead_pos = row_in(bookings, "lead_id", leads)          # by ingest's keys when the tables carry them
     linked = lead_pos >= 0
     booked = np.zeros(n, dtype=bool)
     booked[lead_pos[linked]] = True
@@ -118,8 +119,10 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
         "show_at": np.where(completed, bookings["slot_start"].to_numpy(dtype="datetime64[ns]"),
                             np.datetime64("NaT"))[linked],
     })
+    if "patient_key" in bookings:
+        b["patient_key"] = bookings["patient_key"].to_numpy()[linked]
     if _has_values(visits, "booking_id"):
-        booking_pos = positions(visits["booking_id"], bookings["booking_id"].loc[linked])
+        booking_pos = row_in(visits, "booking_id", bookings.loc[linked, with_keys(bookings, ["booking_id"])])
         hit = booking_pos >= 0
         first_visit = (pd.Series(visits["checked_in_at"].to_numpy(dtype="datetime64[ns]")[hit])
                        .groupby(booking_pos[hit]).min())
@@ -149,8 +152,13 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
 def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
               categories: Iterable[str]) -> pd.DataFrame:
     """Per shown lead: paid, first_paid_at, first_check, treated (see ``lead_journey``)."""
-    patients = pc.unique(arrow_ids(shows["patient_id"]))
-    code = positions(invoices["patient_id"], patients)
+    if "patient_key" in shows and "patient_key" in invoices:      # ingest's keys: the shown leads' patients by key
+        code = np.where(found_in(invoices, "patient_id", shows), invoices["patient_key"].to_numpy(np.int64), -1)
+        show_patient = shows["patient_key"].to_numpy(np.int64)
+    else:
+        patients = pc.unique(arrow_ids(shows["patient_id"]))
+        code = positions(invoices["patient_id"], patients)
+        show_patient = positions(shows["patient_id"], patients)
     mine = code >= 0
     inv = pd.DataFrame({
         "patient": code[mine],
@@ -167,7 +175,7 @@ def _payments(shows: pd.DataFrame, invoices: pd.DataFrame, horizon_days: int,
 
     left = pd.DataFrame({
         "lead_pos": shows["lead_pos"].to_numpy(),
-        "patient": positions(shows["patient_id"], patients),
+        "patient": show_patient,
         "show_day": shows["show_at"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype("datetime64[ns]"),
     }).sort_values("show_day", kind="stable")
     pay_days = positive[["patient", "day"]].rename(columns={"day": "first_paid_at"})

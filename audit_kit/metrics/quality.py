@@ -11,7 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .patients import found_in, row_in, visits as patient_visits, with_keys
+from .ids import found_in, row_in, with_keys
+from .patients import visits as patient_visits
 from .periods import in_window, month_start
 
 # The date that places a row of each table in time (doctors have none).
@@ -339,8 +340,10 @@ def near_duplicates(df: pd.DataFrame, subset: list[str], among: pd.Series | None
     if among is not None:
         eligible &= among.fillna(False).astype(bool)
     by = [next((k for k in with_keys(df, [c])[1:]), c) for c in subset]   # an ID by its ingest key (same groups)
-    dup = df.loc[eligible.to_numpy(bool), by].duplicated(keep="first")
-    return dup.reindex(df.index, fill_value=False).astype(bool)
+    eligible = eligible.to_numpy(bool)
+    out = np.zeros(len(df), bool)
+    out[eligible] = df.loc[eligible, by].duplicated(keep="first").to_numpy(bool)
+    return pd.Series(out, index=df.index)
 
 
 def active_bookings(bookings: pd.DataFrame) -> pd.Series:
@@ -353,8 +356,15 @@ NEAR_DUPLICATE_KEYS = {"bookings": (["patient_id", "doctor_id", "slot_start"], "
                        "invoices": (["patient_id", "paid_at", "amount"], "invoice_id")}
 
 
+def near_duplicate_rows(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.Series]:
+    """`near_duplicates` of each table of NEAR_DUPLICATE_KEYS that is given (bookings: among those
+    holding their slot), by table name — found once, for `duplicates` and `near_duplicate_amount`."""
+    return {name: near_duplicates(tables[name], subset, active_bookings(tables[name]) if name == "bookings" else None)
+            for name, (subset, _) in NEAR_DUPLICATE_KEYS.items() if name in tables}
+
+
 def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None = None, *,
-               examples: int = 5) -> pd.DataFrame:
+               examples: int = 5, near_rows: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """Duplicates rejected at ingest (from the ledger) and near-duplicates still in the data.
 
     kind duplicate_row / duplicate_id: rows the ingest rejected (exact copies, repeated IDs);
@@ -362,7 +372,8 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
     slot_start (bookings holding their slot, see `active_bookings`) or patient + paid_at + amount
     (invoices) under another ID. rows = count of
     extra rows; amount = their net invoice amount (near-duplicate invoices only, else NaN).
-    example_rows are source row numbers, example_ids the extra rows' IDs.
+    example_rows are source row numbers, example_ids the extra rows' IDs. ``near_rows``: the
+    `near_duplicate_rows` of these tables when the caller has them already.
     """
     parts = []
     if reasons is not None and len(reasons):
@@ -371,11 +382,12 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
         led["example_ids"] = ""
         parts.append(led)
     near = []
+    near_rows = near_duplicate_rows(tables) if near_rows is None else near_rows
     for name, (subset, key) in NEAR_DUPLICATE_KEYS.items():
         if name not in tables:
             continue
         df = tables[name]
-        dup = near_duplicates(df, subset, active_bookings(df) if name == "bookings" else None)
+        dup = near_rows[name]
         source = df["_source_row"] if "_source_row" in df else pd.Series(pd.NA, index=df.index)
         near.append({"table": name, "kind": "near_duplicate", "rows": int(dup.sum()),
                      "example_rows": _examples(source[dup], examples),
@@ -390,10 +402,12 @@ def duplicates(tables: Mapping[str, pd.DataFrame], reasons: pd.DataFrame | None 
 
 
 def near_duplicate_amount(invoices: pd.DataFrame, start: pd.Timestamp | None = None,
-                          end: pd.Timestamp | None = None) -> float:
-    """Net amount of near-duplicate invoices (see `duplicates`) paid in [start, end) (money; 0 if none)."""
+                          end: pd.Timestamp | None = None, near: pd.Series | None = None) -> float:
+    """Net amount of near-duplicate invoices (see `duplicates`) paid in [start, end) (money; 0 if none);
+    ``near``: the invoices' `near_duplicates` when the caller has them already."""
     subset, _ = NEAR_DUPLICATE_KEYS["invoices"]
-    extra = near_duplicates(invoices, subset) & in_window(invoices["paid_at"], start, end)
+    near = near_duplicates(invoices, subset) if near is None else near
+    extra = near & in_window(invoices["paid_at"], start, end)
     return float(invoices.loc[extra, "amount"].sum())
 
 
@@ -432,7 +446,7 @@ def date_coverage(tables: Mapping[str, pd.DataFrame],
             continue
         dates = tables[name][column]
         dated = dates.dropna()
-        months = pd.DatetimeIndex(np.unique(dated.to_numpy().astype("datetime64[M]")).astype("datetime64[ns]"))
+        months = pd.DatetimeIndex(_months_present(dated.to_numpy()))
         row = {"table": name, "date_column": column, "rows": len(dates), "dated_rows": len(dated),
                "first": dated.min() if len(dated) else pd.NaT, "last": dated.max() if len(dated) else pd.NaT,
                "months_covered": len(months)}
@@ -457,6 +471,17 @@ def date_coverage(tables: Mapping[str, pd.DataFrame],
     out["first"] = pd.to_datetime(out["first"]).astype("datetime64[ns]")
     out["last"] = pd.to_datetime(out["last"]).astype("datetime64[ns]")
     return out
+
+
+def _months_present(dates: np.ndarray) -> np.ndarray:
+    """The distinct calendar months of the (non-missing) dates, ascending, as datetime64[ns] first days:
+    counted per month number (`np.bincount`) rather than sorted (`np.unique`), linear in the rows."""
+    month = dates.astype("datetime64[M]").astype(np.int64)
+    if not len(month):
+        return np.array([], dtype="datetime64[ns]")
+    first = int(month.min())
+    present = np.flatnonzero(np.bincount(month - first)) + first
+    return present.astype("datetime64[M]").astype("datetime64[ns]")
 
 
 def coverage_gaps(coverage: pd.DataFrame, periods: list[str]) -> pd.DataFrame:

@@ -36,8 +36,10 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from .patients import (among, ascending_rows, id_index, same_as_previous, visit_and_patient_codes,
-                       visit_codes, visit_columns, visits as patient_visits, with_keys)
+from ..ingest.keys import positions
+from .ids import among, same_as_previous, with_keys
+from .patients import (ascending_rows, id_index, visit_and_patient_codes, visit_codes, visit_columns,
+                       visits as patient_visits)
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
 SCORE_OF = {"recency_days": "r", "frequency": "f", "monetary": "m"}
@@ -297,10 +299,16 @@ def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None
                else pd.Series(pd.NA, index=invoices.index, dtype="string"))
     service_code, names = pd.factorize(service.astype("string"))      # services as integer codes (-1: none)
     line = np.flatnonzero(kept & (code >= 0) & (amount >= 0) & (service_code >= 0))
-    line = line[np.lexsort((-amount[line], code[line]))]               # by visit, largest line first (stable)
-    first = np.r_[True, code[line][1:] != code[line][:-1]] if len(line) else np.zeros(0, bool)
-    main = np.full(int(code.max()) + 2 if len(code) else 1, -1, np.int64)   # visit code -> its main service
-    main[code[line[first]]] = service_code[line[first]]
+    # Each visit's largest line (ties: the first row), found by the largest amount per visit and then the
+    # first row holding it: two linear passes instead of sorting every line.
+    n_codes = int(code.max()) + 2 if len(code) else 1
+    largest = np.full(n_codes, -np.inf)
+    np.maximum.at(largest, code[line], amount[line])
+    top = line[amount[line] == largest[code[line]]][::-1]
+    chosen = np.full(n_codes, -1, np.int64)
+    chosen[code[top]] = top                                            # assigned last to first: the first row wins
+    main = np.full(n_codes, -1, np.int64)                              # visit code -> its main service
+    main[chosen >= 0] = service_code[chosen[chosen >= 0]]
     wanted = main[code[seen["invoice_row"].to_numpy()]]
     services = pd.array(names.astype("string"), dtype="string").take(wanted, allow_fill=True)   # -1: NA
     return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").array,
@@ -329,8 +337,11 @@ def next_best_offer(services: pd.DataFrame) -> pd.DataFrame:
 
 def last_services(services: pd.DataFrame) -> pd.Series:
     """Each patient's last visit's main service (index patient_id)."""
-    last = services.dropna(subset=["service"]).drop_duplicates("patient_id", keep="last")
-    return pd.Series(last["service"].to_numpy(), index=pd.Index(last["patient_id"], dtype="string"), dtype="string")
+    known = services.loc[services["service"].notna().to_numpy(bool), ["patient_id", "service"]]
+    last = ~np.r_[same_as_previous(known["patient_id"])[1:], False] if len(known) else np.zeros(0, bool)
+    last = known.loc[last]                                   # a patient's visits are adjacent: the run's last row
+    return pd.Series(last["service"].astype("string").array, index=pd.Index(last["patient_id"].array, dtype="string"),
+                     dtype="string")
 
 
 def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.DataFrame | None = None,
@@ -346,9 +357,18 @@ def last_doctors(as_of: Any, visits: pd.DataFrame | None = None, bookings: pd.Da
     if source is None:
         return pd.Series(dtype="string")
     keep = up_to(source[at], as_of).to_numpy(bool) & source["doctor_id"].notna().to_numpy(bool)
-    part = source.loc[keep, with_keys(source, ["patient_id", "doctor_id", at])]     # the columns read, not the rows
-    part = part.iloc[np.argsort(part[at].to_numpy(), kind="stable")]
-    last = part.drop_duplicates(with_keys(part, ["patient_id"])[-1], keep="last")    # by key when ingest wrote one
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(source[at].to_numpy()[rows], kind="stable")]           # by time, then table order
+    # Each patient's last row (a missing patient_id is one patient of its own), by ingest's key when given:
+    # the IDs of the chosen rows only are taken, not of every visit.
+    patient = (source["patient_key"].to_numpy(np.int64) if "patient_key" in source
+               else pd.factorize(source["patient_id"].astype("string"))[0].astype(np.int64))[rows]
+    patient = np.where(patient >= 0, patient, patient.max(initial=-1) + 1)
+    latest = np.full(int(patient.max(initial=-1)) + 1, -1, np.int64)
+    latest[patient] = np.arange(len(rows))                                         # the last assignment wins
+    rows = rows[np.sort(latest[latest >= 0])]
+    last = pd.DataFrame({"patient_id": source["patient_id"].array.take(rows),
+                         "doctor_id": source["doctor_id"].array.take(rows)})
     code, ids = pd.factorize(last["doctor_id"].astype("string"))                    # each doctor named once
     label = pd.Series(ids, dtype="string")
     if doctors is not None and "doctor_name" in doctors:
@@ -390,6 +410,15 @@ REACTIVATION_COLUMNS = ["priority", "patient_id", "reason", "segment", "code", "
                         "paid", "expected_value", "last_doctor", "last_service", "suggested_offer"]
 
 
+def _at(values: pd.Series | None, ids: pd.Index) -> pd.api.extensions.ExtensionArray:
+    """``values.reindex(ids)`` for a Series indexed by unique patient IDs, as a "string" array (NA where
+    absent), looked up by Arrow's hash (`keys.positions`) instead of building a pandas index of them."""
+    if values is None or not len(values) or not len(ids):
+        return pd.array([pd.NA] * len(ids), dtype="string")
+    found = positions(pd.Series(ids), pd.Series(values.index))
+    return pd.array(values.array, dtype="string").take(found, allow_fill=True)
+
+
 def reactivation_list(table: pd.DataFrame, threshold: Threshold, *, segments: Iterable[str] = (FORMER_BEST, AT_RISK),
                       last_doctor: pd.Series | None = None, last_service: pd.Series | None = None,
                       offers: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -402,7 +431,7 @@ def reactivation_list(table: pd.DataFrame, threshold: Threshold, *, segments: It
     picked = table.loc[wanted | window]
     reason = np.where(wanted[wanted | window], picked["segment"].to_numpy(dtype=object), WINDOW)
     ids = picked.index.astype("string")
-    service = (last_service if last_service is not None else pd.Series(dtype="string")).reindex(ids).to_numpy()
+    service = _at(last_service, ids)
     offer_map = (offers.set_index("service")["next_service"] if offers is not None and len(offers)
                  else pd.Series(dtype="string"))
     out = pd.DataFrame({
@@ -410,7 +439,7 @@ def reactivation_list(table: pd.DataFrame, threshold: Threshold, *, segments: It
         "code": picked["code"].to_numpy(), "last_visit": picked["last_visit"].to_numpy(),
         "idle_days": picked["recency_days"].to_numpy(), "visits": picked["frequency"].to_numpy(),
         "paid": picked["paid"].to_numpy(), "expected_value": 12.0 * monthly_value(picked).to_numpy(),
-        "last_doctor": (last_doctor if last_doctor is not None else pd.Series(dtype="string")).reindex(ids).to_numpy(),
+        "last_doctor": _at(last_doctor, ids),
         "last_service": service, "suggested_offer": offer_map.reindex(service).to_numpy() if len(service) else [],
     })
     out = out.sort_values(["expected_value", "patient_id"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -122,11 +122,13 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
     lead_stages = (q.lead_stages(tables["leads"], known_stages(lead_presets, dict(stages or {})))
                    if "leads" in tables else q.lead_stages(pd.DataFrame(), {}))
     samples = {name: table.samples for name, table in ledger.tables.items()}
+    near = q.near_duplicate_rows(tables)                  # once: the duplicates table and the money share it
     return QualitySummary(
         periods=periods, ledger=overview, totals=q.ledger_totals(overview), reasons=reasons,
         rejections=q.ledger_rejections(reasons), chain=chain, links=links, reconciled=reconciled,
-        duplicates=q.duplicates(tables, reasons),
-        near_duplicate_amount=q.near_duplicate_amount(invoices, start, end) if invoices is not None else None,
+        duplicates=q.duplicates(tables, reasons, near_rows=near),
+        near_duplicate_amount=(q.near_duplicate_amount(invoices, start, end, near=near["invoices"])
+                               if invoices is not None else None),
         refunds=refunds, coverage=coverage, gaps=q.coverage_gaps(coverage, list(periods)),
         average_check=q.average_check(invoices, start, end) if invoices is not None else float("nan"),
         sources=sources, losses=q.loss_warnings(overview, reasons, samples), stages=lead_stages,

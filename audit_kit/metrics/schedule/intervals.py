@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..patients import found_in, with_keys
+from ..ids import found_in, with_keys
 
 SLOT_KEEPING = ("completed", "no_show")
 STATUSES = ("completed", "no_show", "cancelled", "rescheduled")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ...ingest.keys import shared_keys
-from ..patients import row_in, with_keys
+from ..ids import row_in, with_keys
 from ..periods import day_numbers
 from .intervals import STATUSES, plain_strings, shared_codes, take_codes, with_doctors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..patients import row_in
+from ..ids import row_in
 
 
 # -- waiting and overruns -------------------------------------------------------------------
@@ -22,8 +22,14 @@ def waits(visits: pd.DataFrame, slot_table: pd.DataFrame) -> pd.DataFrame:
     row = row_in(visits, "booking_id", slot_table)
     linked = row >= 0
     out = visits[["visit_id", "booking_id", "checked_in_at"]].copy()
-    booking_doctor = pd.Series(pd.NA, index=visits.index, dtype="string")
-    booking_doctor[linked] = slot_table["doctor_id"].iloc[row[linked]].astype("string").to_numpy()
+    doctor = slot_table["doctor_id"]
+    take = np.where(linked, row, -1)
+    if isinstance(doctor.dtype, pd.CategoricalDtype):           # each doctor's name once, then integer codes
+        codes = np.r_[doctor.cat.codes.to_numpy(np.int64), -1][take]
+        booked = pd.array(doctor.cat.categories, dtype="string").take(codes, allow_fill=True)
+    else:
+        booked = pd.array(doctor, dtype="string").take(take, allow_fill=True)
+    booking_doctor = pd.Series(booked, index=visits.index, dtype="string")
     out["doctor_id"] = visits["doctor_id"].astype("string").fillna(booking_doctor)
     wait = (visits["started_at"] - visits["checked_in_at"]).dt.total_seconds() / 60
     out["wait_minutes"] = wait.where(wait >= 0)
