@@ -64,9 +64,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from .progress import for_stream
     from .runner import run_audit
 
-    result = run_audit(args.config, out=args.out, modules=args.modules, progress=lambda s: print(s, flush=True))
+    result = run_audit(args.config, out=args.out, modules=args.modules, progress=for_stream(sys.stdout))
     print(f"report folder: {result.run_dir}")
     for kind in ("html", "pdf", "xlsx"):
         if kind in result.outputs:

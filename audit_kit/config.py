@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 import yaml
@@ -35,6 +35,18 @@ DEFAULT_TARGETS: dict[str, float | None] = {
 }
 # A target that is None has no default (it depends on the clinic's prices): its KPI is shown in the
 # scorecard only when audit.yaml sets it under `targets:`.
+
+
+class Targets(dict):
+    """The KPI targets in force (name -> value) and which of them audit.yaml set: `source(name)` is
+    'config' for those, 'default' for the method's (money at stake states where its target comes from)."""
+
+    def __init__(self, values: Mapping[str, float | None], set_in_config: Iterable[str] = ()):
+        super().__init__(values)
+        self.set_in_config = frozenset(set_in_config)
+
+    def source(self, key: str) -> str:
+        return "config" if key in self.set_in_config else "default"
 
 # How an `options:` value is checked (`_option`), so a new option needs no code here:
 # - by the type of its default: int -> a whole number, float -> a number, bool -> true/false,
@@ -430,13 +442,14 @@ def load_config(path: str | Path) -> AuditConfig:
     if language not in LANGUAGES:
         _fail(path, "language", f"expected one of {', '.join(LANGUAGES)}, got {language!r}")
     channels = _channels(path, raw.get("channels"))
-    targets = dict(DEFAULT_TARGETS)
+    targets, set_in_config = dict(DEFAULT_TARGETS), []
     for key, value in _mapping(path, "targets", raw.get("targets"), "target name -> value").items():
         if key not in DEFAULT_TARGETS:
             _fail(path, f"targets.{key}", f"unknown target; expected one of: {', '.join(DEFAULT_TARGETS)}")
         if value is None and DEFAULT_TARGETS[key] is None:    # left unrated, as by default
             continue
         targets[key] = _target(path, f"targets.{key}", value)
+        set_in_config.append(key)
     options = dict(DEFAULT_OPTIONS)
     for key, value in _mapping(path, "options", raw.get("options"), "option name -> value").items():
         if key not in DEFAULT_OPTIONS:
@@ -462,7 +475,7 @@ def load_config(path: str | Path) -> AuditConfig:
         periods=_periods(path, raw.get("periods")),
         sources=_sources(path, raw.get("data")),
         channels=channels,
-        targets=targets,
+        targets=Targets(targets, set_in_config),
         options=options,
         salt_file=(path.parent / str(raw.get("salt_file", ".audit_salt"))).resolve(),
         timezone=_timezone(path, raw.get("timezone")),

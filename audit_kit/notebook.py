@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -25,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import AuditConfig, load_config
-from .findings import Finding, from_catalog, rank
+from .findings import Finding, from_catalog, mark_counted, rank
 from .ingest import Ledger, ingest, save_tables
 from .ingest.keys import FAMILIES
 from .modules import MODULES, SUMMARY
@@ -239,13 +238,13 @@ class Module:
         return self.t.column_label(self.name, column)
 
     def show_figure(self, fig, caption_key: str | None = None, **values: Any) -> None:
-        """Show a matplotlib figure as an inline PNG (self-contained) and close it."""
+        """Show a matplotlib figure as an inline palette PNG (`plots.png_bytes`; self-contained) and close it."""
         import matplotlib.pyplot as plt
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+        from .plots import png_bytes
+
+        data = base64.b64encode(png_bytes(fig)).decode("ascii")
         plt.close(fig)
-        data = base64.b64encode(buf.getvalue()).decode("ascii")
         caption = f"<figcaption>{self.text(caption_key, **values)}</figcaption>" if caption_key else ""
         self.show_html(f'<figure class="audit-figure"><img src="data:image/png;base64,{data}" alt="">{caption}</figure>')
 
@@ -254,7 +253,7 @@ class Module:
         from .report.html import findings_html
 
         if self.findings:
-            self.show_html(findings_html(rank(self.findings), self.t, self.fmt))
+            self.show_html(findings_html(rank(mark_counted(self.findings)), self.t, self.fmt))
 
     def report_findings(self, found: Iterable[Finding], *, none_key: str | None = None) -> None:
         """The findings a module's `build_findings` made: keep them, say ``none_key`` when there are
@@ -282,7 +281,8 @@ class Module:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
         (self.out_dir / "findings.json").write_text(
-            json.dumps([f.to_dict() for f in rank(self.findings)], ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps([f.to_dict() for f in rank(mark_counted(self.findings))], ensure_ascii=False, indent=2),
+            encoding="utf-8")
         tables_dir = self.out_dir / "tables"
         tables_dir.mkdir(exist_ok=True)
         manifest = {}

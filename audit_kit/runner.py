@@ -10,19 +10,24 @@ import datetime as dt
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
+
 from .config import AuditConfig, load_config
 from .errors import ConfigError, InputError
-from .findings import rank
+from .findings import mark_counted, rank
 from .ingest import ingest, save_tables
 from .modules import MODULES, SUMMARY, ModuleSpec, heaviest_first, notebook_path
+from .money import revenue_per_month, summary_metrics
+from .progress import Lines, as_progress
 from .provenance import sha256, versions
 
 OK, SKIPPED, FAILED = "ok", "skipped", "failed"
+PROGRESS_SECONDS = 0.5          # how often the modules' bar says which are running
 
 
 @dataclass
@@ -132,7 +137,9 @@ def _redirect_stderr(log: Path) -> None:
 
 
 def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatus]) -> None:
-    """Module outputs -> the run's metrics.json and findings.json (ranked), DESIGN §5."""
+    """Module outputs -> the run's metrics.json and findings.json (ranked), DESIGN §5. Across modules each
+    rouble is counted once (`findings.mark_counted`): the counted total and the clinic's revenue per month
+    are the ``summary.*`` money keys (`money.summary_metrics`)."""
     metrics, findings = {}, []
     for st in statuses:
         folder = run_dir / "modules" / st.name
@@ -142,6 +149,14 @@ def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatu
             metrics.update(json.loads((folder / "metrics.json").read_text(encoding="utf-8")))
         if (folder / "findings.json").is_file():
             findings.extend(json.loads((folder / "findings.json").read_text(encoding="utf-8")))
+    findings = mark_counted(findings)
+    invoices = run_dir / "tables" / "invoices.parquet"
+    revenue = None
+    if invoices.is_file():
+        bounds = {name: config.period_bounds(name) for name in config.periods}
+        revenue = revenue_per_month(pd.read_parquet(invoices, columns=["paid_at", "amount"]), bounds)
+    for key, entry in summary_metrics(findings, revenue).items():
+        metrics[key] = {"unit": entry["unit"], **{p: entry.get(p) for p in config.periods}}
     periods = {k: [a.date().isoformat(), b.date().isoformat()] for k, (a, b) in config.periods.items()}
     (run_dir / "metrics.json").write_text(json.dumps({"periods": periods, "metrics": metrics}, ensure_ascii=False,
                                                      indent=2, allow_nan=False), encoding="utf-8")
@@ -155,10 +170,14 @@ def write_modules_status(run_dir: Path, statuses: list[ModuleStatus]) -> None:
 
 
 def run_audit(config_path: str | Path, out: str | Path | None = None, modules: list[str] | None = None,
-              progress: Callable[[str], None] = print, workers: int | None = None) -> RunResult:
-    """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs."""
+              progress: Lines | Callable[[str], None] = print, workers: int | None = None) -> RunResult:
+    """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs. `progress` gets
+    the plain lines (a callable), or is a `progress.Lines` / `progress.Bars` that also shows the files
+    being read and the modules running."""
     from .report import build_report
 
+    show = as_progress(progress)
+    progress = show.line
     t0 = time.perf_counter()
     started_at = dt.datetime.now().isoformat(timespec="seconds")
     timings: dict[str, float] = {}
@@ -169,7 +188,11 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
 
     progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
     started = time.perf_counter()
-    result = ingest(config)
+    show.stage("ingest", sum(len(src.files) for src in config.sources.values()))
+    try:
+        result = ingest(config, on_file=show.file)
+    finally:
+        show.close()
     save_tables(result, run_dir)
     timings["ingest"] = round(time.perf_counter() - started, 2)
     totals = result.ledger.totals()
@@ -197,12 +220,21 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec
                    for spec in heaviest_first(runnable)}
         progress(f"modules: running {total} ({', '.join(s.name for s in runnable)}) on {workers} workers")
-        for future in as_completed(futures):
-            st = future.result()
-            statuses[st.name] = st
-            done += 1
-            mark = "ok" if st.status == OK else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
-            progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
+        show.stage("modules", total)
+        pending, order = set(futures), {f: i for i, f in enumerate(futures)}
+        try:
+            while pending:
+                show.running([futures[f].name for f in futures if f.running()])
+                finished, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
+                for future in sorted(finished, key=order.get):     # ties in the order submitted
+                    st = future.result()
+                    statuses[st.name] = st
+                    done += 1
+                    mark = st.status if st.status != FAILED else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
+                    progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
+                    show.advance(st.name if st.status == OK else f"{st.name} ({st.status})")
+        finally:
+            show.close()
     timings["modules"] = round(time.perf_counter() - started, 2)
     for st in statuses.values():
         if st.status == SKIPPED:

@@ -325,3 +325,20 @@ def test_prepared_positions_give_the_same_cells_as_matching_ids(end):
     slow = cc.cohort_cells(d["invoices"], prepared.acquired, **args)
     pd.testing.assert_frame_equal(fast, slow)
     assert fast["revenue"].sum() > 0 and fast["active_patients"].sum() > 0
+
+
+@pytest.mark.parametrize("period, per_month", [("month", 30.0), ("quarter", 10.0)])
+def test_newer_cohorts_priced_against_the_older_ones(monkeypatch, period, per_month):
+    """Newer cohorts bring 7 000 ₽ a patient by month 3 against 9 000 ₽ of the older ones (the benchmark), 30
+    patients a cohort: (9 000 − 7 000) × 30 new patients a month = 60 000 ₽ (quarterly cohorts: 10 a month)."""
+    from types import SimpleNamespace
+
+    trend = {"k": 3, "labels": ["2025-02", "2025-03"], "older_labels": ["2024-10", "2025-01"], "older_retention": 0.5,
+             "newer_retention": 0.4, "older_revenue": 9_000.0, "newer_revenue": 7_000.0, "newer_size": 30.0}
+    monkeypatch.setattr(section, "retention_trend", lambda cohorts: trend)
+    s = SimpleNamespace(ltv_months=[3, 6, 12], cohorts=None, period=period, channels=None, window=None)
+    found = section.finding_drafts(s, Formatter("en"), Translator("en"))
+    price = found[0]["price"]
+    assert found[0]["id"] == "newer_cohorts_worse" and price.money == pytest.approx(2_000 * per_month)
+    assert (price.stage, price.target_source, price.benchmark, price.rate_kind) == ("return", "benchmark",
+                                                                                 "older_cohorts", "money")

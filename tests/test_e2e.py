@@ -73,7 +73,8 @@ def test_metrics_json_contract(demo_run):
 def test_findings_ranked_by_money(demo_run):
     findings = json.loads(Path(demo_run.outputs["findings"]).read_text(encoding="utf-8"))
     assert len(findings) >= 5
-    assert set(findings[0]) == {"module", "id", "title", "severity", "money_at_stake_per_month", "evidence", "recommendation"}
+    assert set(findings[0]) == {"module", "id", "title", "severity", "money_at_stake_per_month", "evidence", "recommendation",
+                                "stage", "acts_on", "counted", "nested_in", "money_counted_per_month", "price"}
     money = [f["money_at_stake_per_month"] for f in findings if f["money_at_stake_per_month"] is not None]
     assert money == sorted(money, reverse=True)
     priced = [f["money_at_stake_per_month"] is not None for f in findings]

@@ -43,9 +43,15 @@ def test_former_best_is_a_finding_with_money(run_dir, metrics):
     findings = json.loads((run_dir / "findings.json").read_text(encoding="utf-8"))
     former = [f for f in findings if f["module"] == "rfm" and f["id"] == "former_best"]
     assert len(former) == 1 and former[0]["severity"] == "high"
+    at_risk = next(f for f in findings if f["module"] == "rfm" and f["id"] == "at_risk")
+    # the module total: what the call campaign brings back from both groups (other patients: both count)
     money = metrics["rfm.money_at_stake_per_month"]["current"]
-    assert former[0]["money_at_stake_per_month"] == pytest.approx(money, abs=0.01)
-    assert 1_000_000 < money < 5_000_000
+    assert former[0]["money_at_stake_per_month"] + at_risk["money_at_stake_per_month"] == pytest.approx(money, abs=0.02)
+    # 122 listed × 70 % reached × 15 % returning × what one of them paid a month while active
+    factors = {f["key"]: f["value"] for f in former[0]["price"]["factors"]}
+    assert factors["campaign_list"] == 122 and (factors["reach_rate"], factors["return_rate"]) == (0.7, 0.15)
+    assert former[0]["money_at_stake_per_month"] == pytest.approx(122 * 0.7 * 0.15 * factors["returning_value"], abs=0.01)
+    assert 100_000 < former[0]["money_at_stake_per_month"] < 1_000_000
     assert former[0]["title"].startswith("122 бывших лучших пациентов")
 
 

@@ -49,3 +49,28 @@ class TestSeverity:
             "high", "high", "medium", "low", "low", "low"]
         assert SHARE_SEVERITY["duplicates"] == (0.01, 0.002)
         assert [severity_by_share(s, "duplicates") for s in (0.01, 0.002, 0.0019)] == ["high", "medium", "low"]
+
+
+def test_lists_in_findings_are_capped():
+    from audit_kit.findings import LIST_CAP, capped
+    from audit_kit.report.fmt import Formatter
+    from audit_kit.report.i18n import Translator
+
+    names = [f"Врач {i}" for i in range(1209)]
+    text = capped(names, Formatter("ru"), Translator("ru"))
+    assert LIST_CAP == 5
+    assert text == "Врач 0, Врач 1, Врач 2, Врач 3, Врач 4 и ещё 1\u00a0204 — полный список в таблицах"
+    assert capped(names[:5], Formatter("en"), Translator("en")) == "Врач 0, Врач 1, Врач 2, Врач 3, Врач 4"
+    assert capped(names[:7], Formatter("en"), Translator("en")).endswith(" and 2 more — the full list is in the tables")
+
+
+def test_doctors_sharing_a_name_are_told_apart():
+    import pandas as pd
+
+    from audit_kit.modules.schedule import doctor_labels
+
+    doctors = pd.DataFrame({"doctor_id": ["B1-D1", "B2-D1", "B1-D2"],
+                            "doctor": ["Смирнов Павел Игоревич", "Смирнов Павел Игоревич", "Фролова Наталья Сергеевна"]})
+    assert doctor_labels(doctors).to_dict() == {"B1-D1": "Смирнов Павел Игоревич (B1-D1)",
+                                                "B2-D1": "Смирнов Павел Игоревич (B2-D1)",
+                                                "B1-D2": "Фролова Наталья Сергеевна"}

@@ -580,7 +580,9 @@ def test_notebook_on_the_reference_exports(tmp_path):
                  "9\u00a0850\u00a0₽", "+0,5\u00a0%"):
         assert text in shown, text
     findings = json.loads((run / "modules" / "funnel" / "findings.json").read_text(encoding="utf-8"))
-    assert findings[0]["id"] == "unbooked"
+    # no-shows of booked leads (25.7 % against 5 %) outweigh the gap to the 60 % booking target (57.3 %)
+    assert [f["id"] for f in findings[:2]] == ["booked_no_show", "unbooked"]
+    assert (findings[1]["stage"], findings[1]["counted"], findings[1]["price"]["target"]) == ("booking", True, 0.6)
 
 
 class TestFindings:
@@ -588,13 +590,18 @@ class TestFindings:
         summaries = funnel.summarise(reference_clinic(), REFERENCE_PERIODS)
         found = section.finding_drafts(summaries, Formatter("en", "RUB"), Translator("en"))
         ids = [f["id"] for f in found]
-        # Current: unbooked 241 x 240/323 x check / 3 is the largest; then 83 booked leads that never came.
+        # Current: 241 of 564 leads unbooked; then 83 booked leads that never came.
         assert ids[:2] == ["unbooked", "booked_no_show"]
         assert "lead_to_booking_up" in ids            # 56.5% -> 57.3%
         assert "period_growth" in ids                 # leads who came 171 -> 240
         cur = summaries["current"]
         check = cur["avg_first_check"]
-        assert found[0]["money"] == pytest.approx(241 * 240 / 323 * check / 3)
+        # the gap to the 60 % booking target: (60 % − 323/564) × 564/3 leads a month × 240/323 booked→paid × check
+        assert found[0]["money"] == pytest.approx((0.6 - 323 / 564) * 564 / 3 * 240 / 323 * check)
+        assert found[0]["price"].stage == "booking" and found[0]["price"].target_source == "default"
+        # no-shows: (83/323 − 5 %) × 323/3 booked leads a month × 240/240 shown→paid × check
+        no_show = found[1]["price"]
+        assert no_show.money == pytest.approx((83 / 323 - 0.05) * 323 / 3 * check) and no_show.acts_on == "no_shows"
         assert "largest leak in both periods" in Translator("en")(found[0]["key"] + ".evidence", **found[0]["values"])
         growth = next(f for f in found if f["id"] == "period_growth")
         assert growth["values"]["change"] == "+40.4%" and growth["money"] is None
@@ -609,7 +616,8 @@ class TestFindings:
         s = funnel.period_summary(j, *JAN, invoices=tables["invoices"], calls=calls_fixture())
         found = {f["id"]: f for f in section.finding_drafts({"current": s}, Formatter("en", "RUB"), Translator("en"))}
         assert found["missed_calls"]["values"]["rate"] == "62.5%"
-        assert found["missed_calls"]["money"] == pytest.approx(2 * 2 / 6 * 3500)
+        # (62.5 % − 5 %) × 8 calls × 2 of 5 missed never recovered × 2/6 lead→paid × 3 500: 4.6 × 0.4 × 2/6 × 3 500
+        assert found["missed_calls"]["money"] == pytest.approx((5 / 8 - 0.05) * 8 * 2 / 5 * 2 / 6 * 3500)
         # 1 no-reason lead of 2 unbooked = 50% >= 20%.
         assert found["unbooked_no_reason"]["money"] is None
         assert "lead_to_booking_up" not in found and "lead_to_booking_down" not in found

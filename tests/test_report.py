@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from audit_kit.config import load_config
 from audit_kit.findings import Finding, rank
 from audit_kit.metrics.compare import Proportion
 from audit_kit.metrics.scorecard import headline_counts, scorecard, survey_scores
@@ -63,19 +64,26 @@ def test_findings_ranked_by_money_then_severity():
     assert table["money"].tolist()[:4] == [5000.0, 100.0, 100.0, 100.0] and np.isnan(table["money"].iloc[4])
 
 
-def test_money_at_stake_uses_module_totals_else_findings():
-    findings = [finding("funnel", "a", "high", 700.0), finding("funnel", "b", "high", 600.0),
-                finding("quality", "c", "low", 50.0), finding("quality", "d", "low", None),
-                finding("schedule", "e", "high", None)]
-    metrics = {"funnel.money_at_stake_per_month": {"unit": "money", "current": 1000.0},
-               "schedule.money_at_stake_per_month": {"unit": "money", "current": None}}
-    by_module = s.money_by_module(findings, metrics).set_index("module")
-    # funnel: its own total 1000 (its findings overlap: 700 + 600 > 1000); quality: 50 from findings;
-    # schedule: nothing priced, left out
-    assert by_module["money"].to_dict() == {"funnel": 1000.0, "quality": 50.0}
-    assert by_module["source"].to_dict() == {"funnel": "total", "quality": "findings"}
-    assert s.total_money(by_module) == 1050.0
-    assert s.total_money(s.money_by_module([], {})) is None
+def test_money_counted_once_by_stage():
+    """The summary's total is the counted money (money.count_once): nested findings add nothing; per stage."""
+    from audit_kit.findings import mark_counted
+
+    def priced(module, id, money, stage, acts_on):
+        return Finding(module, id, f"{id} title", "high", money, "", "", stage=stage, acts_on=acts_on)
+
+    findings = mark_counted([priced("funnel", "booked_no_show", 600.0, "show", "no_shows"),
+                             priced("schedule", "no_show", 700.0, "show", "no_shows"),
+                             priced("funnel", "missed_calls", 50.0, "lead_handling", "missed_calls"),
+                             finding("quality", "d", "low", None)])
+    by_stage = s.money_by_stage(findings)
+    assert by_stage.to_dict("list") == {"stage": ["lead_handling", "show"], "money": [50.0, 700.0], "findings": [1, 2]}
+    assert s.total_money(findings) == 750.0
+    assert s.total_money(mark_counted([finding("quality", "d", "low", None)])) is None
+    table = s.findings_table(findings, Translator("en"))
+    assert table["counted"].tolist()[:3] == [0.0, 700.0, 50.0] and np.isnan(table["counted"].iloc[3])
+    assert table["stage"].tolist()[:2] == ["Showing up", "Showing up"]
+    assert s.revenue_per_month({"summary.revenue_per_month": {"unit": "money", "current": 5e6}}) == 5e6
+    assert s.revenue_per_month({}) is None
 
 
 # -- scorecard and surveys ----------------------------------------------------------------------------
@@ -148,6 +156,23 @@ def test_findings_cards_and_tables_escape_data():
     markup = table_html(table, Formatter("ru", "RUB"))
     assert "<script" not in markup and markup.count("&lt;script&gt;") == 2 and f"1{NBSP}200" in markup
     assert "<caption>title &lt;script&gt;" in markup
+
+
+def test_report_table_capped_with_a_note_workbook_whole(tmp_path):
+    from audit_kit.report.appendix import INPUT_FILES_SHOWN, provenance_tables
+
+    files = pd.DataFrame({"file": [f"branch_{i:03d}.csv" for i in range(30)]})
+    table = ReportTable("provenance_inputs", "Input files", files, max_rows=INPUT_FILES_SHOWN)
+    markup = table_html(table, Formatter("en", "RUB"), t=Translator("en"))
+    assert INPUT_FILES_SHOWN == 25 and markup.count("<tr") == 1 + 25
+    assert "branch_024.csv" in markup and "branch_025.csv" not in markup
+    assert "The first 25 of 30 rows are shown; the full table is in tables.xlsx." in markup
+    whole = table_html(ReportTable("t", "", files.head(25), max_rows=25), Formatter("en", "RUB"))
+    assert whole.count("<tr") == 26 and "audit-more" not in whole
+    config = load_config(write_config(tmp_path, {}, language="en"))
+    inputs = next(tb for tb in provenance_tables(tmp_path, config, Translator("en"), "dev", {}, {
+        name: ["0" * 64] * len(src.paths) for name, src in config.sources.items()}) if tb.name == "provenance_inputs")
+    assert inputs.max_rows == INPUT_FILES_SHOWN
 
 
 def test_table_of_contents_links_every_section_heading():

@@ -121,10 +121,12 @@ class TestScores:
         assert rfm.tercile_cuts(f) == (1.0, 2.0)
         assert rfm.score(f, (1.0, 2.0)).tolist() == [1, 1, 1, 2, 2, 3]
 
-    def test_recency_is_reversed_and_interpolated(self):
+    def test_recency_is_reversed_and_cut_at_values_of_the_data(self):
         r = pd.Series([10, 20, 20, 30, 40, 50])
         c1, c2 = rfm.tercile_cuts(r)
-        assert (c1, round(c2, 6)) == (20.0, 33.333333)          # 30 + 1/3 × (40 − 30)
+        # the smallest value with at least 1/3 (2/3) of the values at or below it: 20 (3 of 6), 30 (4 of 6)
+        assert (c1, c2) == (20.0, 30.0)
+        assert rfm.tercile_cuts(pd.concat([r] * 3)) == (c1, c2)    # three copies: the same cuts
         assert rfm.score(r, (c1, c2), lower_is_better=True).tolist() == [3, 3, 3, 2, 1, 1]
 
     def test_equal_cuts_leave_the_score_code_and_segment_empty(self):
@@ -134,7 +136,7 @@ class TestScores:
         assert cuts["frequency"] == (1.0, 1.0)
         out = rfm.scored(table, cuts, rfm.segment_map())
         assert out["f"].isna().all() and out["code"].isna().all() and out["segment"].isna().all()
-        assert out["r"].tolist() == [3, 3, 2, 1, 1]
+        assert out["r"].tolist() == [3, 3, 2, 2, 1]      # recency cuts 50 (2 of 5 at or below) and 200 (4 of 5)
 
     def test_fixed_thresholds(self):
         table = scored_table(recency_days=[90, 91, 180, 181], frequency=[1, 2, 3, 4],
@@ -214,8 +216,8 @@ class TestChurnThreshold:
                           "gap_days": list(range(1, 31)) + [500]})
         th = rfm.churn_threshold(g, ["A"])
         assert th.basis == "f3" and th.gaps == 30
-        assert th.days == pytest.approx(27.1)        # position 0.9 × 29 = 26.1: 27 + 0.1 × (28 − 27)
-        assert th.window == pytest.approx((20.1, 27.1))
+        assert th.days == 27.0                        # 27 of 30 gaps (90 %) are at most 27 days
+        assert th.window == (20.0, 27.0)
 
     def test_falls_back_to_all_returning_patients(self):
         g = pd.DataFrame({"patient_id": pd.array(["A", "A", "A", "B", "C"], dtype="string"),
@@ -397,6 +399,27 @@ def test_a_period_before_any_visit_gives_an_empty_base_not_an_error():
         "rfm.patients": 0, "rfm.former_best": 0, "rfm.at_risk": 0, "rfm.churn_threshold_days": None,
         "rfm.reactivation_list": 0, "rfm.operator_days": 0.0, "rfm.money_at_stake_per_month": 0.0}
     assert section.finding_drafts(S, None) == []
+
+
+def test_former_best_and_at_risk_priced_by_the_call_campaign():
+    """40 former best on the list paying 12 000 ₽ a month while active (one active month each) × 70 % reached ×
+    15 % returning = 50 400 ₽; 10 at-risk paying 6 000 ₽ = 6 300 ₽; other patients, so the module counts both."""
+    from types import SimpleNamespace
+
+    day = pd.Timestamp("2024-06-01")
+    table = pd.DataFrame({"segment": pd.array(["former_best"] * 40 + ["at_risk"] * 10 + ["best"] * 5, dtype="string"),
+                          "paid": [12_000.0] * 40 + [6_000.0] * 10 + [50_000.0] * 5,
+                          "first_visit": day, "last_visit": day})
+    listed = pd.DataFrame({"segment": pd.array(["former_best"] * 40 + ["at_risk"] * 10, dtype="string")})
+    s = SimpleNamespace(table=table, reactivation=listed, plan=SimpleNamespace(reach_rate=0.7, return_rate=0.15))
+    prices = section.prices(s)
+    assert prices["former_best"].money == pytest.approx(50_400)
+    assert prices["at_risk"].money == pytest.approx(6_300)
+    assert (prices["former_best"].stage, prices["former_best"].acts_on) == ("return", "former_best")
+    assert section.money_per_month({"current": s}) == {"current": pytest.approx(56_700)}
+    # a segment left off the call list (option reactivation_segments) is not priced
+    s.reactivation = listed.loc[listed["segment"].eq("at_risk")]
+    assert section.prices(s)["former_best"] is None
 
 
 def test_the_summary_by_ingest_keys_is_the_summary_by_ids():

@@ -49,7 +49,11 @@ def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_
     assert "planted failure" in (run / "notebooks" / "broken.ipynb").read_text(encoding="utf-8")
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics == {"periods": {"base": ["2024-10-01", "2024-12-31"], "current": ["2025-01-01", "2025-03-31"]},
-                       "metrics": {"ok.rows": {"unit": "count", "base": None, "current": 1}}}
+                       "metrics": {"ok.rows": {"unit": "count", "base": None, "current": 1},
+                                   # the run's money keys: nothing priced; revenue = 100 paid in January ÷ 3 months
+                                   "summary.money_at_stake_per_month": {"unit": "money", "base": None, "current": None},
+                                   "summary.revenue_per_month": {"unit": "money", "base": 0.0, "current": 100 / 3},
+                                   "summary.money_at_stake_share": {"unit": "rate", "base": None, "current": None}}}
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "planted failure" in html            # the failure is named in the report
     assert "в оплатах нет ни одного нового пациента" in html

@@ -569,10 +569,11 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
     utilisation 1160/1800; no-show 5 / (33 + 5); cancellations 4 / 43 bookings.
     Waits (visits V1-V3): 5, 10, 30 min -> median 10.
     Money: every paid visit nets 3000 (V2 2000 + 1000, V3 3500 - 500 refund) -> visit value 3000.
-    No-shows above 5%: 5 - 0.05 × 38 = 3.1 -> 9300; D2 underloaded (25% < 60%): 0.85 × 840 - 210 =
-    504 min -> 16 whole 30-min patients -> 48000; at stake 57300 a month.
+    No-shows above 5%: (5/38 − 5 %) × 38 kept × 3000 = 3.1 × 3000 = 9300; D2 underloaded (25% < 60%):
+    (85 % − 25 %) × 14 scheduled hours × 3000 per 30-min visit = 6000 an hour -> 50400 (= 504 missing
+    minutes ÷ 30 × 3000); at stake 59700 a month.
     Base = February: D1's 24.02 shift (240 min) and one no-show (30 min): utilisation 0.125,
-    no-show 1.0, idle 210 min; money 0.95 × 3000 + floor((0.85 × 240 - 30) / 30) × 3000 = 17850.
+    no-show 1.0, idle 210 min; money (1.0 − 0.05) × 1 × 3000 + (0.85 − 0.125) × 4 h × 6000 = 2850 + 17400 = 20250.
     """
     import papermill
 
@@ -601,7 +602,7 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
         "schedule.cancel_rate": ("rate", 0.0, 4 / 43),
         "schedule.median_wait_minutes": ("minutes", None, 10.0),
         "schedule.no_show_cost_per_month": ("money", 3000.0, 15000.0),
-        "schedule.money_at_stake_per_month": ("money", 17850.0, 57300.0),
+        "schedule.money_at_stake_per_month": ("money", 20250.0, 59700.0),
     }
     for key, (unit, base, current) in expected.items():
         got = metrics[key]
@@ -617,5 +618,51 @@ def test_notebook_two_doctor_month_metrics_and_findings(tmp_path):
     assert "Dr Ivanova" in findings["peak_overload"]["evidence"]
     assert findings["peak_overload"]["title"].startswith("Overload at 10:00–11:00, 13:00–14:00")
     assert findings["no_show"]["money_at_stake_per_month"] == pytest.approx(9300.0)
-    assert findings["underloaded"]["money_at_stake_per_month"] == pytest.approx(48000.0)
+    assert findings["underloaded"]["money_at_stake_per_month"] == pytest.approx(50400.0)
+    assert findings["underloaded"]["price"]["factors"] == [
+        {"key": "offered_hours_per_month", "value": pytest.approx(14.0), "kind": "hours"},
+        {"key": "hour_value", "value": pytest.approx(6000.0), "kind": "money"}]
+    assert (findings["underloaded"]["stage"], findings["no_show"]["stage"]) == ("capacity", "show")
     assert findings["overbooked"]["money_at_stake_per_month"] is None
+
+
+def test_branch_league_of_a_network(tmp_path):
+    """Branch A: d1 (6 000 offered minutes, 3 000 booked, 90 completed, 10 no-shows) and d2 (6 000, 5 400, 95, 5);
+    branch B: d3 (6 000, 5 700, 100, 0); one month, a no-show worth 1 000 ₽.
+    A: no-shows 15 of 200 = 7.5 % → (7.5 % − 5 %) × 200 × 1 000 = 5 000; d1 at 50 % lacks 0.85 × 6 000 − 3 000 =
+    2 100 minutes = 70 visits of 30 minutes × 1 000 = 70 000; at stake 75 000. B: better than both targets: 0."""
+    from types import SimpleNamespace
+
+    from audit_kit.modules import schedule as sec
+    from audit_kit.report import summary
+    from audit_kit.report.i18n import Translator
+
+    sched = pd.DataFrame({"doctor_id": ["d1", "d1", "d2", "d3", "d3", "d3"],
+                          "branch_id": ["A", "A", "A", "B", "B", "A"]})          # d3 once in A: its branch is B
+    branches = sec.doctor_branches({"schedule": sched})
+    assert branches.to_dict() == {"d1": "A", "d2": "A", "d3": "B"}
+    assert sec.doctor_branches({"schedule": sched.assign(branch_id="A")}) is None        # one clinic
+    doctors = pd.DataFrame({"doctor_id": ["d1", "d2", "d3"], "specialty": ["s", "s", "s"],
+                            "offered_minutes": [6000.0] * 3, "booked_minutes": [3000.0, 5400.0, 5700.0],
+                            "completed": [90, 95, 100], "no_show": [10, 5, 0]})
+    underload = pd.DataFrame({"doctor_id": ["d1"], "gap_minutes": [2100.0], "visit_value": [1000.0],
+                              "typical_slot_minutes": [30.0]})
+    cur = SimpleNamespace(doctors=doctors, visit_value=pd.Series({"s": 1000.0}),
+                          frames=SimpleNamespace(months=1.0, slots=pd.DataFrame({"doctor_id": ["d1", "d2", "d3"],
+                                                                                 "paid": [50_000.0, 60_000.0, 100_000.0]})),
+                          money=SimpleNamespace(underload=underload))
+    table = sec.branch_table(cur, branches)
+    a, b = table.iloc[0], table.iloc[1]
+    assert (a["branch_id"], b["branch_id"]) == ("A", "B")
+    assert a["utilisation"] == pytest.approx(8400 / 12000) and a["no_show_rate"] == pytest.approx(0.075)
+    assert (a["no_show_money_per_month"], a["idle_money_per_month"]) == (pytest.approx(5_000), pytest.approx(70_000))
+    assert (a["money_per_month"], b["money_per_month"]) == (pytest.approx(75_000), 0.0)
+    assert (a["visit_revenue_per_month"], b["visit_revenue_per_month"]) == (110_000.0, 100_000.0)
+    folder = tmp_path / "modules" / "schedule" / "tables"
+    folder.mkdir(parents=True)
+    table.to_parquet(folder / "schedule_branches.parquet")
+    league = summary.league_table(tmp_path)
+    assert league["mark"].tolist() == ["worst", "best"] and league["share"].iloc[0] == pytest.approx(75 / 110)
+    shown = summary.league_rows(league, Translator("ru"))
+    assert shown["mark"].tolist() == ["больше всего под угрозой", "лучший"]
+    assert summary.league_table(tmp_path / "nowhere") is None

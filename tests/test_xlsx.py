@@ -118,3 +118,96 @@ def test_number_formats_by_language():
     assert ru["money"] == '#,##0 "₽"' and en["money"] == '"$"#,##0'
     assert ru["rate"] == en["rate"] == "0.0%"
     assert ru["date"] == "DD.MM.YYYY" and en["date"] == "YYYY-MM-DD"
+
+
+# -- long tables: capped sheets, complete csv beside the workbook ----------------------------------
+
+def test_sheet_cap_fits_excel():
+    from audit_kit.report import xlsx
+
+    assert xlsx.SHEET_ROWS_MAX == 100_000
+    assert xlsx.SHEET_ROWS_MAX + 2 <= xlsx.EXCEL_ROWS_MAX == 1_048_576     # note + header + rows
+
+
+def long_run(tmp_path, rows):
+    """A run folder whose rfm module kept one table of `rows` rows (a dangerous text, a pp change, a date)."""
+    folder = tmp_path / "run" / "modules" / "rfm"
+    (folder / "tables").mkdir(parents=True)
+    df = pd.DataFrame({
+        "patient_id": pd.array([f"p{i}" if i % 4 else "=1+2" for i in range(rows)], dtype="string"),
+        "monetary": [1000.5 + i for i in range(rows)],
+        "lead_to_booking_change": [0.032] * rows,
+        "last_visit": pd.to_datetime("2025-03-01") + pd.to_timedelta(range(rows), unit="D"),
+    })
+    df.to_parquet(folder / "tables" / "rfm_patients.parquet", index=False)
+    manifest = {"rfm_patients": {"title": "Patients", "formats": {"monetary": "money", "lead_to_booking_change": "pp",
+                                                                  "last_visit": "date"}}}
+    (folder / "tables.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return tmp_path / "run"
+
+
+def test_long_table_capped_with_note_and_complete_csv(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 5)
+    run = long_run(tmp_path, 12)
+    path = build_workbook(run, config(tmp_path, "ru"), ["rfm"], [], run / "tables.xlsx")
+    wb = load_workbook(path)
+    ws = wb["rfm_patients"]
+    assert ws["A1"].value == "Первые 5 строк из 12; вся таблица — в файле tables_full/rfm_patients.csv рядом с этой книгой."
+    assert [c.value for c in ws[2]][:2] == ["Пациент (ID)", "M"] and ws.freeze_panes == "A3"
+    assert ws.max_row == 2 + 5                                  # note, header, the first 5 rows
+    assert ws["A3"].value == "'=1+2" and ws["A6"].value == "p3" and ws["A7"].value == "'=1+2" and ws["B3"].value == 1000.5
+    readme = wb["README"]
+    row = [c.value for c in readme[7]]
+    assert row[0] == "rfm_patients" and row[3] == 12 and row[4] == "tables_full/rfm_patients.csv"
+    assert "5" in readme["A5"].value and "«;»" in readme["A5"].value
+    raw = (run / "tables_full" / "rfm_patients.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")                         # UTF-8 with BOM: Excel reads Cyrillic
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + 12
+    assert lines[0].split(";")[:2] == ["Пациент (ID)", "M"]
+    assert lines[1] == "'=1+2;1000,5;3,2;01.03.2025"                # neutralised, decimal comma, pp ×100, date
+    assert lines[12].startswith("p11;1011,5;")
+    back = pd.read_csv(run / "tables_full" / "rfm_patients.csv", sep=";", decimal=",", encoding="utf-8-sig")
+    assert back.iloc[:, 1].sum() == pytest.approx(sum(1000.5 + i for i in range(12)))
+
+
+def test_english_csv_and_short_tables_stay_whole(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 5)
+    run = long_run(tmp_path, 5)                    # exactly the cap: no note, no csv
+    path = build_workbook(run, config(tmp_path, "en"), ["rfm"], [], run / "tables.xlsx")
+    ws = load_workbook(path)["rfm_patients"]
+    assert ws.freeze_panes == "A2" and ws.max_row == 6 and ws["A1"].value == "Patient (ID)"
+    assert not (run / "tables_full").exists()
+    run = long_run(tmp_path / "b", 7)
+    build_workbook(run, config(tmp_path, "en"), ["rfm"], [], run / "tables.xlsx")
+    lines = (run / "tables_full" / "rfm_patients.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1] == "'=1+2,1000.5,3.2,2025-03-01" and len(lines) == 8
+
+
+def test_stale_complete_tables_are_removed(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 5)
+    run = long_run(tmp_path, 9)
+    build_workbook(run, config(tmp_path, "ru"), ["rfm"], [], run / "tables.xlsx")
+    assert (run / "tables_full" / "rfm_patients.csv").is_file()
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 50)
+    build_workbook(run, config(tmp_path, "ru"), ["rfm"], [], run / "tables.xlsx")
+    assert not (run / "tables_full").exists()
+
+
+def test_one_table_workbook_capped(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 3)
+    df = pd.DataFrame({"patient_id": pd.array(["a", "b", "c", "d"], dtype="string"), "monetary": [1.0, 2.0, 3.0, 4.0]})
+    table = xlsx.SheetTable("reactivation", "rfm", "Call list", df, {"monetary": "money"}, {"patient_id": "ID"})
+    path = xlsx.table_workbook(tmp_path / "reactivation.xlsx", table, "ru", "₽")
+    ws = load_workbook(path).active
+    assert "reactivation_full/reactivation.csv" in ws["A1"].value and ws.max_row == 2 + 3
+    assert ws["B3"].number_format == '#,##0 "₽"'
+    assert (tmp_path / "reactivation_full" / "reactivation.csv").read_text(encoding="utf-8-sig").splitlines()[-1] == "d;4,0"

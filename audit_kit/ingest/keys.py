@@ -42,10 +42,21 @@ def _codes(columns: list[pd.Series]) -> list[np.ndarray]:
     `pd.factorize`) over the concatenated columns: int32 codes per column, -1 for missing."""
     if not columns:
         return []
-    joined = pa.concat_arrays([arrow_ids(c) for c in columns])
-    codes = pc.dictionary_encode(joined).indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(KEY_DTYPE)
+    # One chunked array over the columns' own chunks (no copy of the IDs): Arrow's hash kernel keeps one
+    # memo table across chunks, so the codes are those of the concatenation.
+    chunks = [chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
+              for c in columns for chunk in _chunks(c)]
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
+    codes = np.concatenate([np.zeros(0, dtype=KEY_DTYPE)] + [
+        chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(KEY_DTYPE) for chunk in encoded.chunks])
     cuts = np.cumsum([len(c) for c in columns])[:-1]
     return list(np.split(codes, cuts))
+
+
+def _chunks(ids: pd.Series) -> list[pa.Array]:
+    """The Arrow chunks of an ID column as the "string" dtype holds them."""
+    arrow = ids.astype("string").array.__arrow_array__()
+    return list(arrow.chunks) if isinstance(arrow, pa.ChunkedArray) else [arrow]
 
 
 def shared_keys(*columns: pd.Series) -> list[np.ndarray]:

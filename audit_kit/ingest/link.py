@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .keys import member, positions, shared_keys
+
 # Tables whose rows carry both a patient_id and a phone: together they form the phone book.
 PHONE_BOOK_TABLES = ("patients", "bookings", "visits", "invoices", "surveys", "leads")
 LINK_VIA = {"id": "id", "phone": "phone", "none": "none"}
@@ -21,11 +23,11 @@ LINK_VIA = {"id": "id", "phone": "phone", "none": "none"}
 def phone_book(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
     """Hashed phone -> patient_id from every table with both columns; a phone shared by two patients
     (a family number) is left out, as it cannot say which of them called."""
-    pairs = [df[["phone", "patient_id"]] for name, df in tables.items()
-             if name in PHONE_BOOK_TABLES and {"phone", "patient_id"} <= set(df.columns)]
+    pairs = [df[["phone", "patient_id"]].dropna() for name, df in tables.items()      # most rows of a visit
+             if name in PHONE_BOOK_TABLES and {"phone", "patient_id"} <= set(df.columns)]     # export lack a phone
     if not pairs:
         return pd.Series(dtype="string")
-    book = pd.concat(pairs, ignore_index=True).dropna().drop_duplicates()
+    book = pd.concat(pairs, ignore_index=True).drop_duplicates()
     unique = book.groupby("phone")["patient_id"].transform("size").eq(1)
     return book.loc[unique].set_index("phone")["patient_id"].astype("string")
 
@@ -33,8 +35,9 @@ def phone_book(tables: Mapping[str, pd.DataFrame]) -> pd.Series:
 def link_patients(leads: pd.DataFrame, book: pd.Series) -> pd.Series:
     """patient_id for leads without one, from the phone book (NA where the phone is unknown or shared)."""
     need = leads["patient_id"].isna() & leads["phone"].notna()
-    found = leads["phone"].where(need).map(book)
-    return found.astype("string")
+    at = positions(leads["phone"].where(need), book.index.to_series())      # Arrow's hash lookup
+    found = pd.api.extensions.take(book.astype("string").array, at, allow_fill=True)
+    return pd.Series(found, index=leads.index, dtype="string")
 
 
 def link_calls(leads: pd.DataFrame, calls: pd.DataFrame, window_minutes: float) -> pd.Series:
@@ -43,14 +46,16 @@ def link_calls(leads: pd.DataFrame, calls: pd.DataFrame, window_minutes: float) 
     reused. Returns a call_id per lead (NA where none fits)."""
     out = pd.Series(pd.NA, index=leads.index, dtype="string")
     need = leads["call_id"].isna() & leads["phone"].notna() & leads["created_at"].notna()
-    taken = set(leads["call_id"].dropna().astype(object))
-    free = calls["caller_phone"].notna() & calls["started_at"].notna() & ~calls["call_id"].astype(object).isin(taken)
+    taken = member(calls["call_id"], leads["call_id"].dropna())      # a call a lead already names (Arrow's is_in)
+    free = calls["caller_phone"].notna() & calls["started_at"].notna() & ~taken
     if not need.any() or not free.any():
         return out
-    left = pd.DataFrame({"lead": leads.index[need.to_numpy()], "phone": leads.loc[need, "phone"].astype(object),
+    # phones as one integer code list for both sides: merge_asof matches `by` on integers, not strings
+    lead_phone, call_phone = shared_keys(leads.loc[need, "phone"], calls.loc[free, "caller_phone"])
+    left = pd.DataFrame({"lead": leads.index[need.to_numpy()], "phone": lead_phone,
                          "at": leads.loc[need, "created_at"].to_numpy()}).sort_values("at", kind="stable")
     right = pd.DataFrame({"call_id": calls.loc[free, "call_id"].astype(object),
-                          "phone": calls.loc[free, "caller_phone"].astype(object),
+                          "phone": call_phone,
                           "call_at": calls.loc[free, "started_at"].to_numpy()}).sort_values("call_at", kind="stable")
     right["at"] = right["call_at"]
     matched = pd.merge_asof(left, right, on="at", by="phone", direction="nearest",

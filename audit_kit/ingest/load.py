@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
@@ -33,6 +33,9 @@ PARSERS = {DATETIME: coerce.parse_datetime, MONTH: coerce.parse_month, MONEY: co
            NUMBER: coerce.parse_number, BOOL: coerce.parse_bool, STATUS: coerce.parse_status}
 REASON_PREFIX = {DATETIME: "invalid_date", MONTH: "invalid_month", MONEY: "invalid_number",
                  NUMBER: "invalid_number", BOOL: "invalid_yes_no", STATUS: "unknown_status"}
+
+
+FileHook = Callable[[str, Path, "int | None"], None]      # (table, file, rows read or None when starting)
 
 
 @dataclass
@@ -228,6 +231,10 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
         else:
             ledger.note("reasons", reason, bad & ~reject, rows)
             reject |= bad
+    ids = presets.row_ids(frame, preset)
+    if ids is not None:
+        text["_row_id"] = ids
+    del grid, raw, frame, cells     # every raw column of the file: not needed past here (memory of big exports)
 
     out = pd.DataFrame(index=text.index)
     names = pd.Series([], dtype="string")
@@ -296,9 +303,6 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
             ledger.note("reasons", f"missing:{col.name}", missing & ~reject, rows)
             reject |= missing
         out[col.name] = values
-    ids = presets.row_ids(frame, preset)
-    if ids is not None:
-        text["_row_id"] = ids
     if table.name == "leads":
         status = text["status"] if "status" in text else pd.Series(pd.NA, index=text.index, dtype="string")
         out["outcome"] = presets.lead_outcome(status, preset, config.stages)
@@ -325,12 +329,18 @@ def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, so
                          f"save it (откройте и сохраните файл в Excel), then run again")
 
 
-def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
+def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: FileHook | None = None) -> _Read:
     """Every file of a table read, then joined: rows repeated across overlapping exports are
     duplicates once (exact rows, then the table's ID), consistency fixes, types; the table's ledger
     is the sum of its files' (each file's counts kept under `files`)."""
     table = TABLES[source.table]
-    parts = [_read_file(f, config, salt) for f in source.files]
+    parts = []
+    for f in source.files:
+        if on_file is not None:
+            on_file(source.table, f.path, None)
+        parts.append(_read_file(f, config, salt))
+        if on_file is not None:
+            on_file(source.table, f.path, parts[-1].ledger.read)
     sizes = [len(p.out) for p in parts]
     bounds = np.cumsum([0] + sizes)
     out = pd.concat([p.out for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].out
@@ -338,17 +348,31 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str) -> _Read:
     reject = pd.Series(np.concatenate([p.reject.to_numpy(bool) for p in parts]), index=out.index)
     fixed = pd.Series(np.concatenate([p.fixed.to_numpy(bool) for p in parts]), index=out.index)
     rows = pd.Series(np.concatenate([p.rows.to_numpy() for p in parts]), index=out.index)
+    for part in parts:      # the files' own frames are in the joined ones now (memory of many exports)
+        part.out = part.text = None
 
     def note(kind: str, reason: str, mask: pd.Series) -> None:
         for part, lo, hi in zip(parts, bounds[:-1], bounds[1:]):
             part.ledger.note(kind, reason, mask.iloc[lo:hi].reset_index(drop=True), part.rows)
 
     # Exact duplicates: the same raw cells in every mapped column (and the preset's row ID); the first is kept.
-    dup = text.duplicated(keep="first") & ~reject
+    # Two equal rows have equal keys: with a key column, only rows whose key repeats (or is missing) are compared.
+    codes = pd.factorize(out[table.key])[0] if table.key and table.key in out else None
+    if codes is None:
+        dup = text.duplicated(keep="first") & ~reject
+    else:
+        repeats = np.bincount(codes[codes >= 0], minlength=1)[np.maximum(codes, 0)] > 1
+        could = (codes < 0) | repeats
+        dup = pd.Series(False, index=text.index)
+        if could.any():
+            dup[could] = text[could].duplicated(keep="first").to_numpy()
+        dup &= ~reject
     note("reasons", "duplicate_row", dup)
     reject |= dup
-    if table.key and table.key in out:
-        dup_key = out[table.key].where(~reject).duplicated(keep="first") & ~reject
+    del text
+    if codes is not None:       # rejected rows count as one missing key, as before (`where(~reject)`)
+        keyed = pd.Series(np.where(reject.to_numpy() | (codes < 0), -1, codes))
+        dup_key = pd.Series(keyed.duplicated(keep="first").to_numpy(), index=out.index) & ~reject
         note("reasons", f"duplicate_id:{table.key}", dup_key)
         reject |= dup_key
     out = _fix_table(table.name, out, note, reject)
@@ -437,13 +461,14 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
     return conform(df, table)
 
 
-def ingest(config: AuditConfig) -> IngestResult:
+def ingest(config: AuditConfig, on_file: FileHook | None = None) -> IngestResult:
     """Every table the config names -> canonical tables and the ledger. Raises InputError.
 
     After every table is read: patient names from any table are masked in every table's free text,
-    and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py)."""
+    and leads missing patient_id or call_id are linked by hashed phone (ingest/link.py). `on_file(table,
+    path, rows)` is told of each file as it starts (rows None) and when it is read (its rows)."""
     salt = load_salt(config.salt_file)
-    reads = {name: _read_table(source, config, salt) for name, source in config.sources.items()}
+    reads = {name: _read_table(source, config, salt, on_file) for name, source in config.sources.items()}
     for name, read in reads.items():
         if read.ledger.read and not read.ledger.used:
             files = ", ".join(str(p) for p in config.sources[name].paths)
@@ -457,6 +482,13 @@ def ingest(config: AuditConfig) -> IngestResult:
     return IngestResult({name: r.frame.drop(columns="_fixed") for name, r in reads.items()}, ledger)
 
 
+# How the run folder's tables are written: every module reads them whole, nothing filters on statistics,
+# and mostly-unique IDs and timestamps gain nothing from dictionary pages. Measured on the 35-branch network
+# (1.95 M rows): writing 0.7 s of CPU instead of 1.2 s with pyarrow's defaults (dictionary, statistics,
+# snappy), reading them back 0.54 s instead of 0.70 s, 89 MB instead of 64 MB on disk.
+PARQUET_OPTIONS = {"compression": "lz4", "use_dictionary": False, "write_statistics": False}
+
+
 def save_tables(result: IngestResult, run_dir: Path) -> None:
     """Canonical tables as parquet plus ledger.json in the run folder."""
     folder = Path(run_dir) / "tables"
@@ -464,7 +496,7 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
     for stale in folder.glob("*.parquet"):      # a table dropped from the config must not linger
         stale.unlink()
     for name, df in add_keys(result.tables).items():     # int32 <family>_key next to each ID (keys.py)
-        df.to_parquet(folder / f"{name}.parquet", index=False)
+        df.to_parquet(folder / f"{name}.parquet", index=False, **PARQUET_OPTIONS)
     (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
                                                encoding="utf-8")
 

@@ -43,8 +43,10 @@ def _canonical_form(values: pd.Series, column: str) -> pd.Series:
 def pseudonymise(values: pd.Series, column: str, salt: str) -> pd.Series:
     """Salted keyed hash (SipHash via pandas) of the normalised value; NA stays NA.
 
-    Hashed once per distinct value and spread back (a phone recurs on many leads); the hex digits
-    are made with numpy from the hashes' bytes, not formatted row by row."""
+    Hashed once per distinct value and spread back with Arrow's `take` (a phone recurs on many
+    leads); the hex digits are made with numpy from the hashes' bytes, not formatted row by row."""
+    import pyarrow as pa
+
     codes, uniques = pd.factorize(values.astype("string"))
     norm = _canonical_form(pd.Series(uniques, dtype="string"), column)
     present = (norm.notna() & (norm != "")).to_numpy(bool)
@@ -52,10 +54,8 @@ def pseudonymise(values: pd.Series, column: str, salt: str) -> pd.Series:
     digits = np.frombuffer(hashed.astype(">u8").tobytes().hex().encode("ascii"), dtype="S16").astype(str)
     pseudonyms = np.full(len(uniques), None, dtype=object)
     pseudonyms[present] = np.char.add("h", digits)
-    out = np.full(len(values), None, dtype=object)
-    known = codes >= 0
-    out[known] = pseudonyms[codes[known]]
-    return pd.Series(out, index=values.index, dtype="string")
+    spread = pa.array(pseudonyms, type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.arrays.ArrowStringArray(spread), index=values.index, dtype="string")
 
 
 # -- contacts in free text ---------------------------------------------------------------------------
@@ -94,6 +94,11 @@ def mask_contacts(values: pd.Series, language: str = "ru") -> tuple[pd.Series, p
     code_before = rf"\+[\d\s\-.()]{{1,12}}{re.escape(marks['phone'])}"
 
     def rewrite(distinct: pd.Series) -> tuple[pd.Series, pd.Series]:
+        # every pattern needs an '@' or 7 digits (a local 345-67-89): other values are left as they are
+        maybe = (distinct.str.count(r"\d").fillna(0).to_numpy(int) >= 7) | distinct.str.contains(
+            "@", regex=False).fillna(False).to_numpy(bool)
+        if not maybe.any():
+            return distinct, pd.Series(False, index=distinct.index)
         hit = _flag(distinct, CONTACT_PATTERN)
         masked = (distinct.str.replace(EMAIL_PATTERN, marks["email"], regex=True)
                   .str.replace(PHONE_PATTERN, marks["phone"], regex=True)
@@ -129,21 +134,35 @@ def _valid_phone(run: str, mark: str) -> str:
 def phone_ids(values: pd.Series) -> pd.Series:
     """ID cells that are phone numbers (bool per cell); they are hashed like a phone column.
 
-    Only cells of phone length starting like a phone (+, 7, 8, 9 or a bracket) go to the regex."""
-    txt = values.astype("string")
-    candidate = (txt.str.len().between(10, 22) & txt.str.slice(0, 1).isin(list("+789("))).fillna(False).astype(bool)
+    Only cells of phone length starting like a phone (+, 7, 8, 9 or a bracket) go to the regex; that
+    test runs on the Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .keys import arrow_ids
+
+    ids = arrow_ids(values)
+    length = pc.utf8_length(ids)
+    start = pc.utf8_slice_codeunits(ids, 0, 1)
+    candidate = pc.and_(pc.and_(pc.greater_equal(length, 10), pc.less_equal(length, 22)),
+                        pc.is_in(start, value_set=pa.array(list("+789(")))).fill_null(False).to_numpy(zero_copy_only=False)
     out = pd.Series(False, index=values.index)
     if candidate.any():
+        txt = values.astype("string")
         out[candidate] = _flag(txt[candidate], PHONE_ID_PATTERN).to_numpy()
     return out
 
 
 def email_ids(values: pd.Series) -> pd.Series:
     """ID cells that are e-mail addresses (bool per cell); they are hashed like an e-mail column."""
-    txt = values.astype("string")
-    candidate = txt.str.contains("@", regex=False).fillna(False).astype(bool)
+    import pyarrow.compute as pc
+
+    from .keys import arrow_ids
+
+    candidate = pc.match_substring(arrow_ids(values), "@").fill_null(False).to_numpy(zero_copy_only=False)
     out = pd.Series(False, index=values.index)
     if candidate.any():
+        txt = values.astype("string")
         out[candidate] = _flag(txt[candidate], rf"^\s*{EMAIL_PATTERN}\s*$").to_numpy()
     return out
 

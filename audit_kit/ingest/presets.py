@@ -357,24 +357,38 @@ def known_stages(preset_ids, stages: dict[str, str]) -> dict[str, str]:
 _TOTAL_START = ("итог", "всего", "total")
 
 
+# Python's whitespace (what str.strip() removes) as an RE2 class, for pyarrow's regex kernels.
+SPACE_CLASS = r"[\t-\r\x1c-\x1f\x85\p{Z}]"
+
+
 def is_total_row(raw: pd.DataFrame, markers: tuple[str, ...]) -> pd.Series:
     """Rows whose first non-empty cell (of the first three) is a total marker («Итого», «Итого и средние»,
-    «Total rows: 12», or one the preset names). A cheap prefix test picks the candidates; only those are
-    normalised and compared."""
+    «Total rows: 12», or one the preset names). One anchored pyarrow regex over the first column picks the
+    candidates (it starts with a marker's first word, case ignored, or is blank, so that the next cells
+    decide); only those are normalised and compared."""
+    import pyarrow.compute as pc
+
+    from .keys import arrow_ids
+
     none = pd.Series(False, index=raw.index)
     if raw.empty:
         return none
-    first = pd.Series(pd.NA, index=raw.index, dtype="string")
-    for i in range(min(3, raw.shape[1])):
-        cells = raw.iloc[:, i].astype("string").str.strip()
-        first = first.fillna(cells.mask(cells.eq("")))
     starts = tuple({*_TOTAL_START, *(m.split(" ")[0] for m in markers if m)})
+    words = "|".join(re.escape(w) for w in sorted(starts))
+    near = pc.match_substring_regex(arrow_ids(raw.iloc[:, 0]), f"^{SPACE_CLASS}*(?:(?i:{words})|$)")
+    rows = np.flatnonzero(near.fill_null(True).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return none
+    first = pd.Series(pd.NA, index=raw.index[rows], dtype="string")
+    for i in range(min(3, raw.shape[1])):
+        cells = raw.iloc[rows, i].astype("string").str.strip()
+        first = first.fillna(cells.mask(cells.eq("")))
     candidate = first.str.lower().str.startswith(starts).fillna(False).to_numpy(bool)
     if not candidate.any():
         return none
     words = normalise_text(first[candidate]).str.replace(r"\s+\d+$", "", regex=True)
     allowed = set(TOTAL_MARKERS) | set(markers) | {"total rows"}
-    none.iloc[np.flatnonzero(candidate)] = words.isin(allowed).fillna(False).to_numpy(bool)
+    none.iloc[rows[candidate]] = words.isin(allowed).fillna(False).to_numpy(bool)
     return none
 
 

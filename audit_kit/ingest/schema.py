@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 DATE_FLOOR = pd.Timestamp("2000-01-01")     # earlier dates in a clinic's exports are typos
@@ -245,6 +246,10 @@ FALSE_VALUES = ("нет", "no", "n", "false", "0", "пропущен", "проп
 PII_COLUMNS = tuple(dict.fromkeys(c.name for t in TABLES.values() for c in t.columns if c.kind == PII))
 
 
+DTYPES = {DATETIME: "datetime64[ns]", MONTH: "datetime64[ns]", MONEY: "float64", NUMBER: "float64", BOOL: "boolean"}
+EMPTY = {DATETIME: pd.NaT, MONTH: pd.NaT, MONEY: np.nan, NUMBER: np.nan}
+
+
 def conform(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
     """`df` on the contract of `table`: every contract column in order with its dtype (ids, text,
     statuses and outcomes as string, dates as datetime64[ns] — text dates read as ISO 8601 —, money and
@@ -253,7 +258,10 @@ def conform(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
     table = TABLES[table] if isinstance(table, str) else table
     out = {}
     for col in table.columns:
-        values = df[col.name] if col.name in df else pd.Series(None, index=df.index, dtype="object")
+        if col.name not in df:      # made empty in its dtype at once (no column of None to convert)
+            out[col.name] = pd.Series(EMPTY.get(col.kind, pd.NA), index=df.index, dtype=DTYPES.get(col.kind, "string"))
+            continue
+        values = df[col.name]
         if values.dtype == object:      # missing values as None, so that every dtype below takes them
             values = values.astype(object).where(values.notna(), None)
         if col.kind in (DATETIME, MONTH):

@@ -106,12 +106,20 @@ def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") ->
 
 # -- scores, codes, segments -------------------------------------------------------------------
 
+def empirical_quantile(values: np.ndarray, q: float | list[float]) -> np.ndarray:
+    """The q quantile(s) of the empirical distribution: the smallest value with at least a share q of the values at
+    or below it (Hyndman–Fan type 1, numpy's ``inverted_cdf``). Always a value of the data, and the same for a
+    network of identical copies of a clinic as for the clinic itself (cuts, thresholds and the money they
+    drive grow with the data, never shift with its size)."""
+    return np.quantile(np.asarray(values, dtype="float64"), q, method="inverted_cdf")
+
+
 def tercile_cuts(values: pd.Series | np.ndarray) -> tuple[float, float]:
-    """c1, c2: the 1/3 and 2/3 quantiles of the values, linear interpolation (as `Series.quantile`)."""
+    """c1, c2: the 1/3 and 2/3 quantiles of the values (`empirical_quantile`)."""
     values = np.asarray(values, dtype="float64")
     if not len(values):
         return (math.nan, math.nan)
-    c1, c2 = np.quantile(values, [1 / 3, 2 / 3])
+    c1, c2 = empirical_quantile(values, [1 / 3, 2 / 3])
     return float(c1), float(c2)
 
 
@@ -226,7 +234,7 @@ class Threshold:
 
 def churn_threshold(gap_table: pd.DataFrame, frequent: Iterable[str], *, quantile: float = 0.9,
                     window_days: int = 7, min_gaps: int = MIN_GAPS) -> Threshold:
-    """T = the ``quantile`` quantile (linear) of the completed gaps of the ``frequent`` (F3) patients;
+    """T = the ``quantile`` quantile (`empirical_quantile`) of the completed gaps of the ``frequent`` (F3) patients;
     with fewer than ``min_gaps`` such gaps, of all gaps (every patient with ≥ 2 visit days); None when
     there are no gaps at all."""
     if not 0 < quantile < 1:
@@ -237,7 +245,7 @@ def churn_threshold(gap_table: pd.DataFrame, frequent: Iterable[str], *, quantil
         basis, chosen = "all", gap_table["gap_days"].to_numpy()
     if not len(chosen):
         return Threshold(None, None, 0, quantile, window_days)
-    return Threshold(float(np.quantile(chosen.astype("float64"), quantile)), basis, int(len(chosen)), quantile,
+    return Threshold(float(empirical_quantile(chosen, quantile)), basis, int(len(chosen)), quantile,
                      int(window_days))
 
 

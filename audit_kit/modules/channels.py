@@ -16,6 +16,7 @@ from ..metrics import channels
 from ..metrics.channels import MIN_PATIENTS, ratio
 from ..metrics.funnel import paid_amount
 from ..metrics.periods import Window, period_months
+from ..money import Factor, gap_price, target_of
 
 NAME = "channels"
 
@@ -46,15 +47,16 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
                            paid_amount(tables["invoices"], start, end) / months, horizon_days, gross_margin)
 
 
-def headline_metrics(summary: ChannelsSummary) -> dict[str, tuple[str, dict[str, Any]]]:
+def headline_metrics(summary: ChannelsSummary,
+                     targets: Mapping[str, Any] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
     return channels.headline_metrics(summary.totals)
 
 
 def build_findings(summary: ChannelsSummary, fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
     """`finding_drafts` of the current period (first touch) as Findings."""
     drafts = finding_drafts(summary.economics, fmt, months=summary.months, revenue_per_month=summary.revenue_per_month,
-                            horizon_days=summary.horizon_days)
-    return [from_catalog(NAME, t, **draft) for draft in drafts]
+                            horizon_days=summary.horizon_days, targets=targets)
+    return [from_catalog(NAME, t, fmt=fmt, **draft) for draft in drafts]
 
 
 def _rows(econ: pd.DataFrame, period: str, attribution: str = "first_touch") -> pd.DataFrame:
@@ -63,17 +65,19 @@ def _rows(econ: pd.DataFrame, period: str, attribution: str = "first_touch") -> 
 
 
 def finding_drafts(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month: float, horizon_days: int,
-                   min_patients: int = MIN_PATIENTS) -> list[dict[str, Any]]:
+                   min_patients: int = MIN_PATIENTS, targets: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Findings of the current period under first touch, as dicts ``{id, severity, money, key, values}``
     for ``Module.finding`` (catalog keys ``channels.finding.<id>``); ``fmt`` formats the numbers.
 
     - ``negative_romi`` (one per channel): a paid channel with leads whose ROMI is below 0 in the
       current period and not at least 0 in the base period (a channel that paid back in the base is
-      not condemned on a current horizon that is still open). Money at stake per month = its
-      monthly loss, (spend − revenue × margin) ÷ months. A channel without leads is
-      ``untracked_spend`` instead (its loss is not counted twice).
+      not condemned on a current horizon that is still open). Money at stake per month (stage
+      marketing, acts on the channel) = (target ROMI − its ROMI) × its spend per month; the target is
+      the config's ``romi``, else break-even (0: the price is then its monthly loss, (spend − revenue ×
+      margin) ÷ months). A channel without leads is ``untracked_spend`` instead.
     - ``untracked_spend`` (one per channel): spend in the current period on a channel with no
-      leads — a tagging problem; money at stake per month = that spend ÷ months.
+      leads — a tagging problem, not a loss: not priced (the spend per month is in the evidence and
+      sets the severity).
     - ``cac_range``: the cheapest and the most expensive paid channel per new patient, among
       channels with at least ``min_patients`` new patients (needs two). Not priced.
     - ``cheap_leads_low_return``: among paid channels with leads at most the median CPL of paid
@@ -88,13 +92,20 @@ def finding_drafts(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
     paid = cur.loc[cur["spend"].gt(0)]
     total_new = int(cur["new_patients"].sum())
     observed = int(cur["horizon_observed"].sum())
+    target, source = target_of(targets or {}, "romi")
+    if target is None or target < 0:
+        target, source = 0.0, "benchmark"
     for channel, r in paid.loc[paid["romi"].lt(0) & paid["leads"].gt(0)].iterrows():   # a handful of channels
         base_romi = base["romi"].get(channel, np.nan) if base is not None else np.nan
         if base_romi >= 0:
             continue
         loss = -r["spend"] * r["romi"] / months          # = (spend − revenue × margin) ÷ months
-        found.append({"id": f"negative_romi_{channel}", "severity": severity_by_money(loss, revenue_per_month), "money": loss,
-                      "key": "channels.finding.negative_romi",
+        price = gap_price(stage="marketing", acts_on=f"channel:{channel}", rate=r["romi"], target=target,
+                          target_source=source, target_key="romi", benchmark="break_even",
+                          factors=(Factor("spend_per_month", r["spend"] / months, "money"),))
+        money = price.money if price is not None else None
+        found.append({"id": f"negative_romi_{channel}", "severity": severity_by_money(money, revenue_per_month),
+                      "money": money, "price": price, "key": "channels.finding.negative_romi",
                       "values": {"channel": channel, "spend": fmt.money(r["spend"]), "revenue": fmt.money(r["revenue"]),
                                  "horizon": horizon_days, "romi": fmt.change(r["romi"], 0),
                                  "base_romi": fmt.change(base_romi, 0), "patients": fmt.num(r["new_patients"]),
@@ -102,7 +113,7 @@ def finding_drafts(econ: pd.DataFrame, fmt, *, months: float, revenue_per_month:
                                  "total": fmt.num(total_new)}})
     for channel, r in paid.loc[paid["leads"].eq(0)].iterrows():
         money = r["spend"] / months
-        found.append({"id": f"untracked_spend_{channel}", "severity": severity_by_money(money, revenue_per_month), "money": money,
+        found.append({"id": f"untracked_spend_{channel}", "severity": severity_by_money(money, revenue_per_month), "money": None,
                       "key": "channels.finding.untracked_spend",
                       "values": {"channel": channel, "spend": fmt.money(r["spend"]), "per_month": fmt.money(money),
                                  "patients": fmt.num(r["new_patients"])}})

@@ -16,6 +16,7 @@ from ..metrics import cohorts
 from ..metrics import patients as pt
 from ..metrics.cohorts import RETENTION_GAP, CohortSummary, at_month, retention_trend
 from ..metrics.periods import Window, period_months
+from ..money import Factor, gap_price
 
 NAME = "cohorts"
 
@@ -29,19 +30,22 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
                                      channel_cohorts=options["channel_cohorts"])
 
 
-def headline_metrics(summary: Mapping[str, cohorts.CohortSummary]) -> dict[str, tuple[str, dict[str, Any]]]:
+def headline_metrics(summary: Mapping[str, cohorts.CohortSummary],
+                     targets: Mapping[str, Any] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
     return cohorts.headline_metrics(summary)
 
 
 def build_findings(summary: Mapping[str, cohorts.CohortSummary], fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
     """`finding_drafts` of the current period as Findings."""
-    return [from_catalog(NAME, t, **draft) for draft in finding_drafts(summary["current"], fmt, t)]
+    return [from_catalog(NAME, t, fmt=fmt, **draft) for draft in finding_drafts(summary["current"], fmt, t)]
 
 
 def finding_drafts(s: CohortSummary, fmt, t) -> list[dict]:
     """Findings as dicts {id, severity, money, key, values} for `Module.finding` (money per month):
     - newer_cohorts_worse: the newest cohorts retain ≥ 5 pp worse at month 3 than the older ones
-      (priced: the revenue per patient gap × their patients per cohort);
+      (priced, stage return: (older cohorts' revenue per patient by month k, the internal benchmark −
+      the newer cohorts') × their new patients per month — in a steady state each month's cohort
+      brings that much less);
     - never_pays_back: channels with spend whose patients have not paid back their CAC within the
       observed months; not priced here, because the channel section (module 04) prices the same
       loss as the channel's negative ROMI and the summary must count it once — the evidence still
@@ -54,15 +58,18 @@ def finding_drafts(s: CohortSummary, fmt, t) -> list[dict]:
     n = max(s.ltv_months)
     name = lambda c: t("cohorts.unknown_channel") if c == pt.UNKNOWN_CHANNEL else str(c)  # noqa: E731
 
-    def add(id_: str, severity: str, money: float | None, **values) -> None:
-        money = None if money is None or not np.isfinite(money) else float(money)
+    def add(id_: str, severity: str, price=None, **values) -> None:
+        money = price.money if price is not None else None
         found.append({"id": id_, "severity": severity, "money": money, "key": f"cohorts.finding.{id_}",
-                      "values": {"money": fmt.money(money), **values}})
+                      "price": price, "values": {"money": fmt.money(money), **values}})
 
     trend = retention_trend(s.cohorts)
     if trend and trend["older_retention"] - trend["newer_retention"] >= RETENTION_GAP:
-        gap = max(0.0, trend["older_revenue"] - trend["newer_revenue"])
-        add("newer_cohorts_worse", "medium", gap * trend["newer_size"], k=trend["k"],
+        per_month = trend["newer_size"] / (3.0 if s.period == "quarter" else 1.0)
+        price = gap_price(stage="return", acts_on="new_patients_return", rate=trend["newer_revenue"],
+                          target=trend["older_revenue"], target_source="benchmark", benchmark="older_cohorts",
+                          rate_kind="money", factors=(Factor("new_patients_per_month", per_month),))
+        add("newer_cohorts_worse", "medium", price, k=trend["k"],
             cohorts=", ".join(trend["labels"]), older=" – ".join(trend["older_labels"]),
             newer_retention=fmt.pct(trend["newer_retention"]), older_retention=fmt.pct(trend["older_retention"]),
             newer_revenue=fmt.money(trend["newer_revenue"]), older_revenue=fmt.money(trend["older_revenue"]))

@@ -1,6 +1,6 @@
 """Data quality & reconciliation (module 01): the checks of `audit_kit.metrics.quality` for every
 period, the module's headline metrics and its findings (data-quality findings are ranked by the share
-of rows affected, `findings.SHARE_SEVERITY`; only lost payments carry money).
+of rows affected, `findings.SHARE_SEVERITY`, and carry no money at stake: amounts stay in the evidence).
 
 The module shape of `audit_kit.modules`; ``summarise`` also takes the run's row ledger.
 """
@@ -135,9 +135,10 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
         event_order=q.event_order(tables, ledger))
 
 
-def headline_metrics(summary: QualitySummary) -> dict[str, tuple[str, dict[str, Any]]]:
+def headline_metrics(summary: QualitySummary,
+                     targets: Mapping[str, Any] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
     """metrics.json entries: the ledger's totals (current), the ID-chain break rates, how leads are tied
-    to patients, and the months whose systems disagree."""
+    to patients, and the months whose systems disagree (``targets``: unused, the module shape's)."""
     totals = summary.totals
     out = {"quality.rows_read": ("count", {"current": totals["read"]}),
            "quality.rows_rejected": ("count", {"current": totals["rejected"]}),
@@ -166,15 +167,17 @@ def finding_drafts(summary: QualitySummary, fmt, t) -> list[dict[str, Any]]:
     """The module's findings as dicts ``{id, severity, money, key, values}``:
 
     - ``rejected_rows``: the ledger rejected rows for invalid values (not priced);
-    - one per broken ID-chain check in the current period (``invoices_without_visit`` priced: their
-      amount per month, money that no visit explains);
+    - one per broken ID-chain check in the current period (``invoices_without_visit`` states their amount
+      per month, money that no visit explains);
     - ``systems_disagree``: months where bookings, visits and payments differ by more than 10 %;
-    - ``completed_not_paid``: completed bookings without a paid visit (priced: × the average check);
-    - ``duplicates``: duplicate rows (priced: near-duplicate invoices' amount per month);
-    - ``refunds``: refunds in the current period (priced: their amount per month);
+    - ``completed_not_paid``: completed bookings without a paid visit (states them × the average check);
+    - ``duplicates``: duplicate rows (states the near-duplicate invoices' amount);
+    - ``refunds``: refunds in the current period (states their amount);
     - ``coverage_gaps``: tables that do not cover a period;
     - one per event-order check with rows in an impossible order (``booked_after_slot``,
-      ``checkin_before_booking``, ``visit_ends_before_start``; not priced: the rows are kept).
+      ``checkin_before_booking``, ``visit_ends_before_start``; the rows are kept).
+    Data findings are facts about records, not revenue the clinic loses: none carries money at stake
+    (DESIGN §4); their amounts stay in the evidence and they rank by the share of rows affected.
     """
     found: list[dict[str, Any]] = []
     months = summary.months
@@ -196,8 +199,8 @@ def finding_drafts(summary: QualitySummary, fmt, t) -> list[dict[str, Any]]:
             read=fmt.num(read), rate=fmt.pct(rows / read, 2), top=f'{table_name(top["table"])}: {reason} ({fmt.num(top["rows"])})')
     chain = summary.chain
     for row in chain.loc[chain["period"].eq("current") & chain["broken"].gt(0)].itertuples() if len(chain) else ():
-        money = row.amount / months if row.check == "invoices_without_visit" else None
-        add(row.check, severity_by_share(row.share, row.check), money, n=fmt.num(row.broken),
+        money = row.amount / months if row.check == "invoices_without_visit" else None   # in the evidence, not at stake
+        add(row.check, severity_by_share(row.share, row.check), None, n=fmt.num(row.broken),
             checked=fmt.num(row.checked), share=fmt.pct(row.share), amount=fmt.money(row.amount),
             money=fmt.money(money), examples=row.examples)
     reconciled = summary.reconciled
@@ -214,14 +217,14 @@ def finding_drafts(summary: QualitySummary, fmt, t) -> list[dict[str, Any]]:
     if unpaid > 0:
         completed, check = summary.completed_in_current(), summary.average_check
         money = unpaid * check / months
-        add("completed_not_paid", severity_by_share(unpaid / completed, "completed_not_paid"), money,
+        add("completed_not_paid", severity_by_share(unpaid / completed, "completed_not_paid"), None,
             n=fmt.num(unpaid), completed=fmt.num(completed), share=fmt.pct(unpaid / completed),
             check=fmt.money(check), total=fmt.money(unpaid * check), money=fmt.money(money))
     dups = summary.duplicates
     if dups["rows"].sum():
         near = dups.loc[dups["kind"].eq("near_duplicate")].set_index("table")
         money = summary.near_duplicate_amount / months if summary.near_duplicate_amount is not None else None
-        add("duplicates", severity_by_share(dups["rows"].sum() / read, "duplicates"), money or None,
+        add("duplicates", severity_by_share(dups["rows"].sum() / read, "duplicates"), None,
             rows=fmt.num(dups["rows"].sum()), ledger=fmt.num(dups.loc[dups["kind"].ne("near_duplicate"), "rows"].sum()),
             bookings=fmt.num(int(near["rows"].get("bookings", 0))), invoices=fmt.num(int(near["rows"].get("invoices", 0))),
             amount=fmt.money(near["amount"].get("invoices", 0.0)),
@@ -229,7 +232,7 @@ def finding_drafts(summary: QualitySummary, fmt, t) -> list[dict[str, Any]]:
     if summary.refunds is not None:
         cur = summary.refunds.set_index("period").loc["current"]
         if cur["refunds"]:
-            add("refunds", severity_by_share(cur["refund_share"], "refunds"), cur["refund_amount"] / months,
+            add("refunds", severity_by_share(cur["refund_share"], "refunds"), None,
                 refunds=fmt.num(cur["refunds"]), money=fmt.money(cur["refund_amount"]),
                 share=fmt.pct(cur["refund_share"]), orphans=fmt.num(cur["orphan_refunds"]))
     gaps = summary.gaps

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..findings import Finding, from_catalog
 from ..metrics import rfm
+from ..money import Price, campaign_price, module_total
 from ..metrics.periods import Window
 from ..metrics.rfm import AT_RISK, FORMER_BEST, RfmSummary, in_contact_window, monthly_value, top_counts
 
@@ -24,30 +25,58 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
     return rfm.summarise(tables, periods, options)
 
 
-def headline_metrics(summary: Mapping[str, rfm.RfmSummary]) -> dict[str, tuple[str, dict[str, Any]]]:
-    return rfm.headline_metrics(summary)
+def headline_metrics(summary: Mapping[str, rfm.RfmSummary],
+                     targets: Mapping[str, Any] | None = None) -> dict[str, tuple[str, dict[str, Any]]]:
+    """`metrics.rfm.headline_metrics`; ``rfm.money_at_stake_per_month`` is what the call campaign brings back
+    from the former best and at-risk patients (`prices`), not what they used to pay."""
+    out = rfm.headline_metrics(summary)
+    out["rfm.money_at_stake_per_month"] = ("money", money_per_month(summary))
+    return out
+
+
+def money_per_month(summary: Mapping[str, rfm.RfmSummary]) -> dict[str, float]:
+    """Per period: the module's money at stake per month (`prices` counted once)."""
+    return {name: module_total(prices(s)) for name, s in summary.items()}
+
+
+def prices(s: RfmSummary) -> dict[str, Price | None]:
+    """``former_best`` and ``at_risk`` priced by what the call campaign brings back (`money.campaign_price`):
+    the segment's patients on the reactivation list × ``reach_rate`` × ``return_rate`` (the call plan's
+    options) × the segment's average monthly value while active (`metrics.rfm.monthly_value`). A segment
+    not on the list (option ``reactivation_segments``) is not priced. Stage 'return'; the two segments are
+    other patients, so both count."""
+    out: dict[str, Price | None] = {}
+    for id_, segment in (("former_best", FORMER_BEST), ("at_risk", AT_RISK)):
+        listed = int(s.reactivation["segment"].eq(segment).fillna(False).sum())
+        group = s.table.loc[s.table["segment"].eq(segment).fillna(False).to_numpy(bool)]
+        value = float(monthly_value(group).mean()) if len(group) else np.nan
+        out[id_] = campaign_price(acts_on=segment, patients=listed, reach_rate=s.plan.reach_rate,
+                                  return_rate=s.plan.return_rate, monthly_value=value) if listed else None
+    return out
 
 
 def build_findings(summary: Mapping[str, rfm.RfmSummary], fmt, t, targets: Mapping[str, Any]) -> list[Finding]:
-    """`finding_drafts` as Findings (no target applies: groups are priced by what they paid)."""
-    return [from_catalog(NAME, t, **draft) for draft in finding_drafts(summary, fmt)]
+    """`finding_drafts` as Findings (no target applies: groups are priced by what a call campaign brings back)."""
+    return [from_catalog(NAME, t, fmt=fmt, **draft) for draft in finding_drafts(summary, fmt)]
 
 
 def finding_drafts(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
     """Findings of the current period: dicts {id, severity, money, key, values} for `Module.finding`.
 
-    - former_best: R1F3M3 patients exist (priced: what they paid per month while active — the module's
-      money at stake);
-    - at_risk: at-risk patients exist (priced: their monthly value; other patients than the former best);
+    - former_best: R1F3M3 patients exist (priced by the call campaign, `prices`; what they paid per month
+      while active is in the evidence, unpriced);
+    - at_risk: at-risk patients exist (priced likewise; other patients than the former best);
     - contact_window: patients are inside the contact window now (not priced: they are still returning);
     - call_plan: the reactivation list and the operator-days and operators it takes (an estimate).
     """
     cur = summaries["current"]
     found: list[dict] = []
+    priced = prices(cur)
 
     def add(id_: str, severity: str, money_: float | None, **values) -> None:
-        money_ = None if money_ is None or not np.isfinite(money_) else float(money_)
-        found.append({"id": id_, "severity": severity, "money": money_, "key": f"rfm.finding.{id_}",
+        price = priced.get(id_)
+        money_ = price.money if price is not None else None
+        found.append({"id": id_, "severity": severity, "money": money_, "key": f"rfm.finding.{id_}", "price": price,
                       "values": {"money": fmt.money(money_), **values}})
 
     table = cur.table
@@ -55,12 +84,13 @@ def finding_drafts(summaries: Mapping[str, RfmSummary], fmt) -> list[dict]:
     if len(best):
         listed = cur.former_best()
         joined = lambda pairs: ", ".join(f"{v} ({n})" for v, n in pairs) or "—"   # noqa: E731
-        add("former_best", "high", cur.money_at_stake, patients=fmt.num(len(best)), paid=fmt.money(best["paid"].sum()),
+        add("former_best", "high", None, patients=fmt.num(len(best)), paid=fmt.money(best["paid"].sum()),
+            used=fmt.money(cur.money_at_stake),
             visits=fmt.num(best["frequency"].median()), idle=fmt.num(best["recency_days"].median()),
             doctors=joined(top_counts(listed["last_doctor"])), services=joined(top_counts(listed["last_service"])))
     risk = table.loc[table["segment"].eq(AT_RISK).fillna(False).to_numpy(bool)]
     if len(risk):
-        add("at_risk", "medium", float(monthly_value(risk).sum()), patients=fmt.num(len(risk)),
+        add("at_risk", "medium", None, patients=fmt.num(len(risk)), used=fmt.money(float(monthly_value(risk).sum())),
             paid=fmt.money(risk["paid"].sum()), idle=fmt.num(risk["recency_days"].median()))
     window = in_contact_window(table, cur.threshold)
     if window.any():

@@ -2,7 +2,7 @@
 
 `build_report` runs after the summary notebook: it adds the summary's own metrics (NPS, CSAT) to
 the run's metrics.json, builds the appendix (row ledger, definitions, provenance), renders the
-HTML with nbconvert, the PDF with WeasyPrint and the workbook with openpyxl, and records each
+HTML with nbconvert, the PDF with WeasyPrint and the workbook with XlsxWriter, and records each
 step's seconds in `timings` (the runner writes them to run.json).
 """
 from __future__ import annotations

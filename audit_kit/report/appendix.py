@@ -21,6 +21,7 @@ from .i18n import Translator
 NAME = "appendix"
 STAGES = ("ingest", "modules", "summary")
 LATE_CANCEL_HOURS = 24   # metrics.schedule.LATE_CANCEL_HOURS, named in a definition
+INPUT_FILES_SHOWN = 25   # rows of the input-files table in the report (a network has a file per branch); all in the workbook
 
 
 @dataclass
@@ -33,11 +34,14 @@ class ReportTable:
     formats: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)     # column -> header text
     section: str = NAME
+    max_rows: int | None = None     # rows the report shows (a note says how many more); None: all. The workbook has all
 
 
-def table_html(table: ReportTable, fmt: Formatter, css: str = "") -> str:
-    """A table as escaped HTML in the report's style (the same markup as `Module.show_table`)."""
-    shown = table.df.copy()
+def table_html(table: ReportTable, fmt: Formatter, css: str = "", t: Translator | None = None) -> str:
+    """A table as escaped HTML in the report's style (the same markup as `Module.show_table`); its
+    first `table.max_rows` rows and the catalog's `common.more_rows` note (`t` needed then) when longer."""
+    capped = table.max_rows is not None and len(table.df) > table.max_rows
+    shown = table.df.head(table.max_rows).copy() if capped else table.df.copy()
     for col in shown.columns:
         kind = table.formats.get(col)
         if kind is None and pd.api.types.is_numeric_dtype(shown[col]):
@@ -46,7 +50,11 @@ def table_html(table: ReportTable, fmt: Formatter, css: str = "") -> str:
     shown.columns = [table.labels.get(c, c) for c in shown.columns]
     body = shown.to_html(index=False, escape=True, border=0, classes="audit-table", na_rep="—")
     caption = f"<caption>{html.escape(table.title)}</caption>" if table.title else ""
-    return f'<div class="audit-table-wrap">{retag_table(body, caption, css)}</div>'
+    more = ""
+    if capped:
+        note = t("common.more_rows", shown=table.max_rows, total=len(table.df))
+        more = f'<p class="audit-more">{html.escape(note)}</p>'
+    return f'<div class="audit-table-wrap">{retag_table(body, caption, css)}{more}</div>'
 
 
 def retag_table(body: str, caption: str = "", css: str = "") -> str:
@@ -164,7 +172,7 @@ def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str, ti
     return [
         ReportTable("provenance_run", t("appendix.provenance.run_title"), run, {}, _labels(t, cols, run.columns)),
         ReportTable("provenance_inputs", t("appendix.provenance.inputs_title"), inputs, {},
-                    _labels(t, cols, inputs.columns)),
+                    _labels(t, cols, inputs.columns), max_rows=INPUT_FILES_SHOWN),
         ReportTable("provenance_versions", t("appendix.provenance.versions_title"), vers, {},
                     _labels(t, cols, vers.columns)),
         ReportTable("provenance_timings", t("appendix.provenance.timings_title"), times, {"seconds": "number"},
@@ -216,6 +224,6 @@ def appendix_html(appendix: Appendix, config) -> str:
                            for k in ("interval", "money", "targets")) + "</ul>")
     parts.append(f'<h2 id="appendix-provenance" class="audit-h2 audit-break">{esc(t("appendix.provenance.heading"))}</h2>'
                  f'<p class="audit-text">{esc(t("appendix.provenance.intro"))}</p>')
-    parts.extend(table_html(tb, fmt, f"audit-{tb.name.replace('_', '-')}") for tb in appendix.provenance)
+    parts.extend(table_html(tb, fmt, f"audit-{tb.name.replace('_', '-')}", t) for tb in appendix.provenance)
     parts.append(f'<p class="audit-more">{esc(t("appendix.provenance.timings_note"))}</p></section>')
     return "".join(parts)

@@ -26,19 +26,40 @@ HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output", 
 SECTION_TAG = "audit-section"   # a cell that starts a new page in the PDF
 
 
-def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Formatter) -> str:
-    """Findings as cards: title, money at stake per month, severity, evidence, recommendation (escaped)."""
+def counting_note(f: Finding, t: Translator, fmt: Formatter, titles: dict[str, str]) -> str:
+    """How a priced finding enters the total (`money.count_once`): nested in another finding, or partly
+    filled by the demand-side fixes (capacity); '' when it counts whole or is not priced."""
+    if f.money_at_stake_per_month is None or f.money_counted_per_month is None:
+        return ""
+    if f.nested_in:
+        return t("money.nested", title=titles.get(f.nested_in, f.nested_in))
+    covered = f.money_at_stake_per_month - f.money_counted_per_month
+    if covered > 0.005:
+        if f.money_counted_per_month > 0.005:
+            return t("money.covered", counted=fmt.money(f.money_counted_per_month), covered=fmt.money(covered))
+        return t("money.covered_all", covered=fmt.money(covered))
+    return ""
+
+
+def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Formatter,
+                  context: Iterable[Finding | dict] | None = None) -> str:
+    """Findings as cards: title, money at stake per month, severity, evidence (with how it enters the total),
+    recommendation (escaped). ``context``: all findings, to name the one a shown finding is nested in."""
+    findings = [f if isinstance(f, Finding) else Finding(**f) for f in findings]
+    context = findings if context is None else [f if isinstance(f, Finding) else Finding(**f) for f in context]
+    titles = {f"{f.module}.{f.id}": f.title for f in context}
     cards = []
     for f in findings:
-        f = f if isinstance(f, Finding) else Finding(**f)
         money = (t("common.money_per_month", money=fmt.money(f.money_at_stake_per_month))
                  if f.money_at_stake_per_month is not None else t("common.not_priced"))
+        note = counting_note(f, t, fmt, titles)
+        evidence = f.evidence + (" " + note if note else "")
         cards.append(
             f'<div class="audit-finding sev-{f.severity}">'
             f'<div class="audit-finding-head"><span class="audit-finding-title">{html.escape(f.title)}</span>'
             f'<span class="audit-finding-money">{html.escape(money)}</span></div>'
             f'<p><b>{html.escape(t("common.finding_labels.severity"))}:</b> {html.escape(t("common.severity." + f.severity))}. '
-            f'<b>{html.escape(t("common.finding_labels.evidence"))}:</b> {html.escape(f.evidence)}</p>'
+            f'<b>{html.escape(t("common.finding_labels.evidence"))}:</b> {html.escape(evidence)}</p>'
             f'<p><b>{html.escape(t("common.finding_labels.recommendation"))}:</b> {html.escape(f.recommendation)}</p>'
             f'</div>')
     return '<div class="audit-findings">' + "".join(cards) + "</div>"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..findings import Finding, rank
+from ..money import by_stage, counted_total
 from ..metrics.compare import significant
 from ..provenance import SCRATCH, demo_config_path   # SCRATCH: notebooks' own runs, not audit runs
 from .fmt import MISSING, Formatter
@@ -78,58 +79,76 @@ def load_results(run_dir: str | Path) -> RunResults:
 
 # -- money -------------------------------------------------------------------------------------
 
-def money_by_module(findings: Iterable[Finding], metrics: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Money at stake per month by module: module, money, source.
-
-    A module's own total `<module>.money_at_stake_per_month` (current period) when it reports one
-    (source "total": the module made its findings' amounts non-overlapping); otherwise the sum of
-    its priced findings (source "findings"). Modules with nothing priced are left out. Modules'
-    amounts may still overlap with each other (see the report's method note).
-    """
+def money_by_stage(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Counted money at stake per month by stage of the patient path (`money.by_stage`, findings marked by
+    `findings.mark_counted`): stage, money, findings (priced findings of the stage, nested ones included)."""
     findings = list(findings)
-    rows = []
-    for module in dict.fromkeys(f.module for f in findings) | dict.fromkeys(
-            k.split(".")[0] for k in metrics if k.endswith(".money_at_stake_per_month")):
-        total = (metrics.get(f"{module}.money_at_stake_per_month") or {}).get("current")
-        if total is not None and np.isfinite(total):
-            rows.append({"module": module, "money": float(total), "source": "total"})
-            continue
-        priced = [f.money_at_stake_per_month for f in findings
-                  if f.module == module and f.money_at_stake_per_month is not None]
-        if priced:
-            rows.append({"module": module, "money": float(sum(priced)), "source": "findings"})
-    return pd.DataFrame(rows, columns=["module", "money", "source"])
+    counted = by_stage(findings)
+    priced = pd.Series([f.stage for f in findings if f.money_at_stake_per_month is not None and f.stage],
+                       dtype="object").value_counts()
+    return pd.DataFrame({"stage": list(counted), "money": list(counted.values()),
+                         "findings": [int(priced.get(stage, 0)) for stage in counted]},
+                        columns=["stage", "money", "findings"])
 
 
-def total_money(by_module: pd.DataFrame) -> float | None:
-    """The sum of the modules' money at stake per month; None when nothing is priced."""
-    return float(by_module["money"].sum()) if len(by_module) else None
+def total_money(findings: Iterable[Finding]) -> float | None:
+    """The counted money at stake per month (each rouble once, `money.count_once`); None when nothing is priced."""
+    return counted_total(findings)
 
 
-def money_chart(findings: Iterable[Finding], t: Translator, fmt: Formatter, n: int = CHART_N):
-    """Horizontal bars: money at stake per month of the n most expensive priced findings."""
+def revenue_per_month(metrics: Mapping[str, Mapping[str, Any]]) -> float | None:
+    """The clinic's revenue per month in the current period (`summary.revenue_per_month`), None when unknown."""
+    value = (metrics.get("summary.revenue_per_month") or {}).get("current")
+    return float(value) if value is not None and np.isfinite(value) and value > 0 else None
+
+
+def _money_bars(labels: list[str], values: list[float], colours: list, title: str, t: Translator, fmt: Formatter,
+                fontsize: float = 7.5):
+    """Horizontal money bars, first item at the top, each labelled with its amount (money per month)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from .. import plots
-
-    priced = [f for f in findings if f.money_at_stake_per_month is not None][:n]
-    labels = [_short(f"{module_title(t, f.module)}: {f.title}", 70) for f in priced][::-1]
-    values = [f.money_at_stake_per_month for f in priced][::-1]
-    colours = [{"high": plots.PALETTE[3], "medium": plots.PALETTE[1], "low": plots.PALETTE[2]}[f.severity]
-               for f in priced][::-1]
-    fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(priced) + 1.1))
+    labels, values, colours = labels[::-1], values[::-1], colours[::-1]
+    fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(values) + 1.1))
     ax.barh(range(len(values)), values, color=colours)
-    ax.set_yticks(range(len(values)), labels, fontsize=7.5)
+    ax.set_yticks(range(len(values)), labels, fontsize=fontsize)
     for i, v in enumerate(values):
         ax.text(v, i, " " + fmt.money(v), va="center", fontsize=7.5)
-    ax.set_xlim(0, max(values, default=1) * 1.25)
+    ax.set_xlim(0, max(values, default=1) * 1.3)
     ax.xaxis.set_major_locator(MaxNLocator(4))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt.num(v)))
-    ax.set(xlabel=t("summary.money.chart_x", currency=fmt.sign), title=t("summary.money.chart_title"))
+    ax.set(xlabel=t("summary.money.chart_x", currency=fmt.sign), title=title)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
+
+
+def stage_chart(by_stage_: pd.DataFrame, t: Translator, fmt: Formatter):
+    """Horizontal bars: the counted money at stake per month of each stage of the patient path, in path order."""
+    from .. import plots
+
+    return _money_bars([t(f"money.stage.{s}") for s in by_stage_["stage"]], list(by_stage_["money"]),
+                       [plots.PALETTE[0]] * len(by_stage_), t("summary.money.stage_chart_title"), t, fmt, fontsize=8)
+
+
+def money_chart(findings: Iterable[Finding], t: Translator, fmt: Formatter, n: int = CHART_N):
+    """Horizontal bars: the n largest counted findings, each bar the money it adds to the total per month
+    (a capacity finding only its uncovered part); a bar's label names how many findings are nested in it."""
+    from .. import plots
+
+    findings = list(findings)
+    nested: dict[str, int] = {}
+    for f in findings:
+        if f.nested_in:
+            nested[f.nested_in] = nested.get(f.nested_in, 0) + 1
+    counted = sorted((f for f in findings if f.counted and f.money_counted_per_month),
+                     key=lambda f: -f.money_counted_per_month)[:n]
+    labels = [_short(f"{module_title(t, f.module)}: {f.title}", 70)
+              + (t("summary.money.nested_mark", n=nested[f"{f.module}.{f.id}"]) if f"{f.module}.{f.id}" in nested else "")
+              for f in counted]
+    colours = [{"high": plots.PALETTE[3], "medium": plots.PALETTE[1], "low": plots.PALETTE[2]}[f.severity] for f in counted]
+    return _money_bars(labels, [f.money_counted_per_month for f in counted], colours, t("summary.money.chart_title"),
+                       t, fmt)
 
 
 def _short(text: str, width: int) -> str:
@@ -139,7 +158,8 @@ def _short(text: str, width: int) -> str:
 # -- findings ----------------------------------------------------------------------------------
 
 def findings_table(findings: Iterable[Finding], t: Translator) -> pd.DataFrame:
-    """All findings in rank order: rank, module (title), title, severity (words), money (per month)."""
+    """All findings in rank order: rank, module (title), title, severity (words), money (per month), stage (words),
+    counted (the money the finding adds to the total per month: 0 when nested, NaN when not priced)."""
     findings = list(findings)
     return pd.DataFrame({
         "rank": np.arange(1, len(findings) + 1),
@@ -147,6 +167,8 @@ def findings_table(findings: Iterable[Finding], t: Translator) -> pd.DataFrame:
         "title": [f.title for f in findings],
         "severity": [t(f"common.severity.{f.severity}") for f in findings],
         "money": [np.nan if f.money_at_stake_per_month is None else f.money_at_stake_per_month for f in findings],
+        "stage": [t(f"money.stage.{f.stage}") if f.stage else "" for f in findings],
+        "counted": [np.nan if f.money_counted_per_month is None else f.money_counted_per_month for f in findings],
     })
 
 
@@ -280,3 +302,43 @@ def comparison_html(title: str, shown: pd.DataFrame, t: Translator, fmt: Formatt
     labels = {c: t(f"summary.columns.{c}") for c in shown.columns}
     return table_html(ReportTable("", t("summary.comparison.table_title", module=title), shown, {}, labels), fmt,
                       "audit-comparison")
+
+
+# -- a network's branches ----------------------------------------------------------------------
+
+LEAGUE_TOP = 10           # branches with the most money at stake shown in the summary
+LEAGUE_BEST = 3           # ... and the best ones (least at stake per rouble of revenue)
+
+
+def league_table(run_dir: str | Path) -> pd.DataFrame | None:
+    """The branch league table of a network: the schedule module's `schedule_branches` (money at stake per
+    month by branch, most first) with ``share`` = money at stake ÷ the branch's visit revenue and ``mark``:
+    'worst' for the branch with the most money at stake, 'best' for the least at stake per rouble of revenue.
+    None for a single clinic (no such table)."""
+    path = Path(run_dir) / "modules" / "schedule" / "tables" / "schedule_branches.parquet"
+    if not path.is_file():
+        return None
+    table = pd.read_parquet(path).sort_values(["money_per_month", "branch_id"], ascending=[False, True], kind="stable")
+    table = table.reset_index(drop=True)
+    revenue = table["visit_revenue_per_month"]
+    table["share"] = table["money_per_month"] / revenue.where(revenue > 0)
+    mark = np.full(len(table), "", dtype=object)
+    if len(table):
+        mark[0] = "worst"
+        if table["share"].notna().any():
+            best = int(table["share"].to_numpy("float64", na_value=np.inf).argmin())
+            if best != 0:
+                mark[best] = "best"
+    table["mark"] = mark
+    return table
+
+
+def league_rows(table: pd.DataFrame, t: Translator, top: int = LEAGUE_TOP, best: int = LEAGUE_BEST) -> pd.DataFrame:
+    """The rows the summary shows: the ``top`` branches with the most money at stake, then the ``best`` with the
+    least at stake per rouble of revenue (not already shown); marks in words."""
+    head = table.head(top)
+    rest = table.iloc[top:].sort_values(["share", "branch_id"], kind="stable").head(best)
+    shown = pd.concat([head, rest])
+    marks = {"worst": t("summary.branches.mark.worst"), "best": t("summary.branches.mark.best"), "": ""}
+    return shown.assign(mark=shown["mark"].map(marks))[
+        ["branch_id", "visit_revenue_per_month", "money_per_month", "share", "utilisation", "no_show_rate", "mark"]]

@@ -1,0 +1,135 @@
+"""Ingest's fast paths read exactly what the slow ones read: pyarrow's csv reader against the line reader,
+fixed-width dates against pandas' strptime, columns parsed once per distinct value or cell by cell, the
+anchored regex that finds total-row candidates against Python's whitespace."""
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audit_kit.ingest import readers
+from audit_kit.ingest.coerce import (DATE_FORMATS, Distinct, _strptime, fixed_width_times, parse_datetime,
+                                     parse_number)
+from audit_kit.ingest.presets import SPACE_CLASS
+
+
+def _grids(path, monkeypatch, **kwargs):
+    fast = readers.read_grid(path, {"id", "сумма", "дата"}, **kwargs)
+    monkeypatch.setattr(readers, "_read_text_arrow", lambda *a, **k: None)
+    slow = readers.read_grid(path, {"id", "сумма", "дата"}, **kwargs)
+    monkeypatch.undo()
+    return fast, slow
+
+
+FILES = {
+    "utf8_bom_crlf": ("\ufeffid,дата,сумма\r\n1,01.10.2024,100\r\n2,02.10.2024,\"1 200,50\"\r\n", "utf-8"),
+    "cp1251_title_rows": ("Отчёт по оплатам за октябрь\n\nid;дата;сумма\n1;01.10.2024;100\n2;02.10.2024;200\n", "cp1251"),
+    "blank_lines_inside_and_at_the_end": ("id,дата,сумма\n1,01.10.2024,100\n\n3,03.10.2024,300\n\n", "utf-8"),
+    "quoted_delimiter_and_newline": ('id,дата,сумма\n1,01.10.2024,"a, b"\n2,"02.10.2024\nвечер",200\n', "utf-8"),
+    "empty_header_cell": ("id,,дата,сумма\n1,x,01.10.2024,100\n", "utf-8"),
+}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_arrow_reader_gives_the_line_readers_grid(tmp_path, monkeypatch, name):
+    text, encoding = FILES[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(text.encode(encoding))
+    assert readers._read_text_arrow(path.read_bytes(), {"id", "сумма", "дата"}, None, None) is not None
+    (fast, fast_head, _), (slow, slow_head, _) = _grids(path, monkeypatch)
+    assert fast_head == slow_head
+    assert fast.index.tolist() == slow.index.tolist()
+    assert fast.fillna("").values.tolist() == slow.fillna("").values.tolist()
+    assert fast.attrs["problems"] == {}
+    # the line reader counts fields per physical line, so a value with a newline in quotes made its row look
+    # short (rejected as too_few_fields); pyarrow reads the quoted newline as part of the value
+    assert slow.attrs["problems"] == ({readers.TOO_FEW_FIELDS: [2]} if name == "quoted_delimiter_and_newline" else {})
+
+
+@pytest.mark.parametrize("data", [
+    b"id,amount\n1,100\n2,200,extra\n",                                  # a row with more fields
+    b"id,amount\n1,100\n2\n",                                            # a row with fewer fields
+    "id;сумма\n1;100\n".encode("cp1251") + "2;двести\n".encode("utf-8") + "3;300\n".encode("cp1251"),
+    "id,сумма\n1,100\n".encode("utf-16"),
+    "id;сумма\n1;100\n2;\u0098\n".encode("utf-8").replace(b"\xc2\x98", b"\x98") + "3;сто\n".encode("cp1251"),
+])
+def test_files_the_arrow_reader_declines_go_to_the_line_reader(data):
+    assert readers._read_text_arrow(data, {"id", "amount", "сумма"}, None, None) is None
+
+
+def _timestamps(n: int, fmt: str, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    ts = pd.Timestamp("1960-01-01") + pd.to_timedelta(rng.integers(0, 120 * 365 * 86400, n), unit="s")
+    return list(ts.strftime(fmt))
+
+
+JUNK = ["31.02.2024 10:00", "29.02.2023", "29.02.2024", "00.01.2024", "1.1.2024", "01.13.2024", "01.01.1500",
+        "01.01.2300 00:00", "01.01.2024 24:00", "01.01.2024 23:60", "01.01.2024 23:59:60", "2024-02-30 00:00:00",
+        "01.01.68", "01.01.69", "31/04/2024", "12/31/2024 10:00", "01.01.2024  10:00", "٠١.٠١.٢٠٢٤", "", None]
+
+
+@pytest.mark.parametrize("fmt", [*DATE_FORMATS, "%Y-%m-%d %H:%M:%S", "%H:%M %d.%m.%Y", "%m/%d/%Y %H:%M"])
+def test_fixed_width_dates_read_as_pandas_reads_them(fmt):
+    values = _timestamps(20_000, fmt)
+    rng = np.random.default_rng(1)
+    garbled = ["".join(c if not c.isdigit() else str(rng.integers(10)) for c in v) for v in values[:3000]]
+    cells = pd.Series(values + garbled + JUNK, dtype="string")
+    expected = pd.to_datetime(cells, format=fmt, errors="coerce")
+    quick, hit = fixed_width_times(cells, fmt)
+    assert hit[:20_000].all()                             # every canonical value is read with numpy
+    got = _strptime(cells, fmt)
+    inside = expected.isna() | expected.dt.year.between(1678, 2261)     # pandas reads years numpy leaves to it
+    assert got.isna().equals(expected.isna())
+    assert (got[inside & got.notna()].astype("datetime64[ns]").to_numpy()
+            == expected[inside & expected.notna()].astype("datetime64[ns]").to_numpy()).all()
+
+
+def test_a_column_that_hardly_repeats_is_parsed_cell_by_cell_to_the_same_values():
+    n = 4 * Distinct.PROBE + 10
+    cells = pd.Series(_timestamps(n, "%d/%m/%Y %H:%M:%S", seed=3), dtype="string")
+    cells[::7] = None
+    assert len(Distinct(cells).values) == n                         # not hashed: the cells themselves
+    whole, bad = parse_datetime(cells)
+    parts = pd.concat([parse_datetime(cells.iloc[i:i + 50_000])[0] for i in range(0, n, 50_000)])
+    assert whole.equals(parts) and not bad.any()
+    # slash dates that never show their order: each cell counted as read day first
+    ambiguous = pd.Series([f"{d:02d}/{m:02d}/2024" for d in range(1, 13) for m in range(1, 13)] * 2000, dtype="string")
+    ambiguous[:Distinct.PROBE] = [f"{i % 12 + 1:02d}/{i // 12 % 12 + 1:02d}/{1900 + i // 144 % 300:04d}"
+                                  for i in range(Distinct.PROBE)]   # years 1900-2199
+    assert len(Distinct(ambiguous).values) == len(ambiguous)
+    assert parse_datetime(ambiguous)[0].attrs["assumed"] == len(ambiguous)
+    amounts = pd.Series([f"{i} 000,5{i % 10}" for i in range(n)], dtype="string")
+    number, bad = parse_number(amounts)
+    assert not bad.any() and number.iloc[12] == 12000.52 and number.attrs["assumed"] == 0
+
+
+def test_space_class_is_pythons_whitespace():
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = pa.array([chr(c) for c in range(0x3100) if not 0xD800 <= c < 0xE000])
+    matched = pc.match_substring_regex(chars, f"^{SPACE_CLASS}$").to_pylist()
+    assert "".join(c for c, m in zip(chars.to_pylist(), matched) if m) == "".join(c for c in spaces if ord(c) < 0x3100)
+    assert re.fullmatch(r"\s+", spaces)
+
+
+def test_the_sniffer_counting_only_the_candidates_agrees_with_the_standard_one():
+    import csv
+    import random
+
+    rng = random.Random(3)
+    samples = ["id;дата;сумма\n1;01.10.2024;100,5\n2;02.10.2024;200", "a,b,c\n1,2,3", "a\tb\n1\t2", "a|b|c\n1|2|3",
+               'a;"b,c";d\n1;"2,5";3'] + ["".join(rng.choice(",;\t|: ab1\"'\n") for _ in range(rng.randint(0, 300)))
+                                         for _ in range(1500)]
+
+    def sniff(cls, sample):
+        try:
+            return cls().sniff(sample, delimiters=readers.DELIMITERS).delimiter
+        except csv.Error:
+            return None
+
+    assert [sniff(readers._Sniffer, s) for s in samples] == [sniff(csv.Sniffer, s) for s in samples]
