@@ -322,6 +322,30 @@ def test_report_sections_in_order_with_contents(english_run):
     assert html.index("audit-cover") < html.index("audit-toc") < html.index('id="summary-summary-title"')
 
 
+def test_failed_workbook_is_logged_and_the_html_and_pdf_still_written(english_run, tmp_path, monkeypatch, capsys):
+    """The workbook is written in a worker process beside the HTML and PDF; its failure reaches the parent."""
+    import shutil
+
+    from audit_kit import report
+    from audit_kit.report import xlsx
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(english_run.run_dir, run_dir, ignore=shutil.ignore_patterns("report.*", "tables.xlsx", "logs"))
+
+    def broken(*args, **kwargs):
+        raise ValueError("sheet broken on purpose")
+
+    monkeypatch.setattr(xlsx, "build_workbook", broken)
+    config = load_config(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["parameters"]["config"])
+    timings = {}
+    outputs = report.build_report(run_dir, config, english_run.modules, timings)
+    assert set(outputs) == {"html", "pdf"} and (run_dir / "report.pdf").is_file()
+    assert not (run_dir / "tables.xlsx").exists()
+    assert "tables.xlsx: " in (run_dir / "logs" / "report.log").read_text(encoding="utf-8")
+    assert "warning: tables.xlsx not written: ValueError: sheet broken on purpose" in capsys.readouterr().err
+    assert {"report_html", "report_pdf", "report_xlsx"} <= set(timings)
+
+
 def test_summary_notebook_runs_without_a_run_folder(tmp_path):
     """JupyterLab defaults: no run_dir; a client with no finished run gets a sentence, not an error."""
     import papermill as pm
