@@ -425,3 +425,16 @@ def test_demo_workbook_has_every_module_table(demo_run):
         for name in json.loads(manifest.read_text(encoding="utf-8")):
             assert name[:31] in wb.sheetnames, name
     assert {"summary_findings", "summary_scorecard", "summary_comparison", "appendix_ledger"} <= set(wb.sheetnames)
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_demo_workbook_columns_all_have_labels(demo_run, language):
+    """Every column of every table a module kept has a header in the catalogs (no raw `first_visit` in a sheet)."""
+    from audit_kit.report.xlsx import module_tables
+
+    t = Translator(language)
+    unlabelled = sorted({f"{tb.section}.{tb.name}.{c}" for module in ("quality", "funnel", "schedule", "channels",
+                                                                       "rfm", "cohorts", "summary")
+                         for tb in module_tables(Path(demo_run.run_dir), module, t)
+                         for c, label in tb.labels.items() if label == str(c)})
+    assert unlabelled == []
