@@ -17,6 +17,7 @@ from typing import Callable
 
 import pandas as pd
 
+from . import kernels
 from .config import AuditConfig, load_config
 from .errors import ConfigError, InputError
 from .findings import mark_counted, rank
@@ -104,6 +105,15 @@ def select_modules(names: list[str] | None) -> list[ModuleSpec]:
     return [MODULES[n] for n in MODULES if n in names]
 
 
+def module_pool(run_dir: Path, workers: int) -> ProcessPoolExecutor:
+    """The module workers, started now: each starts a warm kernel (`kernels.start_worker`, its kernel's
+    stderr to ``logs/kernels.log``) that runs the notebooks handed to it, the summary's too."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=kernels.start_worker,
+                               initargs=(str(Path(run_dir) / "logs" / "kernels.log"), str(notebook_path(SUMMARY).parent)))
+    pool.submit(os.getpid)            # the pool forks its workers on its first task
+    return pool
+
+
 def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleStatus:
     """Run one notebook with papermill into <run>/notebooks/; never raises for a notebook error."""
     import papermill as pm
@@ -115,7 +125,8 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
     _redirect_stderr(Path(run_dir) / "logs" / f"{spec.name}.log")
     try:
         pm.execute_notebook(str(source), str(out), parameters={"run_dir": run_dir, "config_path": config_path},
-                            kernel_name="python3", progress_bar=False, log_output=False, cwd=str(source.parent))
+                            kernel_name=kernels.KERNEL_NAME, km=kernels.kernel(), progress_bar=False,
+                            log_output=False, cwd=str(source.parent))
         status = ModuleStatus(spec.name, out.name, OK)
     except pm.PapermillExecutionError as exc:
         if exc.ename == "NotEnoughData":      # the data is there but too thin: said in a sentence, not a failure
@@ -169,6 +180,69 @@ def write_modules_status(run_dir: Path, statuses: list[ModuleStatus]) -> None:
                                           encoding="utf-8")
 
 
+def _ingest_and_modules(config: AuditConfig, selected: list[ModuleSpec], run_dir: Path, pool: ProcessPoolExecutor,
+                        workers: int, show, timings: dict[str, float]):
+    """Ingest into the run folder, then the runnable modules on the pool's workers (heaviest first).
+    Returns the modules' statuses (in `selected` order), the ledger totals and the ingest result."""
+    progress = show.line
+    progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
+    started = time.perf_counter()
+    show.stage("ingest", sum(len(src.files) for src in config.sources.values()))
+    try:
+        result = ingest(config, on_file=show.file)
+    finally:
+        show.close()
+    save_tables(result, run_dir)
+    timings["ingest"] = round(time.perf_counter() - started, 2)
+    totals = result.ledger.totals()
+    progress(f"ingest: {totals['read']} rows read, {totals['used']} used, {totals['rejected']} rejected "
+             f"({timings['ingest']} s)")
+    for warning in result.ledger.warnings():
+        progress(f"warning: {warning}")
+
+    present = set(result.tables)
+    result.tables.clear()    # in the run folder now; the workers read what they need from there
+    release_memory()
+    statuses: dict[str, ModuleStatus] = {}
+    runnable = []
+    for spec in selected:
+        missing = spec.missing(present)
+        if missing:
+            statuses[spec.name] = ModuleStatus(spec.name, Path(spec.notebook).name, SKIPPED, missing_tables=missing)
+        else:
+            runnable.append(spec)
+    total = len(runnable)
+    started = time.perf_counter()
+    done = 0
+    futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec
+               for spec in heaviest_first(runnable)}
+    progress(f"modules: running {total} ({', '.join(s.name for s in runnable)}) on {workers} workers")
+    show.stage("modules", total)
+    pending, order = set(futures), {f: i for i, f in enumerate(futures)}
+    try:
+        while pending:
+            show.running([futures[f].name for f in futures if f.running()])
+            finished, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=order.get):     # ties in the order submitted
+                st = future.result()
+                statuses[st.name] = st
+                done += 1
+                mark = st.status if st.status != FAILED else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
+                progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
+                show.advance(st.name if st.status == OK else f"{st.name} ({st.status})")
+    finally:
+        show.close()
+    timings["modules"] = round(time.perf_counter() - started, 2)
+    for st in statuses.values():
+        if st.status == SKIPPED:
+            why = f"no {', '.join(st.missing_tables)}" if st.missing_tables else f"not enough data ({st.reason})"
+            progress(f"  skipped {st.notebook}: {why}")
+    ordered = [statuses[s.name] for s in selected]
+    write_modules_status(run_dir, ordered)
+    merge_results(run_dir, config, ordered)
+    return ordered, totals, result
+
+
 def run_audit(config_path: str | Path, out: str | Path | None = None, modules: list[str] | None = None,
               progress: Lines | Callable[[str], None] = print, workers: int | None = None) -> RunResult:
     """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs. `progress` gets
@@ -186,73 +260,20 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     run_dir = new_run_dir(config, out)
     prepare_run_dir(run_dir)
 
-    progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
-    started = time.perf_counter()
-    show.stage("ingest", sum(len(src.files) for src in config.sources.values()))
+    workers = workers or max(1, min(2, os.cpu_count() or 1, len(selected)))
+    pool = module_pool(run_dir, workers)     # started small, before any table is read; warm while ingest runs
     try:
-        result = ingest(config, on_file=show.file)
-    finally:
-        show.close()
-    save_tables(result, run_dir)
-    timings["ingest"] = round(time.perf_counter() - started, 2)
-    totals = result.ledger.totals()
-    progress(f"ingest: {totals['read']} rows read, {totals['used']} used, {totals['rejected']} rejected "
-             f"({timings['ingest']} s)")
-    for warning in result.ledger.warnings():
-        progress(f"warning: {warning}")
-
-    present = set(result.tables)
-    result.tables.clear()    # in the run folder now; the module workers forked below must not inherit them
-    release_memory()
-    statuses: dict[str, ModuleStatus] = {}
-    runnable = []
-    for spec in selected:
-        missing = spec.missing(present)
-        if missing:
-            statuses[spec.name] = ModuleStatus(spec.name, Path(spec.notebook).name, SKIPPED, missing_tables=missing)
-        else:
-            runnable.append(spec)
-    total = len(runnable)
-    started = time.perf_counter()
-    workers = workers or max(1, min(2, os.cpu_count() or 1, total))
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(execute_module, spec, str(run_dir), str(config.path)): spec
-                   for spec in heaviest_first(runnable)}
-        progress(f"modules: running {total} ({', '.join(s.name for s in runnable)}) on {workers} workers")
-        show.stage("modules", total)
-        pending, order = set(futures), {f: i for i, f in enumerate(futures)}
-        try:
-            while pending:
-                show.running([futures[f].name for f in futures if f.running()])
-                finished, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=order.get):     # ties in the order submitted
-                    st = future.result()
-                    statuses[st.name] = st
-                    done += 1
-                    mark = st.status if st.status != FAILED else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
-                    progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
-                    show.advance(st.name if st.status == OK else f"{st.name} ({st.status})")
-        finally:
-            show.close()
-    timings["modules"] = round(time.perf_counter() - started, 2)
-    for st in statuses.values():
-        if st.status == SKIPPED:
-            why = f"no {', '.join(st.missing_tables)}" if st.missing_tables else f"not enough data ({st.reason})"
-            progress(f"  skipped {st.notebook}: {why}")
-    ordered = [statuses[s.name] for s in selected]
-    write_modules_status(run_dir, ordered)
-    merge_results(run_dir, config, ordered)
-
-    if notebook_path(SUMMARY).is_file():
-        started = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=1) as pool:   # own process: its stderr goes to the log
+        ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings)
+        if notebook_path(SUMMARY).is_file():
+            started = time.perf_counter()
             summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path)).result()
-        timings["summary"] = round(time.perf_counter() - started, 2)
-        progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
-                 + (f" — {summary.error}" if summary.error else ""))
-        ordered = [summary] + ordered
-        write_modules_status(run_dir, ordered)
+            timings["summary"] = round(time.perf_counter() - started, 2)
+            progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
+                     + (f" — {summary.error}" if summary.error else ""))
+            ordered = [summary] + ordered
+            write_modules_status(run_dir, ordered)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)    # the workers stop their kernels while the report renders
 
     started = time.perf_counter()
     hashes = {name: [sha256(p) for p in src.paths] for name, src in config.sources.items()}   # once: run.json and the appendix

@@ -1,6 +1,7 @@
 """The module stage of `audit-kit run` alone, on a run folder that is already ingested: the six module
 notebooks on two workers, heaviest first (as the runner hands them out), the results merged, then the
-summary notebook — each notebook in its own kernel through papermill, exactly as a run executes them.
+summary notebook — through papermill on the workers' warm kernels (`audit_kit.kernels`), as a run executes
+them; here the kernels' warm-up counts in the modules' seconds (a run does it while ingest reads).
 
 Prints, best of --repeat runs: seconds per notebook, the modules' wall time, the summary's, and the peak
 memory of the whole process tree during each (RSS summed and PSS summed over the workers and their
@@ -33,28 +34,28 @@ DONE = "MODULES-DONE"
 
 def child(out: Path, config_path: str) -> None:
     """Run the stage in this process (the workers are forked from it, as from the CLI)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     from audit_kit.config import load_config
     from audit_kit.modules import MODULES, SUMMARY, heaviest_first
-    from audit_kit.runner import execute_module, merge_results, write_modules_status
+    from audit_kit.runner import execute_module, merge_results, module_pool, write_modules_status
 
     config = load_config(config_path)
     specs = list(MODULES.values())
     started, statuses = time.perf_counter(), {}
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(execute_module, spec, str(out), str(config.path)) for spec in heaviest_first(specs)]
-        for future in as_completed(futures):
-            status = future.result()
-            statuses[status.name] = status
+    pool = module_pool(out, 2)     # the kernels' warm-up is inside the modules' time here (a run hides it in ingest)
+    futures = [pool.submit(execute_module, spec, str(out), str(config.path)) for spec in heaviest_first(specs)]
+    for future in as_completed(futures):
+        status = future.result()
+        statuses[status.name] = status
     modules = time.perf_counter() - started
     ordered = [statuses[spec.name] for spec in specs]
     write_modules_status(out, ordered)
     merge_results(out, config, ordered)
     print(DONE, flush=True)
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        summary = pool.submit(execute_module, SUMMARY, str(out), str(config.path)).result()
+    summary = pool.submit(execute_module, SUMMARY, str(out), str(config.path)).result()
+    pool.shutdown(wait=True)
     every = ordered + [summary]
     print(json.dumps({"modules": round(modules, 2), "summary": round(time.perf_counter() - started, 2),
                       "notebooks": {s.name: s.seconds for s in every},
