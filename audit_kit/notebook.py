@@ -31,7 +31,7 @@ from .modules import MODULES, SUMMARY
 from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
 from .provenance import demo_config_path, scratch_dir
-from .report.appendix import retag_table
+from .report.appendix import retag_table, wrap_css
 from .report.fmt import Formatter
 from .report.i18n import Translator
 
@@ -214,7 +214,7 @@ class Module:
         more = ""
         if len(df) > max_rows:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'
-        self.show_html(f'<div class="audit-table-wrap">{body}{more}</div>')
+        self.show_html(f'<div class="{wrap_css(len(shown))}">{body}{more}</div>')
 
     def keep_table(self, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None,
                    appendix: bool = False) -> None:
