@@ -72,7 +72,7 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                       "patients": ("patient_id", "created_at", "first_channel", "_source_row"),
                       "surveys": ("patient_id", "visit_id", "doctor_id", "answered_at", "_source_row")}),
     ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",), weight=17,
-               reads={"leads": _LEADS,
+               reads={"leads": _LEADS + ("branch_id",),
                       "calls": ("call_id", "started_at", "answered", "channel", "caller_phone", "called_back_at"),
                       "bookings": _BOOKINGS, "visits": ("booking_id", "checked_in_at", "started_at"),
                       "invoices": _PAYMENTS + ("service_category",)}),
@@ -89,6 +89,7 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                       "visits": ("patient_id", "doctor_id", "checked_in_at"), "invoices": _PAYMENTS + ("service",)}),
     ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",), weight=13,
                reads={"leads": _LEADS, "invoices": _PAYMENTS + ("service_category",),
+                      "bookings": ("patient_id", "slot_start", "status", "branch_id"),
                       "patients": ("patient_id", "first_channel", "created_at")}),
 ]}
 SUMMARY = ModuleSpec("summary", "00_summary.ipynb", (),
