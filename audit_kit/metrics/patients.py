@@ -11,6 +11,7 @@ call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no
   refunds only is never acquired, and neither is an existing patient: one registered in
   ``patients.created_at`` before the payment export begins and more than 60 days before their
   first payment in it (their first payment in the data is a return; `existing_patients`).
+- **home branch** (a network): the branch of most of the patient's visits (`home_branch`).
 - **first touch**: the channel of the patient's earliest lead from a new-contact channel
   (channels in ``repeat_channels`` are skipped); else ``patients.first_channel``; else
   ``unknown``. **last touch**: the channel of the latest such lead created on or before
