@@ -284,17 +284,17 @@ def home_branch(bookings: pd.DataFrame | None, as_of: pd.Timestamp | None = None
     if as_of is not None:
         keep &= up_to(bookings["slot_start"], as_of).to_numpy(bool)
     rows = np.flatnonzero(keep)
-    b_code, b_values = pd.factorize(branch.to_numpy()[rows], sort=True)
+    b_code, b_values = pd.factorize(branch.take(rows), sort=True)     # a Series: no object array of the strings
     if len(b_values) < 2:
         return None
     if "patient_key" in bookings:
         p_code = bookings["patient_key"].to_numpy(np.int64)[rows]
     else:
-        p_code = pd.factorize(bookings["patient_id"].to_numpy()[rows])[0].astype(np.int64)
+        p_code = pd.factorize(bookings["patient_id"].take(rows))[0].astype(np.int64)
     pair, first, visits = np.unique(p_code * len(b_values) + b_code, return_index=True, return_counts=True)
     patient, branch_of = np.divmod(pair, len(b_values))
     order = np.lexsort((branch_of, -visits, patient))           # per patient: most visits, then first branch
     top = order[np.r_[True, patient[order][1:] != patient[order][:-1]]]
-    ids = bookings["patient_id"].to_numpy()[rows[first[top]]]
+    ids = bookings["patient_id"].take(rows[first[top]]).astype("string")
     return pd.Series(pd.array(np.asarray(b_values, dtype=object)[branch_of[top]], dtype="string"),
-                     index=pd.Index(pd.array(ids, dtype="string"), name="patient_id"), name="branch_id")
+                     index=pd.Index(ids.array, name="patient_id"), name="branch_id")
