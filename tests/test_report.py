@@ -377,6 +377,23 @@ def test_split_detection_can_fail(tmp_path):
     assert sorted(len(p) for p in pages.values()) == [1, 5]            # the figure on one page, the table on five
 
 
+def test_long_tables_may_break_across_pages():
+    """A shown table of more than 25 rows gets ``audit-long`` (the print CSS lets it break between rows, so it is
+    not pushed whole to a new page first); up to 25 rows it is kept on one page."""
+    from audit_kit.report.appendix import LONG_TABLE_ROWS, ReportTable, table_html, wrap_css
+    from audit_kit.report.fmt import Formatter
+
+    assert LONG_TABLE_ROWS == 25
+    assert (wrap_css(25), wrap_css(26)) == ("audit-table-wrap", "audit-table-wrap audit-long")
+    fmt = Formatter("en", "RUB")
+    long = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)})), fmt)
+    short = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)}), max_rows=10), fmt, t=Translator("en"))
+    assert long.startswith('<div class="audit-table-wrap audit-long">')
+    assert short.startswith('<div class="audit-table-wrap">')
+    css = (Path(__file__).parents[1] / "templates" / "audit_report" / "report.css").read_text(encoding="utf-8")
+    assert ".audit-table-wrap.audit-long" in css and "break-inside: auto" in css
+
+
 def test_demo_pdf_acceptance(demo_run):
     pages = pdf_pages(Path(demo_run.outputs["pdf"]))
     assert len(pages) >= 6
@@ -403,19 +420,3 @@ def test_demo_workbook_has_every_module_table(demo_run):
             assert name[:31] in wb.sheetnames, name
     assert {"summary_findings", "summary_scorecard", "summary_comparison", "appendix_ledger"} <= set(wb.sheetnames)
 
-
-def test_long_tables_may_break_across_pages():
-    """A shown table of more than 25 rows gets ``audit-long`` (the print CSS lets it break between rows, so it is
-    not pushed whole to a new page first); up to 25 rows it is kept on one page."""
-    from audit_kit.report.appendix import LONG_TABLE_ROWS, ReportTable, table_html, wrap_css
-    from audit_kit.report.fmt import Formatter
-
-    assert LONG_TABLE_ROWS == 25
-    assert (wrap_css(25), wrap_css(26)) == ("audit-table-wrap", "audit-table-wrap audit-long")
-    fmt = Formatter("en", "RUB")
-    long = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)})), fmt)
-    short = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)}), max_rows=10), fmt, t=Translator("en"))
-    assert long.startswith('<div class="audit-table-wrap audit-long">')
-    assert short.startswith('<div class="audit-table-wrap">')
-    css = (Path(__file__).parents[1] / "templates" / "audit_report" / "report.css").read_text(encoding="utf-8")
-    assert ".audit-table-wrap.audit-long" in css and "break-inside: auto" in css
