@@ -419,4 +419,3 @@ def test_demo_workbook_has_every_module_table(demo_run):
         for name in json.loads(manifest.read_text(encoding="utf-8")):
             assert name[:31] in wb.sheetnames, name
     assert {"summary_findings", "summary_scorecard", "summary_comparison", "appendix_ledger"} <= set(wb.sheetnames)
-
