@@ -31,7 +31,7 @@ from .modules import MODULES, SUMMARY
 from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
 from .provenance import demo_config_path, scratch_dir
-from .report.appendix import retag_table
+from .report.appendix import retag_table, wrap_css
 from .report.fmt import Formatter
 from .report.i18n import Translator
 
@@ -54,6 +54,7 @@ def jsonable(x: Any) -> Any:
 
 
 KEY_COLUMNS = {f"{family}_key" for family in FAMILIES}     # ingest's integer keys: always read (small)
+BRANCH_ENDS = 5          # a network's tables by branch show this many first and last branches (`Module.show_branches`)
 
 
 class RunTables(Mapping[str, pd.DataFrame]):
@@ -214,7 +215,23 @@ class Module:
         more = ""
         if len(df) > max_rows:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'
-        self.show_html(f'<div class="audit-table-wrap">{body}{more}</div>')
+        self.show_html(f'<div class="{wrap_css(len(shown))}">{body}{more}</div>')
+
+    def show_branches(self, name: str, table: pd.DataFrame, *, rank_by: str, formats: dict[str, str],
+                      title_key: str, ascending: bool = False, each: int = BRANCH_ENDS, **title_values: Any) -> None:
+        """A module's key table by branch (a network): the whole table kept for the workbook as ``name`` (canonical
+        columns, one row per branch), the report showing the ``each`` first and last branches by ``rank_by``
+        (highest first unless ``ascending``; `plots.ends`) and a note saying so (``common.branches_shown``)."""
+        from .plots import ends
+
+        self.keep_table(name, table, title=self.t(title_key, **title_values), formats=formats)
+        ordered = table.sort_values([rank_by, "branch_id"], ascending=[ascending, True], kind="stable", na_position="last")
+        shown = ends(ordered, 2 * each)
+        self.show_table(f"{name}_shown", shown, export=False, formats=formats, title_key=title_key,
+                        max_rows=len(shown), **title_values)
+        if len(shown) < len(table):
+            self.say("common.branches_shown", css="audit-more", each=self.fmt.num(each), total=self.fmt.num(len(table)),
+                     by=self.column_label(rank_by))
 
     def keep_table(self, name: str, df: pd.DataFrame, *, title: str, formats: dict[str, str] | None = None,
                    appendix: bool = False) -> None:

@@ -319,3 +319,36 @@ def test_short_payment_history_is_flagged():
     # with registration dates the existing patients are recognised, so the warning is not needed
     registered = canon("patients", patient_id=["A"], created_at=["2020-01-01"])
     assert not ch.short_history(INVOICES, PERIODS, patients=registered)
+
+
+def test_branch_channels_and_totals_of_a_network():
+    """New patients in March: P1 (SEO, 1 000 ₽, 2 paid days) and P2 (SEO, 500 ₽) at home in A, P3 (Context,
+    3 000 ₽) in B, P4 (Context) without a home branch, P5 (SEO) acquired in February. Leads in March: A 3 SEO,
+    B 1 SEO and 2 Context, one lead without a branch.
+    A·SEO: 3 leads, 2 new, 1 500 ₽, 750 per patient, return share 1/2. B·Context: 2 leads, 1 new, 3 000 ₽.
+    B·SEO: 1 lead, no new patient. Totals: A 3 leads, 2 new, main channel SEO (100 %); B 3 leads, 1 new,
+    main channel Context (100 %)."""
+    from types import SimpleNamespace
+
+    from audit_kit.metrics import channels as c
+
+    t = pd.Timestamp
+    patients = pd.DataFrame({"patient_id": ["P1", "P2", "P3", "P4", "P5"],
+                             "acquired_at": [t("2024-03-02"), t("2024-03-05"), t("2024-03-09"), t("2024-03-10"),
+                                             t("2024-02-10")],
+                             "first_touch": ["SEO", "SEO", "Context", "Context", "SEO"],
+                             "revenue": [1000.0, 500.0, 3000.0, 700.0, 900.0], "paid_days": [2, 1, 1, 1, 1]})
+    journey = pd.DataFrame({"created_at": [t("2024-03-01")] * 7, "channel": ["SEO"] * 4 + ["Context"] * 2 + ["SEO"],
+                            "branch_id": pd.array(["A", "A", "A", "B", "B", "B", None], dtype="string")})
+    prepared = SimpleNamespace(patients=patients, journey=journey)
+    home = pd.Series(["A", "A", "B", "A"], index=pd.Index(["P1", "P2", "P3", "P5"], dtype="string"), dtype="string")
+    out = c.branch_channels(prepared, t("2024-03-01"), t("2024-04-01"), home).set_index(["branch_id", "channel"])
+    assert out.index.tolist() == [("A", "SEO"), ("B", "Context"), ("B", "SEO")]
+    assert out[["leads", "new_patients", "returning_patients"]].to_numpy().tolist() == [[3, 2, 1], [2, 1, 0], [1, 0, 0]]
+    assert out["revenue"].tolist() == [1500.0, 3000.0, 0.0]
+    assert out.loc[("A", "SEO"), "revenue_per_patient"] == 750.0 and out.loc[("A", "SEO"), "return_share"] == 0.5
+    assert np.isnan(out.loc[("B", "SEO"), "revenue_per_patient"])
+    totals = c.branch_totals(out.reset_index()).set_index("branch_id")
+    assert totals[["leads", "new_patients"]].to_numpy().tolist() == [[3, 2], [3, 1]]
+    assert totals["main_channel"].tolist() == ["SEO", "Context"] and totals["main_channel_share"].tolist() == [1.0, 1.0]
+    assert c.branch_channels(prepared, t("2024-03-01"), t("2024-04-01"), None) is None

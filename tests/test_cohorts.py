@@ -342,3 +342,23 @@ def test_newer_cohorts_priced_against_the_older_ones(monkeypatch, period, per_mo
     assert found[0]["id"] == "newer_cohorts_worse" and price.money == pytest.approx(2_000 * per_month)
     assert (price.stage, price.target_source, price.benchmark, price.rate_kind) == ("return", "benchmark",
                                                                                  "older_cohorts", "money")
+
+
+def test_branch_cohorts_of_a_network():
+    """P1 and P2 at home in branch A, P3 in B (P4, refunds only, is never acquired). As of 2025-03-15:
+    A: 2 new patients; month 1 (February) P1 came back -> retention 1/2; month 2 (March) P2 did (P1's March
+    refund is no visit) -> 1/2; LTV over month 0 = (1 000 + 0) / 2 = 500, over months 0-1 = (1 500) / 2 = 750.
+    B: 1 new patient; March: no visit -> retention 0; month 2 (April) not observed -> NaN; LTV 2 300 and 2 300."""
+    inv = invoices()
+    prepared = cc.prepare({"invoices": inv})
+    home = pd.Series(["A", "A", "B"], index=pd.Index(["P1", "P2", "P3"], dtype="string"), dtype="string")
+    out = cc.branch_cohorts(inv, prepared, home, ltv_months=(1, 2), retention_months=(1, 2)).set_index("branch_id")
+    assert out.columns.tolist() == ["new_patients", "retention_m1", "retention_m2", "ltv_1m", "ltv_2m"]
+    assert out["new_patients"].tolist() == [2, 1]
+    assert out.loc["A", ["retention_m1", "retention_m2", "ltv_1m", "ltv_2m"]].tolist() == pytest.approx([0.5, 0.5, 500, 750])
+    b = out.loc["B"]
+    assert (b["retention_m1"], b["ltv_1m"], b["ltv_2m"]) == (0.0, 2300.0, 2300.0) and np.isnan(b["retention_m2"])
+    assert cc.branch_cohorts(inv, prepared, None) is None
+    # a new patient without a home branch is left out
+    partial = cc.branch_cohorts(inv, prepared, home.drop("P2"), ltv_months=(1,), retention_months=(1,)).set_index("branch_id")
+    assert partial.loc["A", ["new_patients", "retention_m1", "ltv_1m"]].tolist() == [1, 1.0, 1000.0]

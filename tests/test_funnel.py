@@ -681,3 +681,43 @@ def test_the_journey_by_ingest_keys_is_the_journey_by_ids(clinic):
     plain = journey_of(tables, treatment_categories=["surgery"])
     pd.testing.assert_frame_equal(journey_of(keyed, treatment_categories=["surgery"]), plain)
     assert plain["paid"].any()
+
+
+def test_branch_funnel_of_a_network():
+    """Branch A: 4 leads, 3 booked, 2 shown, 1 paid; answered in 2, 10 and 30 minutes and once never.
+    Branch B: 2 leads, 1 booked, 1 shown, 1 paid; answered in 1 and 3 minutes. One lead without a branch and
+    one of branch B outside the period are left out.
+    A: lead→booking 3/4, booking→show 2/3, show→paid 1/2; no response 1/4, median 10 min, within 5 min 1/4.
+    B: 1/2, 1/1, 1/1; no response 0, median 2 min, within 5 min 2/2."""
+    from audit_kit.metrics import funnel as fm
+
+    t = pd.Timestamp("2024-03-05")
+    journey = pd.DataFrame({
+        "created_at": [t] * 7 + [pd.Timestamp("2023-01-01")],
+        "branch_id": pd.array(["A", "A", "A", "A", "B", "B", None, "B"], dtype="string"),
+        "booked": [True, True, True, False, True, False, True, True],
+        "shown": [True, True, False, False, True, False, True, True],
+        "paid": [True, False, False, False, True, False, True, True],
+        "response_minutes": [2.0, 10.0, 30.0, np.nan, 1.0, 3.0, 1.0, 1.0]})
+    out = fm.branch_funnel(journey, pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")).set_index("branch_id")
+    assert out.index.tolist() == ["A", "B"]
+    assert out[["leads", "booked_leads", "shown_leads", "paid_leads"]].to_numpy().tolist() == [[4, 3, 2, 1], [2, 1, 1, 1]]
+    assert out["lead_to_booking"].tolist() == pytest.approx([0.75, 0.5])
+    assert out["booking_to_show"].tolist() == pytest.approx([2 / 3, 1.0])
+    assert out["show_to_paid"].tolist() == pytest.approx([0.5, 1.0])
+    assert out["no_response"].tolist() == pytest.approx([0.25, 0.0])
+    assert out["median_response_minutes"].tolist() == pytest.approx([10.0, 2.0])
+    assert out["within_5m"].tolist() == pytest.approx([0.25, 1.0])
+    # one clinic, or no branch at all: nothing by branch
+    assert fm.branch_funnel(journey.assign(branch_id="A"), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")) is None
+    assert fm.branch_funnel(journey.drop(columns=["branch_id"]), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-04-01")) is None
+
+
+def test_lead_journey_carries_the_branch_only_when_leads_have_one():
+    leads = pd.DataFrame({"lead_id": ["l1", "l2"], "created_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                          "channel": ["a", "b"]})
+    from audit_kit.metrics import funnel as fm
+
+    assert "branch_id" not in fm.lead_journey(leads)
+    assert "branch_id" not in fm.lead_journey(leads.assign(branch_id=pd.array([None, None], dtype="string")))
+    assert fm.lead_journey(leads.assign(branch_id=["X", None]))["branch_id"].tolist() == ["X", pd.NA]

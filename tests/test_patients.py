@@ -166,3 +166,20 @@ def test_ingest_keys_give_the_same_results_as_keys_made_on_the_fly():
     pd.testing.assert_frame_equal(keyed_rows[0], plain_rows[0])
     assert keyed_rows[1].tolist() == plain_rows[1].tolist() and keyed_rows[2] == plain_rows[2]
 
+
+
+def test_home_branch_is_the_branch_of_most_visits():
+    """p1: 2 visits in B, 1 in A -> B. p2: 1 in A, 1 in B -> a tie, the first branch: A. p3: a no-show in A
+    only -> no home. p4: a visit after the as-of day in A and one before in B -> B as of 2024-02-01.
+    One branch, or no branch column: None."""
+    from audit_kit.metrics.patients import home_branch
+
+    b = pd.DataFrame({"patient_id": ["p1", "p1", "p1", "p2", "p2", "p3", "p4", "p4", "p4"],
+                      "branch_id": ["B", "A", "B", "B", "A", "A", "A", "A", "B"],
+                      "status": ["completed"] * 5 + ["no_show"] + ["completed"] * 3,
+                      "slot_start": pd.to_datetime(["2024-01-05"] * 6 + ["2024-03-01", "2024-03-02", "2024-01-10"])})
+    assert home_branch(b).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
+    assert home_branch(b, pd.Timestamp("2024-02-01")).to_dict() == {"p1": "B", "p2": "A", "p4": "B"}
+    keyed = b.assign(patient_key=[0, 0, 0, 1, 1, 2, 3, 3, 3])                      # ingest's keys: the same answer
+    assert home_branch(keyed).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
+    assert home_branch(b.assign(branch_id="A")) is None and home_branch(b.drop(columns=["branch_id"])) is None

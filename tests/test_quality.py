@@ -401,3 +401,17 @@ def test_event_order_counts_impossible_times_and_keeps_the_rows():
     assert out.loc["checkin_before_booking", ["checked", "rows", "example_rows"]].tolist() == [3, 2, "2, 3"]
     assert out.loc["visit_ends_before_start", ["checked", "rows", "example_rows"]].tolist() == [2, 1, "4"]
     assert out.loc["booked_after_slot", "share"] == pytest.approx(1 / 3)
+
+
+def test_ledger_files_shown_capped_for_a_network():
+    """A network's payments table read from 5 files: the report names the first 3 and says how many more;
+    a table of one file keeps its name; the ledger (workbook) keeps every file."""
+    from audit_kit.modules.quality import files_shown
+    from audit_kit.report.fmt import Formatter
+    from audit_kit.report.i18n import Translator
+
+    files = pd.Series(["p1.csv, p2.csv, p3.csv, p4.csv, p5.csv", "leads.csv"])
+    shown = files_shown(files, Formatter("ru", "RUB"), Translator("ru"))
+    assert shown.tolist() == ["p1.csv, p2.csv, p3.csv и ещё 2 — полный список в таблицах", "leads.csv"]
+    assert files_shown(files, Formatter("en", "RUB"), Translator("en"), n=4).iloc[0] == (
+        "p1.csv, p2.csv, p3.csv, p4.csv and 1 more — the full list is in the tables")

@@ -369,7 +369,7 @@ def pdf_pages(pdf: Path) -> list:
 
 
 def kept_whole_elements_by_page(html_path: Path) -> dict[int, set[int]]:
-    """For every figure, table and finding card: the PDF pages its boxes land on (WeasyPrint layout;
+    """For every figure, table (but a long one, `wrap_css`) and finding card: the PDF pages its boxes land on (WeasyPrint layout;
     `_page_box` is WeasyPrint's own page tree)."""
     from weasyprint import HTML
 
@@ -386,7 +386,8 @@ def kept_whole_elements_by_page(html_path: Path) -> dict[int, set[int]]:
         assert (round(page.width), round(page.height)) == (794, 1123)     # A4 at 96 px/in
         for box in walk(page._page_box):
             element = getattr(box, "element", None)
-            if element is not None and keep & set((element.get("class") or "").split()):
+            classes = set((element.get("class") or "").split()) if element is not None else set()
+            if keep & classes and "audit-long" not in classes:      # a long table may break (`wrap_css`)
                 pages_of[id(element)].add(number)
     return pages_of
 
@@ -398,6 +399,23 @@ def test_split_detection_can_fail(tmp_path):
                     f'<figure class="audit-figure">small</figure></body></html>', encoding="utf-8")
     pages = kept_whole_elements_by_page(page)
     assert sorted(len(p) for p in pages.values()) == [1, 5]            # the figure on one page, the table on five
+
+
+def test_long_tables_may_break_across_pages():
+    """A shown table of more than 25 rows gets ``audit-long`` (the print CSS lets it break between rows, so it is
+    not pushed whole to a new page first); up to 25 rows it is kept on one page."""
+    from audit_kit.report.appendix import LONG_TABLE_ROWS, ReportTable, table_html, wrap_css
+    from audit_kit.report.fmt import Formatter
+
+    assert LONG_TABLE_ROWS == 25
+    assert (wrap_css(25), wrap_css(26)) == ("audit-table-wrap", "audit-table-wrap audit-long")
+    fmt = Formatter("en", "RUB")
+    long = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)})), fmt)
+    short = table_html(ReportTable("t", "", pd.DataFrame({"n": range(30)}), max_rows=10), fmt, t=Translator("en"))
+    assert long.startswith('<div class="audit-table-wrap audit-long">')
+    assert short.startswith('<div class="audit-table-wrap">')
+    css = (Path(__file__).parents[1] / "templates" / "audit_report" / "report.css").read_text(encoding="utf-8")
+    assert ".audit-table-wrap.audit-long" in css and "break-inside: auto" in css
 
 
 def test_demo_pdf_acceptance(demo_run):

@@ -455,3 +455,22 @@ def test_the_summary_by_ingest_keys_is_the_summary_by_ids():
     pd.testing.assert_frame_equal(services, rfm.visit_services(tables["invoices"], AS_OF))
     assert rfm.last_doctors(AS_OF, keyed["visits"], None, keyed["doctors"]).to_dict() == \
         rfm.last_doctors(AS_OF, tables["visits"], None, tables["doctors"]).to_dict()
+
+
+def test_segment_branches_counts_patients_in_their_home_branch():
+    """Patients p1, p2 (best) and p3 (lost) at home in A, p4 (best) in B, p5 (lost) without a home branch and
+    p6 (home B) without a segment: A 3 patients (2 best, 1 lost), B 1 (1 best); every other segment 0."""
+    from audit_kit.metrics import rfm as r
+
+    segments = r.segment_map()
+    table = pd.DataFrame({"segment": ["best", "best", "lost", "best", "lost", None]},
+                         index=pd.Index(["p1", "p2", "p3", "p4", "p5", "p6"], name="patient_id"))
+    home = pd.Series(["A", "A", "A", "B", "B"], index=pd.Index(["p1", "p2", "p3", "p4", "p6"], dtype="string"),
+                     dtype="string")
+    out = r.segment_branches(table, home, segments).set_index("branch_id")
+    order = list(dict.fromkeys(segments["segment"]))
+    assert out.columns.tolist() == ["patients"] + [f"{s}_patients" for s in order]
+    assert out.loc["A", ["patients", "best_patients", "lost_patients"]].tolist() == [3, 2, 1]
+    assert out.loc["B", ["patients", "best_patients", "lost_patients"]].tolist() == [1, 1, 0]
+    assert out.drop(columns=["patients", "best_patients", "lost_patients"]).to_numpy().sum() == 0
+    assert r.segment_branches(table, None, segments) is None

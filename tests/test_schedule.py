@@ -666,3 +666,64 @@ def test_branch_league_of_a_network(tmp_path):
     shown = summary.league_rows(league, Translator("ru"))
     assert shown["mark"].tolist() == ["больше всего под угрозой", "лучший"]
     assert summary.league_table(tmp_path / "nowhere") is None
+
+
+def test_specialty_balance_within_each_branch_of_a_network():
+    """Branch A: therapists A1 98 % (over) and A2 40 % (under, 600 idle min, 20 patients) -> imbalance.
+    Branch B: therapists B1 50 % and B2 45 % (both under, 10 + 5 patients) -> no imbalance, spread 5 pp.
+    B3 (surgeon) is the only surgeon of B; C1, a therapist without a branch, is compared with nobody.
+    Across the network the four therapists would have made one row; within branches they make two."""
+    per = pd.DataFrame({"doctor_id": ["A1", "A2", "B1", "B2", "B3", "C1"],
+                        "doctor": ["Dr A1", "Dr A2", "Dr B1", "Dr B2", "Dr B3", "Dr C1"],
+                        "specialty": ["ther", "ther", "ther", "ther", "surg", "ther"],
+                        "branch_id": ["A", "A", "B", "B", "B", None],
+                        "utilisation": [0.98, 0.40, 0.50, 0.45, 0.70, 0.10],
+                        "idle_minutes": [0, 600, 300, 150, 10, 900], "idle_patients": [0, 20, 10, 5, 0, 30]})
+    out = sc.specialty_balance(per)
+    assert out.columns[:2].tolist() == ["branch_id", "specialty"]
+    assert list(zip(out["branch_id"], out["specialty"])) == [("A", "ther"), ("B", "ther")]
+    a, b = out.iloc[0], out.iloc[1]
+    assert (a["busiest"], a["least"], a["overloaded"], a["underloaded"], a["imbalance"]) == (
+        "Dr A1", "Dr A2", "Dr A1", "Dr A2", True)
+    assert (a["idle_minutes"], a["idle_patients"]) == (600, 20)
+    assert (b["overloaded"], b["underloaded"], b["imbalance"]) == ("", "Dr B2, Dr B1", False)
+    assert b["spread"] == pytest.approx(0.05) and b["idle_patients"] == 15
+    # without the column: one comparison per specialty across the network, the table as before
+    plain = sc.specialty_balance(per.drop(columns=["branch_id"]))
+    assert plain.columns[0] == "specialty" and plain["underloaded"].tolist() == ["Dr C1, Dr A2, Dr B2, Dr B1"]
+
+
+def test_network_balance_shown_rows_and_names_capped():
+    """Three (branch, specialty) rows: X imbalanced with 2 idle patients, Y not with 50, Z not with 9.
+    Shown: the imbalanced first, then by idle patients; two rows; names capped at two, then «и ещё 2»."""
+    from audit_kit.report.fmt import Formatter
+    from audit_kit.report.i18n import Translator
+
+    balance = pd.DataFrame({"branch_id": ["X", "Y", "Z"], "specialty": ["s", "s", "s"],
+                            "busiest": ["a", "b", "c"], "busiest_utilisation": [0.99, 0.5, 0.5],
+                            "least": ["d", "e", "f"], "least_utilisation": [0.1, 0.2, 0.3], "spread": [0.89, 0.3, 0.2],
+                            "overloaded": ["a", "", ""], "underloaded": ["d, g, h, i", "e", "f"],
+                            "idle_minutes": [60.0, 1500.0, 270.0], "idle_patients": [2.0, 50.0, 9.0],
+                            "imbalance": [True, False, False]})
+    shown = section.balance_shown(balance, Formatter("ru", "RUB"), Translator("ru"), rows=2, names=2)
+    assert shown["branch_id"].tolist() == ["X", "Y"]
+    assert shown["underloaded"].tolist() == ["d, g и ещё 2 — полный список в таблицах", "e"]
+    assert "imbalance" not in shown and "idle_minutes" not in shown
+
+
+def test_network_imbalance_finding_names_branches_and_each_specialty_once():
+    """Therapists imbalanced in branches A (20 idle patients) and B (30): the pairs name the branch, most idle first;
+    the specialty is named once. Without branches: one pair per specialty, as before."""
+    from audit_kit.report.fmt import Formatter
+    from audit_kit.report.i18n import Translator
+
+    per = pd.DataFrame({"doctor_id": ["A1", "A2", "B1", "B2"], "doctor": ["Dr A1", "Dr A2", "Dr B1", "Dr B2"],
+                        "specialty": ["ther"] * 4, "branch_id": ["A", "A", "B", "B"],
+                        "utilisation": [0.98, 0.40, 0.99, 0.30], "idle_minutes": [0, 600, 0, 900],
+                        "idle_patients": [0, 20, 0, 30]})
+    fmt, t = Formatter("en", "RUB"), Translator("en")
+    specialties, pairs = section.imbalance_text(sc.specialty_balance(per), fmt, t)
+    assert specialties == "ther"
+    assert pairs == "B · ther: Dr B1 ↔ Dr B2, A · ther: Dr A1 ↔ Dr A2"
+    specialties, pairs = section.imbalance_text(sc.specialty_balance(per.drop(columns=["branch_id"])), fmt, t)
+    assert (specialties, pairs) == ("ther", "ther: Dr B1, Dr A1 ↔ Dr B2, Dr A2")

@@ -183,6 +183,60 @@ class Prepared:
         return out.reset_index()
 
 
+BRANCH_CHANNEL_COLUMNS = ["branch_id", "channel", "leads", "new_patients", "revenue", "revenue_per_patient",
+                          "returning_patients", "return_share"]
+BRANCH_COLUMNS = ["branch_id", "leads", "new_patients", "revenue", "revenue_per_patient", "return_share",
+                  "main_channel", "main_channel_share"]
+
+
+def branch_channels(prepared: Prepared, start: pd.Timestamp, end: pd.Timestamp, home: pd.Series | None, *,
+                    attribution: str = "first_touch") -> pd.DataFrame | None:
+    """What a network's channels bring each branch in ``[start, end)``: per (branch, channel) the ``leads``
+    created (by the lead's own ``branch_id``; 0 when leads carry no branch) and the ``new_patients`` acquired
+    (by ``attribution``, at home in the branch: `patients.home_branch`) with their ``revenue`` within the
+    horizon, ``returning_patients`` and the ratios of `add_ratios` that need no spend. Spend is the
+    network's per channel and is not split: no CAC or ROMI by branch. None without a home branch."""
+    if home is None:
+        return None
+    part = prepared.patients.loc[in_window(prepared.patients["acquired_at"], start, end).to_numpy(bool)]
+    frame = pd.DataFrame({"branch_id": home.reindex(pd.Index(part["patient_id"].astype("string"))).to_numpy(),
+                          "channel": part[attribution].astype("string").to_numpy(), "new_patients": 1,
+                          "revenue": part["revenue"].to_numpy(),
+                          "returning_patients": (part["paid_days"] >= 2).to_numpy(np.int64)}).dropna(subset=["branch_id"])
+    out = frame.groupby(["branch_id", "channel"], sort=True).sum()
+    journey = prepared.journey
+    if journey is not None and "branch_id" in journey:
+        leads = stage_counts(journey.loc[journey["branch_id"].notna().to_numpy(bool)], start, end,
+                             by=["branch_id", "channel"]).set_index(["branch_id", "channel"])["leads"]
+        leads.index = leads.index.set_levels([lv.astype("string") for lv in leads.index.levels])
+        out = out.join(leads, how="outer")
+    for col in ("leads", "new_patients", "returning_patients"):
+        out[col] = out[col].fillna(0).astype("int64") if col in out else 0
+    out["revenue"] = out["revenue"].fillna(0.0)
+    out["revenue_per_patient"] = ratio(out["revenue"], out["new_patients"])
+    out["return_share"] = ratio(out["returning_patients"], out["new_patients"])
+    out = out.reset_index()
+    out[["branch_id", "channel"]] = out[["branch_id", "channel"]].astype("string")
+    return out[BRANCH_CHANNEL_COLUMNS]
+
+
+def branch_totals(by_channel: pd.DataFrame) -> pd.DataFrame:
+    """`branch_channels` rolled up to one row per branch: ``leads``, ``new_patients``, ``revenue``, the ratios,
+    and ``main_channel`` — the channel that brought the branch most new patients (ties: first by name) — with
+    its share of them. Sorted by branch."""
+    sums = by_channel.groupby("branch_id", sort=True)[["leads", "new_patients", "revenue", "returning_patients"]].sum()
+    sums["revenue_per_patient"] = ratio(sums["revenue"], sums["new_patients"])
+    sums["return_share"] = ratio(sums["returning_patients"], sums["new_patients"])
+    top = (by_channel.loc[by_channel["new_patients"] > 0]
+           .sort_values(["branch_id", "new_patients", "channel"], ascending=[True, False, True], kind="stable")
+           .drop_duplicates("branch_id").set_index("branch_id"))
+    sums["main_channel"] = top["channel"].reindex(sums.index)
+    sums["main_channel_share"] = ratio(top["new_patients"].reindex(sums.index), sums["new_patients"])
+    out = sums.reset_index()
+    out["branch_id"] = out["branch_id"].astype("string")
+    return out[BRANCH_COLUMNS]
+
+
 def _order(df: pd.DataFrame) -> pd.DataFrame:
     """Paid channels by spend (largest first), then the others by new patients; ``unknown`` last."""
     key = pd.DataFrame({"unknown": df["channel"].eq(UNKNOWN_CHANNEL), "unpaid": df["spend"].isna(),

@@ -314,6 +314,7 @@ class CohortSummary:
     paid: pd.DataFrame | None               # pooled over the channels with spend: one-row `channel_ltv`
     multiples: pd.DataFrame                 # `cohort_multiples`
     window: tuple[pd.Timestamp, pd.Timestamp] | None   # acquisition months of the channel view
+    branches: pd.DataFrame | None = None    # `branch_cohorts` (a network), else None
 
     def headlines(self) -> dict[str, float]:
         """ltv_<N>m (money), retention_m1 / retention_m6 (rate), payback_month over all paid channels."""
@@ -386,6 +387,8 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     multiples = cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period)
     summary = CohortSummary(end, not is_month_end(end), period, prepared.known_before, horizons, gross_margin, table,
                             curves(table), None, None, None, None, multiples, None)
+    summary.branches = branch_cohorts(invoices, prepared, pt.home_branch(data.get("bookings"), end), period=period,
+                                      end=end, ltv_months=horizons)
     if not by_channel:
         return summary
     view = cells.loc[in_window(cells["cohort"], window_from, window_to).to_numpy(bool)]
@@ -405,6 +408,39 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
             summary.paid = channel_ltv(pooled, pd.Series({"paid": spend.reindex(paid_channels).sum()}),
                                        ltv_months=horizons, gross_margin=gross_margin)
     return summary
+
+
+BRANCH_RETENTION = (1, 3)     # retention months of a network's cohorts by branch
+
+
+def branch_cohorts(invoices: pd.DataFrame, prepared: "Prepared", home: pd.Series | None, *, period: str = "month",
+                   end: pd.Timestamp | None = None, ltv_months: Sequence[int] = (6, 12),
+                   retention_months: Sequence[int] = BRANCH_RETENTION) -> pd.DataFrame | None:
+    """A network's cohorts by branch: the new patients grouped by their home branch (`patients.home_branch`, the
+    branch of most of their visits) into `cohort_cells` with ``by="branch_id"``; per branch ``new_patients``
+    (acquired up to ``end``), ``retention_m<K>`` and ``ltv_<N>m`` (`at_month` of the branch's `curves`: pooled
+    over the cohorts that have the month observed; NaN where none has). New patients without a home branch
+    are left out. None when there is no home branch (one clinic). Sorted by branch."""
+    if home is None:
+        return None
+    acquired = prepared.acquired.assign(
+        branch_id=home.reindex(pd.Index(prepared.acquired["patient_id"].astype("string"))).to_numpy())
+    known = acquired["branch_id"].notna().to_numpy(bool)
+    cells = cohort_cells(invoices, acquired, period=period, by="branch_id", end=end, visits=prepared.visits,
+                         positions=prepared.positions)
+    cells = cells.loc[cells["branch_id"].isin(pd.unique(acquired["branch_id"].to_numpy()[known])).to_numpy(bool)]
+    if cells.empty:
+        return None
+    curve = curves(cohort_table(cells, by="branch_id", period=period), by="branch_id")
+    first = curve.loc[curve["month_index"].eq(0)].set_index("branch_id")
+    out = pd.DataFrame({"new_patients": first["patients"].astype("int64")})
+    for k in retention_months:
+        out[f"retention_m{k}"] = at_month(curve, k, "retention", by="branch_id").reindex(out.index)
+    for n in ltv_months:
+        out[f"ltv_{n}m"] = at_month(curve, n - 1, "cum_revenue_per_patient", by="branch_id").reindex(out.index)
+    out = out.rename_axis("branch_id").reset_index()
+    out["branch_id"] = out["branch_id"].astype("string")
+    return out.sort_values("branch_id", kind="stable").reset_index(drop=True)
 
 
 def retention_trend(table: pd.DataFrame, *, k: int = COMPARE_MONTH, newest: int = NEWEST_COHORTS) -> dict[str, Any] | None:

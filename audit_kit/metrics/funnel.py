@@ -85,6 +85,8 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
     - ``kind``: ``call`` when the lead has a ``call_id``, else ``written`` (form, chat, aggregator).
       Present only when some lead has a ``call_id``.
 
+    - ``branch_id``: the lead's branch, when some lead has one (a network's CRM).
+
     Stages whose data is missing (no bookings table or no ``lead_id`` in it; no invoices) are
     absent columns, not False. Also carried: ``lead_id``, ``created_at``, ``month`` (first day),
     ``channel``, ``call_id``, ``lost_reason``, ``outcome`` (won | lost | open from the CRM stage, NA
@@ -96,6 +98,8 @@ def lead_journey(leads: pd.DataFrame, bookings: pd.DataFrame | None = None,
     for col in ("call_id", "lost_reason", "outcome"):
         out[col] = (leads[col].astype("string").reset_index(drop=True) if col in leads
                     else pd.Series(pd.NA, index=out.index, dtype="string"))
+    if _has_values(leads, "branch_id"):          # a network: the branch the lead came to (`branch_funnel`)
+        out["branch_id"] = leads["branch_id"].astype("string").reset_index(drop=True)
     if _has_values(leads, "call_id"):
         written = out["call_id"].isna().to_numpy(bool)
         out["kind"] = pd.Categorical.from_codes(written.astype(np.int8), categories=list(KINDS))
@@ -528,6 +532,27 @@ def leak_table(totals: Mapping[str, float], *, avg_first_check: float, months: f
 
 
 # -- one period, headline metrics ------------------------------------------------------
+BRANCH_RESPONSE = ("no_response", "median_response_minutes", "within_5m")   # `response_by` columns by branch
+
+
+def branch_funnel(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
+    """A network's funnel by the leads' ``branch_id``: per branch the `stage_counts` of the period's leads
+    (``leads``, ``booked_leads``, ``shown_leads``, ``paid_leads``, ``treated_leads`` where known) with the
+    conversions of `add_conversions`, and, when response times are recorded, ``no_response``,
+    ``median_response_minutes`` and ``within_5m`` (`response_by`). Site sessions and calls are network-wide
+    (no branch): not split. Leads without a branch are left out. None without branches or with one branch.
+    Sorted by branch."""
+    if "branch_id" not in journey or journey["branch_id"].nunique() < 2:
+        return None
+    part = journey.loc[journey["branch_id"].notna().to_numpy(bool)]
+    out = add_conversions(stage_counts(part, start, end, by=["branch_id"]))
+    out["branch_id"] = out["branch_id"].astype("string")
+    if "response_minutes" in part:
+        speed = response_by(part, start, end, ["branch_id"])[["branch_id", *BRANCH_RESPONSE]]
+        out = out.merge(speed, on="branch_id", how="left")
+    return out.reset_index(drop=True)
+
+
 def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, *,
                    site_traffic: pd.DataFrame | None = None, invoices: pd.DataFrame | None = None,
                    calls: pd.DataFrame | None = None, treatment_horizon_days: int = 90) -> dict[str, Any]:
@@ -539,6 +564,7 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     or None), ``by_weekday_hour`` and ``peaks`` (or None), ``buckets``, ``response_by_channel``,
     ``response_by_kind`` and ``response_by_channel_kind``,
     ``median_first_response_minutes``, ``unbooked`` (by channel), ``reasons``, ``leaks``,
+    ``by_branch`` (`branch_funnel`: a network's funnel by branch, else None),
     ``money_at_stake_per_month`` (sum of the leaks marked ``in_total``; NaN if none priced),
     ``available`` (names of the stages and conversions computed, and of ``invoices``, ``calls``,
     ``response`` when present), ``treatment_open_days`` (see ``treatment_open_days``).
@@ -564,6 +590,7 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
         out["peaks"] = peak_hours(out["by_weekday_hour"])
     out["treatment_open_days"] = (treatment_open_days(invoices, end, treatment_horizon_days)
                                   if "treated" in journey else 0)
+    out["by_branch"] = branch_funnel(journey, start, end)
     out["buckets"] = response_buckets(journey, start, end)
     out["response_by_channel"] = response_by(journey, start, end, ["channel"])
     out["response_by_kind"] = response_by(journey, start, end, ["kind"])

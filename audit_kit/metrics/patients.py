@@ -11,6 +11,7 @@ call these functions and never re-derive them (DESIGN §4). Pure, vectorised, no
   refunds only is never acquired, and neither is an existing patient: one registered in
   ``patients.created_at`` before the payment export begins and more than 60 days before their
   first payment in it (their first payment in the data is a return; `existing_patients`).
+- **home branch** (a network): the branch of most of the patient's visits (`home_branch`).
 - **first touch**: the channel of the patient's earliest lead from a new-contact channel
   (channels in ``repeat_channels`` are skipped); else ``patients.first_channel``; else
   ``unknown``. **last touch**: the channel of the latest such lead created on or before
@@ -264,3 +265,36 @@ def touches(acquired: pd.DataFrame, leads: pd.DataFrame | None = None, patients:
         codes = np.where(code >= 0, lead_code[np.maximum(code, 0)] if len(lead_code) else -1, fallback)
         out[col] = pd.Series(all_names.to_numpy(dtype=object)[codes], dtype="string")
     return out
+
+
+def home_branch(bookings: pd.DataFrame | None, as_of: pd.Timestamp | None = None) -> pd.Series | None:
+    """A network's **home branch** of each patient: the branch of most of their visits — completed bookings
+    with a ``branch_id`` (slot on or before ``as_of``'s day when given); a tie goes to the first branch in sort
+    order. Returns branch_id (string) indexed by patient_id, patients without such a visit absent; None when
+    the bookings carry no ``branch_id`` or a single branch (one clinic: nothing is split by branch).
+
+    The one definition the modules' tables by branch use (RFM segments, cohorts). Vectorised: the (patient,
+    branch) pairs are counted on integer codes (ingest's ``patient_key`` when present), one sort picks each
+    patient's branch."""
+    if bookings is None or "branch_id" not in bookings:
+        return None
+    branch = bookings["branch_id"]
+    keep = (bookings["status"].eq("completed").fillna(False).to_numpy(bool) & branch.notna().to_numpy(bool)
+            & bookings["patient_id"].notna().to_numpy(bool))
+    if as_of is not None:
+        keep &= up_to(bookings["slot_start"], as_of).to_numpy(bool)
+    rows = np.flatnonzero(keep)
+    b_code, b_values = pd.factorize(branch.take(rows), sort=True)     # a Series: no object array of the strings
+    if len(b_values) < 2:
+        return None
+    if "patient_key" in bookings:
+        p_code = bookings["patient_key"].to_numpy(np.int64)[rows]
+    else:
+        p_code = pd.factorize(bookings["patient_id"].take(rows))[0].astype(np.int64)
+    pair, first, visits = np.unique(p_code * len(b_values) + b_code, return_index=True, return_counts=True)
+    patient, branch_of = np.divmod(pair, len(b_values))
+    order = np.lexsort((branch_of, -visits, patient))           # per patient: most visits, then first branch
+    top = order[np.r_[True, patient[order][1:] != patient[order][:-1]]]
+    ids = bookings["patient_id"].take(rows[first[top]]).astype("string")
+    return pd.Series(pd.array(np.asarray(b_values, dtype=object)[branch_of[top]], dtype="string"),
+                     index=pd.Index(ids.array, name="patient_id"), name="branch_id")

@@ -38,7 +38,7 @@ from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
 from ..ingest.keys import positions
 from .ids import among, same_as_previous, with_keys
-from .patients import (ascending_rows, id_index, visit_and_patient_codes, visit_codes, visit_columns,
+from .patients import (ascending_rows, home_branch, id_index, visit_and_patient_codes, visit_codes, visit_columns,
                        visits as patient_visits)
 from .periods import AVG_MONTH_DAYS, NS_PER_DAY, day_numbers, in_window, up_to
 
@@ -188,6 +188,25 @@ def segment_summary(table: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame
     return out.rename_axis("segment").reset_index()[
         ["segment", "codes", "action", "patients", "patient_share", "paid", "paid_share",
          "median_recency_days", "median_frequency"]]
+
+
+def segment_branches(table: pd.DataFrame, home: pd.Series | None, segments: pd.DataFrame) -> pd.DataFrame | None:
+    """A network's segments by branch: per home branch (`patients.home_branch`: the branch of most of the
+    patient's visits) ``patients`` (with a segment) and the patients of each segment, one column
+    ``<segment>_patients`` per segment in the file's order (``best_patients``, …, ``lost_patients``). Patients
+    without a home branch or without a segment are left out. None when there is no home branch (one clinic)."""
+    if home is None:
+        return None
+    order = list(dict.fromkeys(segments["segment"]))
+    branch = home.reindex(pd.Index(table.index.astype("string"))).to_numpy()
+    part = pd.DataFrame({"branch_id": branch, "segment": table["segment"].to_numpy()}).dropna()
+    counts = (part.groupby(["branch_id", "segment"], observed=True).size().unstack("segment", fill_value=0)
+              .reindex(columns=order, fill_value=0).astype(np.int64))
+    counts.columns = [f"{segment}_patients" for segment in counts.columns.astype(str)]
+    counts.insert(0, "patients", counts.sum(axis=1))
+    out = counts.rename_axis(columns=None).reset_index()
+    out["branch_id"] = out["branch_id"].astype("string")
+    return out
 
 
 def grid(table: pd.DataFrame) -> pd.DataFrame:
@@ -537,6 +556,7 @@ class RfmSummary:
     plan: CallPlan
     money_at_stake: float
     branches: pd.DataFrame | None
+    segment_branches: pd.DataFrame | None = None   # `segment_branches` (a network), else None
 
     def patients(self) -> pd.DataFrame:
         """The contract table ``rfm_patients``: one row per patient, canonical columns, sorted by id."""
@@ -583,7 +603,8 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                      average_check=float(reactivation["paid"].sum() / visits_listed) if visits_listed else math.nan)
     return RfmSummary(as_of, table, cuts, [m for m in MEASURES if thresholds.get(m) is not None], empty, segments,
                       segment_summary(table, segments), threshold, curve, offers, reactivation, plan,
-                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of))
+                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of),
+                      segment_branches(table, home_branch(tables.get("bookings"), as_of), segments))
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 import pandas as pd
 
-from ..findings import Finding, from_catalog, severity_by_share
+from ..findings import Finding, capped, from_catalog, severity_by_share
 from ..ingest import Ledger
 from ..metrics import quality as q
 from ..metrics.periods import Window, in_window, period_months
@@ -91,6 +91,16 @@ def describe_reasons(reasons: pd.Series, phrases: Mapping[str, str]) -> pd.Serie
             text = phrases["with_action"].format(reason=text, action=done)
         out.append(text)
     return pd.Series(out, index=reasons.index, dtype="string")
+
+
+FILES_SHOWN = 3     # files named per table in the report's ledger tables (a network sends one payments file per branch)
+
+
+def files_shown(files: pd.Series, fmt, t, n: int = FILES_SHOWN) -> pd.Series:
+    """The ledger's ``file`` cells (`Ledger.frame`: a table's files joined by ", ") as the report shows them: the
+    first ``n`` files, then «и ещё 342 — полный список в таблицах» (`findings.capped`). One row per table, so a
+    loop over the cells is a loop over the tables; the workbook keeps every file."""
+    return pd.Series([capped(str(cell).split(", "), fmt, t, n) for cell in files], index=files.index, dtype="string")
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window], options: Mapping[str, Any], *,

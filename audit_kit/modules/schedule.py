@@ -5,6 +5,7 @@ The numbers come from `audit_kit.metrics.schedule`; this layer has the module sh
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,9 +30,39 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
     from ..config import DEFAULT_TARGETS
 
     targets = DEFAULT_TARGETS if targets is None else targets
-    return schedule.summarise(tables, dict(periods), default_slot_minutes=options["default_slot_minutes"],
-                              wait_target=options["wait_target_minutes"], no_show_target=targets["no_show_rate"],
-                              utilisation_target=targets["utilisation"])
+    out = schedule.summarise(tables, dict(periods), default_slot_minutes=options["default_slot_minutes"],
+                             wait_target=options["wait_target_minutes"], no_show_target=targets["no_show_rate"],
+                             utilisation_target=targets["utilisation"])
+    branches = doctor_branches(tables)
+    if branches is None:
+        return out
+    return {name: replace(s, balance=branch_balance(s, branches)) for name, s in out.items()}
+
+
+def branch_balance(cur: PeriodSummary, branches: pd.Series) -> pd.DataFrame:
+    """A network's load balance: `specialty_balance` within each (branch, specialty) — doctors are compared with
+    the colleagues of their own branch — naming each doctor as a finding does (`doctor_labels`)."""
+    docs = cur.doctors.assign(doctor=cur.doctors["doctor_id"].astype("string").map(doctor_labels(cur.doctors))
+                              .fillna(cur.doctors["doctor"].astype("string")),
+                              branch_id=cur.doctors["doctor_id"].astype("string").map(branches))
+    return schedule.specialty_balance(docs)
+
+
+BALANCE_ROWS = 15          # rows of a network's balance table the report shows (most idle patients first)
+BALANCE_NAMES = 3          # names per cell of the shown balance table, then «и ещё N»
+
+
+def balance_shown(balance: pd.DataFrame, fmt, t, *, rows: int = BALANCE_ROWS, names: int = BALANCE_NAMES
+                  ) -> pd.DataFrame:
+    """The rows of a network's balance table the report shows: the imbalanced (branch, specialty) pairs first,
+    then by idle patients, at most ``rows``; the over- and underloaded names capped at ``names`` (`capped`).
+    The whole table stays in the workbook (``schedule_balance``)."""
+    top = balance.assign(_imb=balance["imbalance"].astype(bool)).sort_values(
+        ["_imb", "idle_patients", "branch_id", "specialty"], ascending=[False, False, True, True], kind="stable")
+    top = top.drop(columns=["_imb", "idle_minutes", "imbalance"]).head(rows).reset_index(drop=True)
+    for col in ("overloaded", "underloaded"):     # at most `rows` cells: a loop over the shown rows only
+        top[col] = [capped([x for x in cell.split(", ") if x], fmt, t, names) for cell in top[col]]
+    return top
 
 
 def headline_metrics(summary: Mapping[str, schedule.PeriodSummary],
@@ -160,6 +191,18 @@ def doctor_labels(doctors: pd.DataFrame) -> pd.Series:
     return pd.Series(shown.to_numpy(), index=doctors["doctor_id"].astype("string").to_numpy())
 
 
+def imbalance_text(imbalanced: pd.DataFrame, fmt, t) -> tuple[str, str]:
+    """The imbalance finding's names: the specialties (each once) and the pairs «specialty: overloaded ↔
+    underloaded», capped (`capped`). In a network (a ``branch_id`` column, `branch_balance`) each pair names its
+    branch, «branch · specialty», the pairs with the most idle patients first."""
+    imb, where = imbalanced, imbalanced["specialty"].astype(str)
+    if "branch_id" in imb:
+        imb = imb.sort_values(["idle_patients", "branch_id", "specialty"], ascending=[False, True, True], kind="stable")
+        where = imb["branch_id"].astype(str) + " · " + imb["specialty"].astype(str)
+    pairs = capped((f"{w}: {o} ↔ {u}" for w, o, u in zip(where, imb["overloaded"], imb["underloaded"])), fmt, t)
+    return capped(imb["specialty"].astype(str).unique(), fmt, t), pairs
+
+
 def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping[str, Any] | None = None,
                    wait_target: float = 15, t=None) -> list[dict]:
     """Findings of the current period: dicts {id, severity, key, values, price} (money: `prices`).
@@ -240,8 +283,8 @@ def finding_drafts(summaries: dict[str, PeriodSummary], fmt, *, targets: Mapping
     # Imbalance within a specialty.
     imb = cur.balance.loc[cur.balance["imbalance"].astype(bool)] if len(cur.balance) else cur.balance
     if len(imb):
-        pairs = capped((f"{r.specialty}: {r.overloaded} ↔ {r.underloaded}" for r in imb.itertuples()), fmt, t)
-        add("imbalance", "medium", None, specialties=capped(imb["specialty"].astype(str), fmt, t), pairs=pairs,
+        specialties, pairs = imbalance_text(imb, fmt, t)
+        add("imbalance", "medium", None, specialties=specialties, pairs=pairs,
             patients=fmt.num(per_month(imb["idle_patients"].sum())))
     # Peak-hour overload.
     peak = cur.peak

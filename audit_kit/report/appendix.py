@@ -8,7 +8,7 @@ import datetime as dt
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,6 +37,18 @@ class ReportTable:
     max_rows: int | None = None     # rows the report shows (a note says how many more); None: all. The workbook has all
 
 
+LONG_TABLE_ROWS = 25    # a shown table longer than this may break across pages (`wrap_css`)
+
+
+def wrap_css(rows: int) -> str:
+    """The class of a shown table's wrapper: ``audit-table-wrap``, plus ``audit-long`` above `LONG_TABLE_ROWS` rows.
+
+    The print CSS keeps a table on one page (`break-inside: avoid`); a table taller than a page is then pushed to a
+    new page before it is split anyway, leaving a page nearly empty (the 345-branch report had eight such pages).
+    A long table starts where it stands and breaks between rows, its header repeated."""
+    return "audit-table-wrap audit-long" if rows > LONG_TABLE_ROWS else "audit-table-wrap"
+
+
 def table_html(table: ReportTable, fmt: Formatter, css: str = "", t: Translator | None = None) -> str:
     """A table as escaped HTML in the report's style (the same markup as `Module.show_table`); its
     first `table.max_rows` rows and the catalog's `common.more_rows` note (`t` needed then) when longer."""
@@ -54,7 +66,7 @@ def table_html(table: ReportTable, fmt: Formatter, css: str = "", t: Translator 
     if capped:
         note = t("common.more_rows", shown=table.max_rows, total=len(table.df))
         more = f'<p class="audit-more">{html.escape(note)}</p>'
-    return f'<div class="audit-table-wrap">{retag_table(body, caption, css)}{more}</div>'
+    return f'<div class="{wrap_css(len(shown))}">{retag_table(body, caption, css)}{more}</div>'
 
 
 def retag_table(body: str, caption: str = "", css: str = "") -> str:
@@ -212,7 +224,10 @@ def appendix_html(appendix: Appendix, config) -> str:
     if appendix.ledger is None:
         parts.append(f'<p class="audit-note">{esc(t("appendix.ledger.none"))}</p>')
     else:
-        parts.append(table_html(appendix.ledger, fmt, "audit-ledger"))
+        from ..modules.quality import files_shown   # a network's hundreds of payments files: the first few named
+
+        shown = replace(appendix.ledger, df=appendix.ledger.df.assign(file=files_shown(appendix.ledger.df["file"], fmt, t)))
+        parts.append(table_html(shown, fmt, "audit-ledger"))
         totals = {k: fmt.num(appendix.ledger.df[k].sum()) for k in ("read", "used", "rejected")}
         parts.append(f'<p class="audit-text">{esc(t("appendix.ledger.total", **totals))}</p>')
     parts.append(f'<h2 id="appendix-definitions" class="audit-h2 audit-break">{esc(t("appendix.definitions.heading"))}</h2>'

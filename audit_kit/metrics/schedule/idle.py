@@ -56,23 +56,30 @@ def idle_patients(segments: pd.DataFrame, slot_length: pd.Series, default_minute
 
 def specialty_balance(per_doctor: pd.DataFrame, *, high: float = OVERLOADED, low: float = UNDERLOADED
                       ) -> pd.DataFrame:
-    """Load spread within each specialty of two or more doctors.
+    """Load spread within each specialty of two or more doctors (of each branch, in a network).
 
-    per_doctor: `per_doctor` rows (doctor, specialty, utilisation, idle_minutes, idle_patients).
-    Per specialty: busiest and least-loaded doctor with their utilisation, spread (busiest −
+    per_doctor: `per_doctor` rows (doctor, specialty, utilisation, idle_minutes, idle_patients), with an
+    optional ``branch_id``: when the rows carry one, doctors are compared within (branch, specialty) —
+    the comparison an owner can act on (a doctor idle in one branch cannot take another branch's
+    patients) — and the table gains a first column ``branch_id``; doctors without a branch are then
+    not compared. Per group: busiest and least-loaded doctor with their utilisation, spread (busiest −
     least, fraction points), overloaded (names with utilisation > high, 0.95, busiest first),
     underloaded (names < low, 0.60, least first), the underloaded doctors' idle minutes and
     idle patients, and imbalance = someone is overloaded while a colleague is underloaded.
     Doctors without a specialty or without offered time are not compared.
     """
-    df = per_doctor.loc[per_doctor["specialty"].notna() & per_doctor["utilisation"].notna()]
-    df = df.loc[df.groupby("specialty")["doctor"].transform("size") > 1].sort_values(
-        ["specialty", "utilisation"], ascending=[True, False])
-    cols = ["specialty", "busiest", "busiest_utilisation", "least", "least_utilisation", "spread",
-            "overloaded", "underloaded", "idle_minutes", "idle_patients", "imbalance"]
+    keys = ["branch_id", "specialty"] if "branch_id" in per_doctor else ["specialty"]
+    keep = per_doctor["specialty"].notna() & per_doctor["utilisation"].notna()
+    if "branch_id" in per_doctor:
+        keep &= per_doctor["branch_id"].notna()
+    df = per_doctor.loc[keep]
+    df = df.loc[df.groupby(keys, observed=True)["doctor"].transform("size") > 1].sort_values(
+        keys + ["utilisation"], ascending=[True] * len(keys) + [False])
+    cols = keys + ["busiest", "busiest_utilisation", "least", "least_utilisation", "spread",
+                   "overloaded", "underloaded", "idle_minutes", "idle_patients", "imbalance"]
     if df.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    g = df.groupby("specialty", sort=True)
+    g = df.groupby(keys, sort=True, observed=True)
     out = pd.DataFrame({
         "busiest": g["doctor"].first(), "busiest_utilisation": g["utilisation"].first(),
         "least": g["doctor"].last(), "least_utilisation": g["utilisation"].last(),
@@ -80,10 +87,11 @@ def specialty_balance(per_doctor: pd.DataFrame, *, high: float = OVERLOADED, low
     out["spread"] = out["busiest_utilisation"] - out["least_utilisation"]
     over = df.loc[df["utilisation"] > high]
     under = df.loc[df["utilisation"] < low].sort_values("utilisation")
-    out["overloaded"] = over.groupby("specialty")["doctor"].agg(", ".join).reindex(out.index).fillna("")
-    out["underloaded"] = under.groupby("specialty")["doctor"].agg(", ".join).reindex(out.index).fillna("")
+    out["overloaded"] = over.groupby(keys, observed=True)["doctor"].agg(", ".join).reindex(out.index).fillna("")
+    out["underloaded"] = under.groupby(keys, observed=True)["doctor"].agg(", ".join).reindex(out.index).fillna("")
     for c in ("idle_minutes", "idle_patients"):
-        out[c] = under.groupby("specialty")[c].sum().reindex(out.index).fillna(0.0) if c in under else np.nan
+        out[c] = (under.groupby(keys, observed=True)[c].sum().reindex(out.index).fillna(0.0) if c in under
+                  else np.nan)
     out["imbalance"] = (out["overloaded"] != "") & (out["underloaded"] != "")
     return out.reset_index()[cols]
 
