@@ -62,3 +62,19 @@ def test_the_error_is_the_first_failing_table_s_as_table_by_table(clinic, submit
         ingest(config)
     assert str(parallel.value) == str(serial.value)
     assert "leads.csv (table 'leads'): required column 'created_at' not found" in str(serial.value)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 70_000, 3 * 65_536])
+def test_an_absent_string_column_is_missing_values_in_one_shared_chunk(rows):
+    import pyarrow as pa
+
+    from audit_kit.ingest.schema import conform
+
+    given = pd.DataFrame({"doctor_id": pd.Series(["D1"] * rows, dtype="string")})
+    before = pa.total_allocated_bytes()
+    frame = conform(given, "doctors")
+    pd.testing.assert_series_equal(frame["specialty"], pd.Series(pd.NA, index=frame.index, dtype="string",
+                                                                 name="specialty"), check_exact=True)
+    assert frame["doctor_name"].isna().all() and len(frame) == rows
+    # the two absent columns share one chunk of nulls: far less than 8 bytes a row each
+    assert pa.total_allocated_bytes() - before < rows * 11 + (1 << 20)      # the ID column copied, 0.5 MB of nulls
