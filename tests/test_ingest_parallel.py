@@ -64,6 +64,14 @@ def test_the_error_is_the_first_failing_table_s_as_table_by_table(clinic, submit
     assert "leads.csv (table 'leads'): required column 'created_at' not found" in str(serial.value)
 
 
+def test_inputs_above_the_ceiling_are_read_table_by_table(submitted, monkeypatch):
+    monkeypatch.setattr(load, "PARALLEL_MAX_BYTES", 1 << 20)       # the demo's csv: 5.7 MB
+    config = load_config(DEMO_CONFIG)
+    assert len(ingest(config).tables) == 11 and submitted == []
+    monkeypatch.setattr(load, "PARALLEL_MAX_BYTES", 1 << 30)
+    assert len(ingest(config).tables) == 11 and len(submitted) == 11
+
+
 @pytest.mark.parametrize("rows", [0, 1, 70_000, 3 * 65_536])
 def test_an_absent_string_column_is_missing_values_in_one_shared_chunk(rows):
     import pyarrow as pa

@@ -466,8 +466,14 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 # until names are masked across tables (`ingest`), and most of a table's reading runs in pyarrow's and pandas'
 # kernels, which release the GIL: two threads use both cores for much of it, with no copy of any table (worker
 # processes were measured too: sending the tables back cost more than they saved, and their memory adds up).
-# Smaller inputs are read one table after the other, as the tests and the demo always were.
+# Smaller inputs are read one table after the other, as the tests and the demo always were; so are inputs above
+# PARALLEL_MAX_BYTES, where two tables' intermediate frames at once cost more memory than the time is worth.
+# Measured (bench_ingest.py, two tables at once vs one after the other, same load): 35 branches (250 MB of csv)
+# 15.5 vs 18.6 s (median of 3 pairs, load ≈ 1), peak RSS 0.98 vs 0.85 GB; 345 branches (2.5 GB, load ≈ 2)
+# 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB — over the 6 GB a whole run may take — and 103 vs 75 CPU s
+# of reading (the two readers and pyarrow's own threads contend for the two cores).
 PARALLEL_BYTES = 64 << 20
+PARALLEL_MAX_BYTES = 1 << 30
 INGEST_THREADS = 2
 # What reading one more file costs, in bytes of a file's reading (header, preset, formats found per file): the
 # tables are started costliest first (a network's 345 payment files before its one larger calls export).
@@ -476,7 +482,8 @@ FILE_COST_BYTES = 2 << 20
 
 def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None) -> dict[str, _Read]:
     """Every table of the config read (`_read_table`), in the config's order: by two threads when the inputs
-    are large (`PARALLEL_BYTES`), the costliest tables started first; else one after the other. `on_file` is
+    are large but not huge (`PARALLEL_BYTES`, `PARALLEL_MAX_BYTES`), the costliest tables started first; else
+    one after the other. `on_file` is
     called from one thread at a time. An error is the one the first failing table (in the config's order)
     raises, as when the tables are read one after the other."""
     sources = config.sources
@@ -484,7 +491,7 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
             for name, src in sources.items()}
     threads = min(INGEST_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                   (os.cpu_count() or 1), len(sources))
-    if threads < 2 or sum(cost.values()) < PARALLEL_BYTES:
+    if threads < 2 or not PARALLEL_BYTES <= sum(cost.values()) <= PARALLEL_MAX_BYTES:
         return {name: _read_table(source, config, salt, on_file) for name, source in sources.items()}
     import threading
     from concurrent.futures import ThreadPoolExecutor
