@@ -70,7 +70,7 @@ def add_keys(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
     out = {name: df.copy(deep=False) for name, df in tables.items()}
     holders = {family: [name for name, df in out.items() if id_column(family) in df.columns] for family in FAMILIES}
-    # the families coded two at a time: Arrow's hash kernel runs without the GIL (35 branches: 1.6 → 0.9 s)
+    # the families coded two at a time: Arrow's hash kernel runs without the GIL
     with ThreadPoolExecutor(max_workers=2) as pool:
         coded = {family: pool.submit(_codes, [out[name][id_column(family)] for name in names])
                  for family, names in holders.items()}
