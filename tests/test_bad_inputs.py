@@ -203,6 +203,17 @@ CASES = [
          files=leads_with(*LEADS, ["3", "07.01.2025", "SEO", "дорого", "очень"])),
     # -- values -----------------------------------------------------------------------------------
     Case("value_bad_date", "value", 0, "invalid_date:created_at: 1", files=leads_with(*LEADS, ["3", "31.02.2025", "SEO", ""])),
+    # a year outside what datetime64[ns] holds (a typo that still reads as a date): a bad date, not a crash
+    Case("value_year_0202", "value", 0, "invalid_date:created_at: 1",
+         files=leads_with(*LEADS, ["3", "01.01.0202 10:00", "SEO", ""])),
+    Case("value_year_2302_iso", "value", 0, "invalid_date:paid_at: 1",
+         files=invoices_with(["1", "P1", "2025-01-05", "100"], ["2", "P2", "2302-01-13", "100"]), data=PAY),
+    Case("value_years_out_of_range_most_of_a_column", "value", 0,
+         "warning: leads: 2 of 3 rows rejected — created_at '01.01.0202' is not a date in any known format",
+         files=leads_with(["1", "01.01.0202", "SEO", ""], ["2", "05.01.9999", "SEO", ""], ["3", "05.01.2025", "SEO", ""])),
+    Case("value_years_out_of_range_column_unusable", "value", 2,
+         "no usable row in table 'leads': leads: 2 of 2 rows rejected — created_at '01.01.0202' is not a date",
+         files=leads_with(["1", "01.01.0202", "SEO", ""], ["2", "05.01.9999", "SEO", ""])),
     Case("value_duplicate_row", "value", 0, "duplicate_row: 1", files=leads_with(*LEADS, LEADS[0])),
     Case("value_duplicate_id", "value", 0, "duplicate_id:lead_id: 1", files=leads_with(*LEADS, ["1", "07.01.2025", "SEO", ""])),
     Case("value_missing_id", "value", 0, "missing:lead_id: 1", files=leads_with(*LEADS, ["", "07.01.2025", "SEO", ""])),

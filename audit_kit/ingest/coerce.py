@@ -166,12 +166,26 @@ def _strptime(txt: pd.Series, fmt: str) -> pd.Series:
         rest[rest] = (others == skeleton).fillna(False).to_numpy(bool)
     if not rest.any():
         return pd.Series(quick, index=txt.index)
-    parsed = pd.to_datetime(txt.where(rest), format=fmt, errors="coerce")
+    parsed = within_ns(pd.to_datetime(txt.where(rest), format=fmt, errors="coerce"))
     if not hit.any():
         return parsed
     if getattr(parsed.dt, "tz", None) is not None:      # a format with %z: nothing is read quickly
         return parsed
     return parsed.where(~hit, pd.Series(quick, index=txt.index).astype(parsed.dtype))   # pandas' unit kept
+
+
+NS_YEARS = (1678, 2261)      # the whole years datetime64[ns] holds (1677-09-22 … 2262-04-11)
+
+
+def within_ns(parsed: pd.Series) -> pd.Series:
+    """Parsed times in nanoseconds (their time zone kept); a time whose year is outside `NS_YEARS` (a typo
+    such as 01.01.0202, which pandas reads in a coarser unit) is NaT, so it counts as unparseable rather
+    than failing the cast to the canonical datetime64[ns]."""
+    if not len(parsed) or getattr(parsed.dt, "unit", "ns") == "ns":
+        return parsed
+    year = parsed.dt.year
+    inside = year.between(*NS_YEARS).fillna(False).to_numpy(bool)
+    return parsed.where(inside).dt.as_unit("ns")
 
 
 _WIDTHS = {"d": 2, "m": 2, "y": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
@@ -306,7 +320,7 @@ def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
             out = out.where(seconds.isna(), _local(pd.to_datetime(seconds, unit="s", utc=True), timezone))
     aware = _with_offset(txt) & out.isna()
     if aware.any():
-        parsed = pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce")
+        parsed = within_ns(pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce"))
         out = out.where(~aware, _local(parsed, timezone))
     formats = tuple(f for f in formats if f != UNIX)
     # the formats that fit the first cells still unread (row order, repeats counted) are tried first
@@ -339,7 +353,7 @@ def parse_month(txt: pd.Series, formats: tuple[str, ...] = (),
     named = low.str.extract(r"^([^\W\d]+) (\d{4})$")
     year = ym[0].fillna(my[1]).fillna(named[1])
     month = ym[1].fillna(my[0]).fillna(named[0].map(MONTHS, na_action="ignore").astype("Int64").astype("string"))
-    built = pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce")
+    built = within_ns(pd.to_datetime(year + "-" + month.str.zfill(2) + "-01", format="%Y-%m-%d", errors="coerce"))
     dates, _ = _parse_distinct_datetimes(values.where(built.isna().to_numpy()), formats, None)
     out = values.spread(built.astype("datetime64[ns]").fillna(dates).dt.to_period("M").dt.to_timestamp())
     return out, out.isna() & txt.notna()

@@ -66,10 +66,16 @@ def shared_keys(*columns: pd.Series) -> list[np.ndarray]:
 
 def add_keys(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables with a ``<family>_key`` column right after each ``<family>_id`` column (new frames)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = {name: df.copy(deep=False) for name, df in tables.items()}
+    holders = {family: [name for name, df in out.items() if id_column(family) in df.columns] for family in FAMILIES}
+    # the families coded two at a time: Arrow's hash kernel runs without the GIL
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        coded = {family: pool.submit(_codes, [out[name][id_column(family)] for name in names])
+                 for family, names in holders.items()}
     for family in FAMILIES:
-        holders = [name for name, df in out.items() if id_column(family) in df.columns]
-        for name, codes in zip(holders, _codes([out[name][id_column(family)] for name in holders])):
+        for name, codes in zip(holders[family], coded[family].result()):
             df = out[name].drop(columns=[key_column(family)], errors="ignore")
             df.insert(df.columns.get_loc(id_column(family)) + 1, key_column(family), codes)
             out[name] = df

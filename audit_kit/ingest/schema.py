@@ -5,6 +5,7 @@ Every raw export is mapped onto these names; nothing downstream of ingest sees a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -250,6 +251,29 @@ DTYPES = {DATETIME: "datetime64[ns]", MONTH: "datetime64[ns]", MONEY: "float64",
 EMPTY = {DATETIME: pd.NaT, MONTH: pd.NaT, MONEY: np.nan, NUMBER: np.nan}
 
 
+NULL_CHUNK = 1 << 16
+
+
+@lru_cache(maxsize=1)
+def _null_chunk():
+    import pyarrow as pa
+
+    return pa.nulls(NULL_CHUNK, pa.large_string())
+
+
+def _no_strings(index: pd.Index) -> pd.Series:
+    """An all-missing "string" column: one chunk of `NULL_CHUNK` nulls shared by every stretch of rows and
+    every such column (the dtype and values of `pd.Series(pd.NA, dtype="string")` without its 8 bytes of
+    offsets a row: a network's absent contact and ID columns held ≈ 0.4 GB of them)."""
+    import pyarrow as pa
+
+    n = len(index)
+    chunk = _null_chunk()
+    chunks = [chunk] * (n // NULL_CHUNK) + ([chunk.slice(0, n % NULL_CHUNK)] if n % NULL_CHUNK or not n else [])
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, pa.large_string())), index=index,
+                     dtype="string")
+
+
 def conform(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
     """`df` on the contract of `table`: every contract column in order with its dtype (ids, text,
     statuses and outcomes as string, dates as datetime64[ns] — text dates read as ISO 8601 —, money and
@@ -259,7 +283,8 @@ def conform(df: pd.DataFrame, table: str | Table) -> pd.DataFrame:
     out = {}
     for col in table.columns:
         if col.name not in df:      # made empty in its dtype at once (no column of None to convert)
-            out[col.name] = pd.Series(EMPTY.get(col.kind, pd.NA), index=df.index, dtype=DTYPES.get(col.kind, "string"))
+            out[col.name] = (pd.Series(EMPTY.get(col.kind, pd.NA), index=df.index, dtype=DTYPES[col.kind])
+                             if col.kind in DTYPES else _no_strings(df.index))
             continue
         values = df[col.name]
         if values.dtype == object:      # missing values as None, so that every dtype below takes them
