@@ -28,15 +28,17 @@ _manager = None          # this worker's KernelManager
 _cwd: str | None = None
 
 
-def start_worker(log: str, cwd: str) -> None:
-    """Process-pool initializer: the worker's stderr (and its kernel's) to `log`, then a warm kernel."""
+def start_worker(log: str, cwd: str, warm_now: bool = True) -> None:
+    """Process-pool initializer: the worker's stderr (and its kernel's) to `log`, then a warm kernel —
+    now, or (``warm_now=False``) when the first notebook asks for it."""
     global _cwd
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 2)
     os.close(fd)
     _cwd = cwd
-    _start()
+    if warm_now:
+        _start()
     from multiprocessing import util
 
     util.Finalize(None, shutdown, exitpriority=10)      # runs when the pool's worker exits
@@ -88,6 +90,19 @@ def kernel():
         _manager = None
         _start()
     return _manager
+
+
+def release() -> None:
+    """After a notebook: its namespace cleared and the memory handed back, so that an idle kernel stays
+    small while the other worker, the summary or the report runs."""
+    global _manager
+    if _manager is None:
+        return
+    try:
+        _run(_manager, RESET)
+    except Exception:  # noqa: BLE001 — a dead or stuck kernel is replaced when the next notebook asks
+        run_sync(_manager.shutdown_kernel)(now=True)
+        _manager = None
 
 
 def shutdown() -> None:

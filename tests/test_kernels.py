@@ -68,3 +68,29 @@ def test_a_dead_kernel_is_replaced(tmp_path):
 
 def test_outside_a_worker_papermill_starts_its_own_kernel():
     assert kernels.kernel() is None
+
+
+def lazy_then_released(path: str) -> tuple[bool, bool, bool]:
+    """In a worker started with warm_now=False: no kernel before the first notebook; one after; release()
+    keeps it alive with an empty namespace."""
+    before = kernels._manager is None
+    km = kernels.kernel()
+    import papermill as pm
+
+    pm.execute_notebook(path, path.replace(".ipynb", ".out.ipynb"), kernel_name="python3", km=km, progress_bar=False)
+    kernels.release()
+    client = km.blocking_client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    seen = []
+    client.execute_interactive("print('leak' in globals())", store_history=False, timeout=60,
+                               output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
+    client.stop_channels()
+    return before, kernels._manager is km, "".join(seen).strip() == "False"
+
+
+def test_lazy_kernel_and_release(tmp_path):
+    path = notebook(tmp_path, "lazy", "leak = 1")
+    with ProcessPoolExecutor(max_workers=1, initializer=kernels.start_worker,
+                             initargs=(str(tmp_path / "kernels.log"), str(tmp_path), False)) as pool:
+        assert pool.submit(lazy_then_released, str(path)).result() == (True, True, True)
