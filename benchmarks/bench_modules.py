@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psutil
 
+from bench_audit import tree_memory   # the process tree's RSS / PSS (a script beside this one)
+
 DONE = "MODULES-DONE"
 
 
@@ -62,23 +64,6 @@ def child(out: Path, config_path: str) -> None:
                       "failed": {s.name: s.error for s in every if s.status not in ("ok", "skipped")}}), flush=True)
 
 
-def tree_memory(proc: psutil.Process) -> tuple[int, int]:
-    """(RSS sum, PSS sum) of a process and all its descendants now."""
-    rss = pss = 0
-    try:
-        members = [proc] + proc.children(recursive=True)
-    except psutil.Error:
-        return 0, 0
-    for p in members:
-        try:
-            info = p.memory_full_info()
-        except psutil.Error:
-            continue
-        rss += info.rss
-        pss += getattr(info, "pss", info.rss)
-    return rss, pss
-
-
 def run_once(run_dir: Path, config: str, out: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -94,7 +79,7 @@ def run_once(run_dir: Path, config: str, out: Path) -> dict:
     peak = {"modules": [0, 0], "summary": [0, 0]}
     while popen.poll() is None:
         stage = "summary" if any(DONE in line for line in lines) else "modules"
-        rss, pss = tree_memory(proc)
+        rss, pss, _ = tree_memory(proc)
         peak[stage] = [max(peak[stage][0], rss), max(peak[stage][1], pss)]
         time.sleep(0.2)
     reader.join()
