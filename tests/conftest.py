@@ -64,3 +64,20 @@ def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo_run") / "run"
     result = run_audit(DEMO_CONFIG, out=out, progress=lambda s: None)
     return result
+
+
+@pytest.fixture
+def fixture_modules(monkeypatch):
+    """The runner's modules and summary replaced by the tiny notebooks in tests/notebooks: one that works,
+    one that fails, one whose table is missing, one with too little data; no summary notebook."""
+    import audit_kit.runner as runner
+    from audit_kit.modules import ModuleSpec
+
+    here = Path(__file__).parent / "notebooks"
+    monkeypatch.setattr(runner, "MODULES", {
+        "ok": ModuleSpec("ok", str(here / "ok.ipynb"), ("invoices",)),
+        "broken": ModuleSpec("broken", str(here / "broken.ipynb"), ()),
+        "needs_leads": ModuleSpec("needs_leads", str(here / "ok.ipynb"), ("leads",)),
+        "thin": ModuleSpec("thin", str(here / "thin.ipynb"), ("invoices",)),
+    })
+    monkeypatch.setattr(runner, "SUMMARY", ModuleSpec("summary", str(here / "absent.ipynb"), ()))

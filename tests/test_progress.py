@@ -9,12 +9,9 @@ from pathlib import Path
 import audit_kit.runner as runner
 from audit_kit.config import load_config
 from audit_kit.ingest import ingest
-from audit_kit.modules import ModuleSpec
 from audit_kit.progress import Bars, Lines, as_progress, for_stream
 
 from conftest import write_csv
-
-NOTEBOOKS = Path(__file__).parent / "notebooks"
 
 
 class Terminal(io.StringIO):
@@ -26,14 +23,7 @@ def _pay(folder: Path, name: str, rows: list[list[str]]) -> None:
     write_csv(folder / "data" / name, [["invoice_id", "patient_id", "paid_at", "amount"], *rows])
 
 
-def test_plain_lines_of_a_run_are_pinned(clinic, tmp_path, monkeypatch):
-    monkeypatch.setattr(runner, "MODULES", {
-        "ok": ModuleSpec("ok", str(NOTEBOOKS / "ok.ipynb"), ("invoices",)),
-        "broken": ModuleSpec("broken", str(NOTEBOOKS / "broken.ipynb"), ()),
-        "needs_leads": ModuleSpec("needs_leads", str(NOTEBOOKS / "ok.ipynb"), ("leads",)),
-        "thin": ModuleSpec("thin", str(NOTEBOOKS / "thin.ipynb"), ("invoices",)),
-    })
-    monkeypatch.setattr(runner, "SUMMARY", ModuleSpec("summary", str(NOTEBOOKS / "absent.ipynb"), ()))
+def test_plain_lines_of_a_run_are_pinned(fixture_modules, clinic, tmp_path):
     folder, config = clinic
     _pay(folder, "pay.csv", [["1", "P1", "2025-01-05", "100"], ["2", "P2", "2025-01-06", "сто"]])
     lines: list[str] = []

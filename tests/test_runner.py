@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,19 +10,6 @@ import audit_kit.runner as runner
 from audit_kit.modules import MODULES, ModuleSpec
 
 from conftest import write_csv
-
-HERE = Path(__file__).parent / "notebooks"
-
-
-@pytest.fixture
-def fixture_modules(monkeypatch):
-    monkeypatch.setattr(runner, "MODULES", {
-        "ok": ModuleSpec("ok", str(HERE / "ok.ipynb"), ("invoices",)),
-        "broken": ModuleSpec("broken", str(HERE / "broken.ipynb"), ()),
-        "needs_leads": ModuleSpec("needs_leads", str(HERE / "ok.ipynb"), ("leads",)),
-        "thin": ModuleSpec("thin", str(HERE / "thin.ipynb"), ("invoices",)),
-    })
-    monkeypatch.setattr(runner, "SUMMARY", ModuleSpec("summary", str(HERE / "absent.ipynb"), ()))
 
 
 @pytest.fixture
