@@ -1,6 +1,6 @@
 """A warm Jupyter kernel per module worker: started once, when the worker starts (while ingest
 runs), with the libraries the notebooks import already loaded, and reused by every notebook the
-worker executes; between notebooks its namespace is reset (`get_ipython().reset(new_session=True)`:
+worker executes; after each notebook its namespace is reset (`get_ipython().reset(new_session=True)`:
 no variable of one notebook reaches the next, execution counts start at 1) and its memory handed back.
 
 Why: a fresh kernel costs about 1.5 s to start and 2–3 s to import pandas, pyarrow, matplotlib and
@@ -51,7 +51,7 @@ def _start() -> None:
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
     run_sync(manager.start_kernel)(cwd=_cwd)
     try:
-        _run(manager, WARM_IMPORTS)
+        _run(manager, WARM_IMPORTS + "\n" + RESET)     # the imported names leave the namespace, the modules stay loaded
     except Exception:  # noqa: BLE001 — a kernel that cannot warm up is not used; papermill starts its own
         run_sync(manager.shutdown_kernel)(now=True)
         return
@@ -73,8 +73,9 @@ def _run(manager, code: str) -> None:
 
 
 def kernel():
-    """This worker's kernel, alive and reset, for papermill's ``km=``; None outside a worker (or when no
-    kernel could be started: papermill then starts its own)."""
+    """This worker's kernel for papermill's ``km=``: alive, its namespace empty (reset when it started and by
+    `release` after each notebook), replaced when it died; None outside a worker (or when no kernel could be
+    started: papermill then starts its own)."""
     global _manager
     if _cwd is None:
         return None
@@ -82,19 +83,13 @@ def kernel():
         _manager = None
     if _manager is None:
         _start()
-        return _manager
-    try:
-        _run(_manager, RESET)
-    except Exception:  # noqa: BLE001 — a kernel that cannot reset is replaced
-        run_sync(_manager.shutdown_kernel)(now=True)
-        _manager = None
-        _start()
     return _manager
 
 
 def release() -> None:
-    """After a notebook: its namespace cleared and the memory handed back, so that an idle kernel stays
-    small while the other worker, the summary or the report runs."""
+    """After each notebook (`runner.execute_module`): its namespace cleared and the memory handed back, so
+    that the next notebook starts clean and an idle kernel stays small while the other worker, the summary
+    or the report runs."""
     global _manager
     if _manager is None:
         return

@@ -76,13 +76,12 @@ def prepare_run_dir(run_dir: Path) -> None:
 
 
 def release_memory() -> None:
-    """Hand the memory of freed tables back to the system, so that the module workers (forked from this
-    process) and the process tree stay small while the modules run.
+    """Hand the memory of freed tables back to the system: the CLI process's after ingest, a warm kernel's
+    after each notebook (`kernels.release`), so that the process tree stays small while the modules run.
 
     Freed DataFrames stay in the allocators' pools: measured on the 35-branch network, the CLI process
     kept 621 MB after ingest with its tables dropped and collected; Arrow's pool (`release_unused`)
-    brought it to 262 MB and glibc's `malloc_trim` to 160 MB (about 4 GB less at 345 branches, times
-    the two forked workers in the tree's RSS)."""
+    brought it to 262 MB and glibc's `malloc_trim` to 160 MB."""
     import ctypes
     import gc
 

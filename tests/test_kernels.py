@@ -23,7 +23,7 @@ def notebook(folder: Path, name: str, *sources: str) -> Path:
 
 
 def run_in_worker(paths: list[str]) -> list[dict]:
-    """Executed in a pool worker: each notebook through papermill on the worker's kernel."""
+    """Executed in a pool worker: each notebook through papermill on the worker's kernel, released after."""
     import papermill as pm
 
     out = []
@@ -37,6 +37,8 @@ def run_in_worker(paths: list[str]) -> list[dict]:
             out.append({"ok": True, "warm": km is not None, "counts": [c.execution_count for c in cells], "text": text})
         except Exception as exc:  # noqa: BLE001
             out.append({"ok": False, "warm": km is not None, "error": type(exc).__name__})
+        finally:
+            kernels.release()          # as `runner.execute_module` does after each notebook
     return out
 
 
