@@ -21,9 +21,30 @@ def test_png_is_a_palette_image_at_the_report_resolution():
     plt.close(fig)
     with Image.open(io.BytesIO(png)) as image, Image.open(io.BytesIO(old.getvalue())) as before:
         assert image.mode == "P" and len(image.getcolors(1024)) <= plots.PNG_COLOURS == 256
-        assert image.size == before.size                                  # the same pixels as the RGBA PNG ...
+        assert all(abs(a - b) <= 2 for a, b in zip(image.size, before.size))   # savefig's tight box, to a pixel ...
         assert min(image.convert("RGB").getpixel((2, 2))) >= 250           # ... on (near) white
     assert len(png) < len(old.getvalue()) / 2                             # ... in less than half the bytes
+
+
+def test_png_is_the_figure_cut_to_its_tight_box():
+    fig, ax = plt.subplots(figsize=(4.0, 2.0))
+    ax.plot([0, 1], [0, 1])
+    plt.close(fig)
+    png = plots.png_bytes(fig)
+    box = fig.get_tightbbox().padded(0.1)           # inches; savefig.pad_inches = 0.1
+    with Image.open(io.BytesIO(png)) as image:
+        assert abs(image.size[0] - box.width * plots.PNG_DPI) <= 2 and abs(image.size[1] - box.height * plots.PNG_DPI) <= 2
+        assert image.size[0] < 4.0 * plots.PNG_DPI                       # cut: the figure is 520 px wide
+    assert fig.get_dpi() == 100.0                                         # the figure is left as it was
+
+
+def test_png_keeps_an_artist_outside_the_canvas():
+    fig, ax = plt.subplots(figsize=(4.0, 2.0))
+    ax.plot([0, 1], [0, 1], label="a long legend entry outside the axes")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))            # past the right edge: no tight_layout
+    plt.close(fig)
+    with Image.open(io.BytesIO(plots.png_bytes(fig))) as image:
+        assert image.size[0] > 4.0 * plots.PNG_DPI                       # widened to keep the legend, as savefig does
 
 
 def test_png_of_the_same_figure_is_the_same():
