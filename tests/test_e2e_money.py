@@ -39,8 +39,13 @@ def table(run: Path, module: str, name: str) -> pd.DataFrame:
 
 
 def funnel_expected(run: Path) -> dict[str, float]:
-    stages = table(run, "funnel", "funnel_stages").set_index("stage")["current"]
-    count = {k: float(stages[T(f"funnel.stage.{k}")]) for k in ("leads", "booked_leads", "shown_leads", "paid_leads")}
+    stages = table(run, "funnel", "funnel_stages")
+    # each stage's code beside its translated name (the machine-readable table is read by code)
+    assert list(stages["stage"]) == [T(f"funnel.stage.{k}") for k in stages["stage_code"]]
+    conversions = table(run, "funnel", "funnel_conversions")
+    assert list(conversions["conversion"]) == [T(f"funnel.conversion.{k}") for k in conversions["conversion_code"]]
+    stages = stages.set_index("stage_code")["current"]
+    count = {k: float(stages[k]) for k in ("leads", "booked_leads", "shown_leads", "paid_leads")}
     leaks = table(run, "funnel", "funnel_leaks")
     check = float(leaks.loc[leaks["period"].eq(T("common.periods.current")), "avg_first_check"].iloc[0])
     booked_to_paid = count["paid_leads"] / count["booked_leads"]
