@@ -5,6 +5,7 @@ import json
 import re
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -171,6 +172,27 @@ def test_long_table_capped_with_note_and_complete_csv(tmp_path, monkeypatch):
     assert lines[12].startswith("p11;1011,5;")
     back = pd.read_csv(run / "tables_full" / "rfm_patients.csv", sep=";", decimal=",", encoding="utf-8-sig")
     assert back.iloc[:, 1].sum() == pytest.approx(sum(1000.5 + i for i in range(12)))
+
+
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_complete_csv_writes_numbers_and_dates_as_pandas_does(tmp_path, language):
+    from audit_kit.report import xlsx
+
+    df = pd.DataFrame({
+        "v": [1e16, 1e-05, 0.1 + 0.2, 5.0, -0.0, 0.0, np.nan, 1.2345678901234568e17, np.inf, 2.5e-300, 5.0],
+        "share": pd.array([0.032, None, 0.5, 0.0, 1.0, 0.25, 0.125, None, 0.1, 0.2, 0.032], dtype="Float64"),
+        "day": pd.to_datetime(["2025-03-01", None, "2024-12-31", "2025-03-01"] + ["2025-01-09"] * 7),
+        "at": pd.to_datetime(["2025-03-01 10:30"] * 10 + [None]).tz_localize("Europe/Moscow"),
+    })
+    table = xlsx.SheetTable("t", "rfm", "T", df, {"share": "pp"}, {})
+    got = xlsx.complete_csv(table, tmp_path / "t.csv", language).read_bytes()
+    expected = tmp_path / "expected.csv"
+    df.assign(share=df["share"] * 100.0).to_csv(expected, index=False, encoding="utf-8-sig", lineterminator="\n",
+                                                **xlsx.csv_dialect(language))
+    assert got == expected.read_bytes()
+    sep, zero = (";", "-0,0") if language == "ru" else (",", "-0.0")
+    lines = got.decode("utf-8-sig").splitlines()
+    assert lines[5].split(sep)[0] == zero and lines[7].split(sep)[0] == ""          # -0.0 kept apart; NaN empty
 
 
 def test_english_csv_and_short_tables_stay_whole(tmp_path, monkeypatch):
