@@ -24,6 +24,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def input_hashes(config) -> dict[str, list[str]]:
+    """SHA-256 of every input file, per table in the config's order (a table's files in their order)."""
+    return {name: [sha256(p) for p in src.paths] for name, src in config.sources.items()}
+
+
 def versions() -> dict[str, str]:
     """Python's version and those of the installed `PACKAGES` (absent ones left out)."""
     out = {"python": platform.python_version()}

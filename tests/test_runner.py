@@ -48,10 +48,19 @@ def test_failure_isolation_skip_and_merge(fixture_modules, invoices_config, tmp_
     info = json.loads((run / "run.json").read_text(encoding="utf-8"))
     assert info["ledger"]["totals"] == {"read": 2, "used": 1, "fixed": 0, "rejected": 1}
     assert set(info["timings_seconds"]) >= {"ingest", "modules", "report", "total"}
-    assert len(info["inputs"]["invoices"]["sha256"]) == 64
+    import hashlib
+    digest = info["inputs"]["invoices"]["sha256"]
+    assert digest == hashlib.sha256(open(info["inputs"]["invoices"]["file"], "rb").read()).hexdigest()
     started, finished = (dt.datetime.fromisoformat(info[k]) for k in ("started_at", "finished_at"))
     assert started <= finished and (finished - started).total_seconds() >= info["timings_seconds"]["total"] - 1
     assert any("broken.ipynb: FAILED" in line for line in lines)
+
+
+def test_background_work_returns_its_result_or_raises_where_asked():
+    assert runner._on_daemon_thread(sum, [1, 2, 3]).result(timeout=5) == 6
+    failing = runner._on_daemon_thread(int, "x")
+    with pytest.raises(ValueError, match="invalid literal"):
+        failing.result(timeout=5)
 
 
 def test_registered_notebooks_exist():

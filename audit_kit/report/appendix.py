@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..provenance import sha256, versions
+from ..provenance import input_hashes as all_input_hashes, versions
 from .fmt import Formatter
 from .i18n import Translator
 
@@ -164,8 +164,7 @@ def provenance_tables(run_dir: Path, config, t: Translator, kit_version: str, ti
                       input_hashes: Mapping[str, list[str]] | None = None) -> list[ReportTable]:
     """The run (client, config, folder, date), the input files with SHA-256 (`input_hashes` when
     given, else read now), versions, stage timings."""
-    hashes = input_hashes if input_hashes is not None else {n: [sha256(p) for p in s.paths]
-                                                            for n, s in config.sources.items()}
+    hashes = input_hashes if input_hashes is not None else all_input_hashes(config)
     items = {
         "client": config.client, "config": config.path.name, "run_folder": Path(run_dir).name,
         "generated": dt.datetime.now().strftime("%d.%m.%Y %H:%M" if config.language == "ru" else "%Y-%m-%d %H:%M"),
