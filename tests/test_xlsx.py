@@ -210,6 +210,49 @@ def test_english_csv_and_short_tables_stay_whole(tmp_path, monkeypatch):
     assert lines[1] == "'=1+2,1000.5,3.2,2025-03-01" and len(lines) == 8
 
 
+def workbook_cells(path) -> dict[str, list[tuple]]:
+    return {ws.title: [tuple(c.value for c in row) for row in ws.iter_rows()] for ws in load_workbook(path).worksheets}
+
+
+def test_a_workbook_prepared_ahead_is_the_same_workbook(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 5)
+    cfg = config(tmp_path, "ru")
+    run, other_run = long_run(tmp_path / "a", 12), long_run(tmp_path / "b", 12)
+    direct = build_workbook(other_run, cfg, ["rfm"], [], other_run / "tables.xlsx")
+    prepared = xlsx.prepare_workbook(run, cfg, ["rfm"], run / "tables.xlsx")
+    assert (run / "tables_full" / "rfm_patients.csv").is_file()              # written ahead
+    assert prepared["rfm"][0].cells is not None
+    ahead = build_workbook(run, cfg, ["rfm"], [], run / "tables.xlsx", prepared=prepared)
+    assert workbook_cells(ahead) == workbook_cells(direct)
+    assert (run / "tables_full" / "rfm_patients.csv").read_bytes() == (other_run / "tables_full" / "rfm_patients.csv").read_bytes()
+
+
+def test_a_csv_written_ahead_follows_its_sheet_when_the_name_is_taken(tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 5)
+    run = long_run(tmp_path, 12)
+    cfg = config(tmp_path, "ru")
+    prepared = xlsx.prepare_workbook(run, cfg, ["rfm"], run / "tables.xlsx")
+    other = pd.DataFrame({"v": [float(i) for i in range(8)]})       # the summary's table, first, takes its name
+    monkeypatch.setattr(xlsx, "module_tables", lambda *a: [xlsx.SheetTable("rfm_patients", "summary", "Other", other,
+                                                                                {}, {})])
+    path = build_workbook(run, cfg, ["summary", "rfm"], [], run / "tables.xlsx", prepared=prepared)
+    readme = workbook_cells(path)["README"]
+    assert [r[0] for r in readme[6:8]] == ["rfm_patients", "rfm_patients~2"]
+    assert [r[4] for r in readme[6:8]] == ["tables_full/rfm_patients.csv", "tables_full/rfm_patients~2.csv"]
+    folder = run / "tables_full"
+    assert sorted(p.name for p in folder.iterdir()) == ["rfm_patients.csv", "rfm_patients~2.csv"]
+    assert len((folder / "rfm_patients.csv").read_text(encoding="utf-8-sig").splitlines()) == 1 + 8     # the other table
+    assert (folder / "rfm_patients~2.csv").read_text(encoding="utf-8-sig").splitlines()[1].startswith("'=1+2;1000,5")
+    # a module prepared ahead but left out of the workbook leaves no csv behind
+    prepared = xlsx.prepare_workbook(run, cfg, ["rfm"], run / "tables.xlsx")
+    build_workbook(run, cfg, [], [], run / "tables.xlsx", prepared=prepared)
+    assert not folder.exists()
+
+
 def test_stale_complete_tables_are_removed(tmp_path, monkeypatch):
     from audit_kit.report import xlsx
 

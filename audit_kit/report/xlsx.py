@@ -115,6 +115,8 @@ class SheetTable:
     df: pd.DataFrame
     formats: dict[str, str]
     labels: dict[str, str]
+    cells: list | None = None   # (value kind, values) per column of the sheet's rows, when made ahead
+    csv_name: str = ""          # the sheet name its complete csv was written under ahead ("" = not written)
 
 
 @dataclass
@@ -286,7 +288,7 @@ def write_sheet(wb, styles: _Styles, name: str, table: SheetTable, note: str = "
     df = table.df.iloc[:SHEET_ROWS_MAX]
     columns = [str(c) for c in df.columns]
     kinds = [table.formats.get(c) for c in columns]
-    cells = [(_value_kind(df[c]), _cells(df[c])) for c in df.columns]
+    cells = table.cells if table.cells is not None else sheet_cells(table)
     headers = [table.labels.get(c, c) for c in df.columns]
     units = [str(u) for u in df["unit"]] if "unit" in df.columns else None
     for j, (header, (value_kind, values), kind) in enumerate(zip(headers, cells, kinds)):
@@ -324,6 +326,13 @@ def write_sheet(wb, styles: _Styles, name: str, table: SheetTable, note: str = "
     if columns:
         ws.autofilter(first, 0, first + len(df), len(columns) - 1)
     return len(df)
+
+
+def sheet_cells(table: SheetTable) -> list[tuple[str, list[Any]]]:
+    """The values `write_sheet` writes: (value kind, cells) for each column of the table's first
+    `SHEET_ROWS_MAX` rows (`_value_kind`, `_cells`)."""
+    df = table.df.iloc[:SHEET_ROWS_MAX]
+    return [(_value_kind(df[c]), _cells(df[c])) for c in df.columns]
 
 
 def _text_writer(ws) -> Callable[[int, int, Any], Any]:
@@ -380,39 +389,67 @@ def _new_workbook(out_path: Path):
 
 def _capped(table: SheetTable, name: str, out_path: Path, language: str, t: Translator, fmt: Formatter
             ) -> tuple[str, str]:
-    """For a table longer than a sheet takes: its complete csv (written now) and the sheet's note."""
+    """For a table longer than a sheet takes: its complete csv (written now, unless it was written ahead
+    under this sheet name) and the sheet's note."""
     if len(table.df) <= SHEET_ROWS_MAX:
         return "", ""
     folder = full_folder(out_path)
-    path = complete_csv(table, folder / f"{name}.csv", language)
+    path = folder / f"{name}.csv"
+    if table.csv_name != name:      # (a csv written ahead under a name another table took is overwritten or removed)
+        complete_csv(table, path, language)
+        table.csv_name = name
     relative = f"{folder.name}/{path.name}"
     note = t("appendix.workbook.capped_note", shown=fmt.num(SHEET_ROWS_MAX), total=fmt.num(len(table.df)),
              file=relative)
     return relative, note
 
 
-def _clear_full_folder(out_path: Path) -> None:
-    """Complete tables of an earlier build of the same workbook must not linger."""
+def _clear_full_folder(out_path: Path, keep: Iterable[str] = ()) -> None:
+    """Complete tables of an earlier build of the same workbook must not linger, nor those written ahead
+    that the README does not name (`keep`: the file names it does)."""
     folder = full_folder(out_path)
+    keep = set(keep)
     if folder.is_dir():
         for stale in folder.glob("*.csv"):
-            stale.unlink()
+            if stale.name not in keep:
+                stale.unlink()
         if not any(folder.iterdir()):
             folder.rmdir()
 
 
-def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_tables: Iterable[ReportTable],
-                   out_path: Path) -> Path:
-    """Write tables.xlsx: README, then each module's tables in report order, then the appendix's;
-    the complete csv of each table longer than `SHEET_ROWS_MAX` rows into `tables_full/`."""
+def prepare_workbook(run_dir: Path, config, modules: Iterable[str], out_path: Path) -> dict[str, list[SheetTable]]:
+    """What the workbook needs of these modules, done ahead of it (the runner: while the summary notebook
+    runs and a core is idle): their tables read, each sheet's cells made (`sheet_cells`) and each long
+    table's complete csv written under the sheet name it takes when no table before it claims the same
+    name (`build_workbook` rewrites a csv whose sheet name turns out otherwise). Clears `tables_full/`."""
     t, fmt = Translator(config.language), Formatter(config.language, config.currency)
+    out_path = Path(out_path)
+    _clear_full_folder(out_path)
+    taken = {README.lower()}
+    prepared = {}
+    for module in modules:
+        prepared[module] = module_tables(run_dir, module, t)
+        for table in prepared[module]:
+            table.cells = sheet_cells(table)
+            _capped(table, sheet_name(table.name, taken), out_path, config.language, t, fmt)
+    return prepared
+
+
+def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_tables: Iterable[ReportTable],
+                   out_path: Path, prepared: dict[str, list[SheetTable]] | None = None) -> Path:
+    """Write tables.xlsx: README, then each module's tables in report order, then the appendix's;
+    the complete csv of each table longer than `SHEET_ROWS_MAX` rows into `tables_full/`. `prepared`
+    (`prepare_workbook` of the same `out_path`): modules whose tables, cells and csvs were made ahead."""
+    t, fmt = Translator(config.language), Formatter(config.language, config.currency)
+    prepared = prepared or {}
     tables: list[SheetTable] = []
     for module in modules:
-        tables.extend(module_tables(run_dir, module, t))
+        tables.extend(prepared[module] if module in prepared else module_tables(run_dir, module, t))
     for tb in appendix_tables:
         tables.append(SheetTable(tb.name, tb.section, tb.title, tb.df, tb.formats, tb.labels))
     out_path = Path(out_path)
-    _clear_full_folder(out_path)
+    if not prepared:
+        _clear_full_folder(out_path)
     wb = _new_workbook(out_path)
     styles = _Styles(wb, number_formats(config.language, fmt.sign))
     readme = wb.add_worksheet(README)
@@ -425,6 +462,8 @@ def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_table
         index.append(SheetEntry(name, section_title(t, table.section), table.title, len(table.df), complete))
     write_readme(readme, styles, t, config, fmt, index)
     wb.close()
+    if prepared:
+        _clear_full_folder(out_path, keep={Path(e.complete).name for e in index if e.complete})
     return out_path
 
 
