@@ -141,3 +141,18 @@ def test_planted_schedule_problems_are_found_naming_the_doctors(demo_run):
     assert "неделю" in found["schedule.no_show_lead_time"]["title"]
     assert "Агрегаторы" in found["schedule.no_show_channel"]["title"]
     assert "17:00" in found["schedule.peak_overload"]["title"]
+
+
+def test_the_summary_takes_the_chain_counts_the_quality_module_published(demo_run):
+    from audit_kit.metrics import scorecard
+    from audit_kit.notebook import Module, RunTables
+    from audit_kit.report.summary import load_results
+
+    results = load_results(demo_run.run_dir)
+    chain = results.table("quality", "id_chain")
+    assert {"check_code", "period_code"} <= set(chain.columns) and set(chain["period_code"]) == {"base", "current"}
+    module = Module("summary", demo_run.run_dir, load_config(DEMO_CONFIG))
+    published = scorecard.headline_counts({}, module.periods, results.metrics, chain=chain)
+    recounted = scorecard.headline_counts(RunTables(demo_run.run_dir), module.periods, results.metrics)
+    quality = {k: v for k, v in recounted.items() if k.startswith("quality.")}
+    assert len(quality) >= 4 and {k: v for k, v in published.items() if k.startswith("quality.")} == quality

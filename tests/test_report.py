@@ -142,6 +142,16 @@ def test_headline_counts_reproduce_published_rates():
     assert counts["funnel.lead_to_booking"]["current"] == Proportion(4, 10)
     assert counts["schedule.no_show_rate"]["current"] == Proportion(1, 3)
     assert "schedule.cancel_rate" not in counts          # does not reproduce the module's rate: no interval
+    # the ID-chain checks' counts from the quality module's table (codes), no table recounted for them
+    chain = pd.DataFrame({"check": ["Записи без обращения", "Оплаты без визита", "Оплаты без визита"],
+                          "period": ["Тек.", "Тек.", "База"], "checked": [10, 20, 30], "broken": [1, 5, 3],
+                          "check_code": ["bookings_lead_missing", "invoices_without_visit", "invoices_without_visit"],
+                          "period_code": ["current", "current", "base"]})
+    metrics |= {"quality.bookings_without_lead_rate": {"unit": "rate", "current": 0.1},
+                "quality.invoices_without_visit_rate": {"unit": "rate", "current": 0.3}}     # ≠ 5 / 20
+    counts = headline_counts({"calls": calls, "bookings": bookings}, periods, metrics, chain=chain)
+    assert counts["quality.bookings_without_lead_rate"] == {"current": Proportion(1, 10)}
+    assert "quality.invoices_without_visit_rate" not in counts
 
 
 # -- HTML pieces -------------------------------------------------------------------------------------

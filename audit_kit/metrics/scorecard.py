@@ -80,14 +80,17 @@ def survey_counts(surveys: pd.DataFrame, periods: Mapping[str, tuple[pd.Timestam
 
 def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
                     metrics: Mapping[str, Mapping[str, Any]], *, default_slot_minutes: float = 30,
-                    wait_target_minutes: float = 15) -> dict[str, dict[str, Proportion]]:
+                    wait_target_minutes: float = 15, chain: pd.DataFrame | None = None
+                    ) -> dict[str, dict[str, Proportion]]:
     """Numerator and denominator of headline rates per period, for intervals of their change.
 
     Funnel conversions take their counts from the stage counts in metrics.json (lead_to_booking
-    = booked_leads / leads, ...). Missed calls, no-shows, cancellations, late cancellations, waits
-    over the target and the data-quality chain checks are recounted from the canonical tables
-    with the modules' own functions. A count pair is kept only where it reproduces the published
-    rate (to 1e-9): a definition that drifted yields no interval rather than a wrong one.
+    = booked_leads / leads, ...). The data-quality chain checks take theirs from the quality module's
+    `id_chain` table when given as `chain` (columns check_code, period_code, checked, broken), else they
+    are recounted. Missed calls, no-shows, cancellations, late cancellations and waits over the target
+    are recounted from the canonical tables with the modules' own functions. A count pair is kept only
+    where it reproduces the published rate (to 1e-9): a definition that drifted yields no interval
+    rather than a wrong one.
     """
     from . import funnel, quality, schedule
 
@@ -122,8 +125,13 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
             w = waits.loc[in_window(waits["checked_in_at"], start, end), "wait_minutes"].dropna()
             add("schedule.share_wait_over_target", period, int((w > wait_target_minutes).sum()), len(w))
         if any(k.startswith("quality.") for k in metrics):
-            chain = quality.id_chain(tables, start=start, end=end)
-            for check, broken, checked in zip(chain["check"], chain["broken"], chain["checked"]):
+            if chain is not None and {"check_code", "period_code"} <= set(chain.columns):
+                own = chain.loc[chain["period_code"].eq(period)]
+                checks, broken_, checked_ = own["check_code"], own["broken"], own["checked"]
+            else:
+                recount = quality.id_chain(tables, start=start, end=end)
+                checks, broken_, checked_ = recount["check"], recount["broken"], recount["checked"]
+            for check, broken, checked in zip(checks, broken_, checked_):
                 key = {"bookings_lead_missing": "bookings_without_lead"}.get(check, check)
                 add(f"quality.{key}_rate", period, broken, checked)
     return {key: per for key, per in out.items() if _reproduces(per, metrics.get(key))}

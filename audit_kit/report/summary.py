@@ -44,6 +44,11 @@ class RunResults:
     def status_of(self, name: str) -> str | None:
         return next((s["status"] for s in self.statuses if s["name"] == name), None)
 
+    def table(self, module: str, name: str) -> pd.DataFrame | None:
+        """A module's machine-readable table (`modules/<module>/tables/<name>.parquet`), None when absent."""
+        path = self.run_dir / "modules" / module / "tables" / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else None
+
 
 def latest_run(client_dir: Path) -> Path | None:
     """The newest finished audit run under `<client>/reports/` (a folder with modules.json), or None."""
