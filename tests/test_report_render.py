@@ -11,6 +11,7 @@ import pandas as pd
 from audit_kit.report.appendix import WIDE_TABLE_COLUMNS, ReportTable, retag_table, table_css, table_html
 from audit_kit.report.fmt import Formatter
 from audit_kit.report.html import HEADING_TAG, SECTION_TAG, cell_tags
+from audit_kit.report.pdf import render_part as _render_part   # the real one, for a stand-in that fails
 
 CSS = Path(__file__).parents[1] / "templates" / "audit_report" / "report.css"
 
@@ -72,3 +73,159 @@ def test_preload_imports_the_renderers_in_a_thread():
             "print(sorted(m for m in ('weasyprint', 'nbconvert', 'nbformat') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['nbconvert', 'nbformat', 'weasyprint']"
+
+
+# -- the PDF laid out in two parts and joined under a frame ----------------------------------------
+
+def _cell(markup: str, section: bool = False) -> str:
+    tag = " celltag_audit-section" if section else ""
+    return f'<div class="jp-Cell jp-CodeCell{tag}" id="c">\n<div>{markup}</div>\n</div>\n'
+
+
+def _report(sections: dict[str, str]) -> str:
+    css = CSS.read_text(encoding="utf-8")
+    cells = [_cell('<section class="audit-cover"><p class="audit-cover-kicker">Audit</p>'
+                   '<h1 class="audit-cover-client">Clinic X</h1></section>'),
+             _cell('<nav class="audit-toc"><h2 class="audit-toc-title">Contents</h2><ol>'
+                   + "".join(f'<li><a href="#{n}-title">{n}</a></li>' for n in sections) + "</ol></nav>")]
+    for name, body in sections.items():
+        cells.append(_cell(f'<section class="audit-module" id="section-{name}"></section>', section=True))
+        cells.append(_cell(f'<h2 class="audit-h2" id="{name}-title">{name}</h2>'))
+        cells.append(_cell(body))
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8" />\n<title>Audit — Clinic X</title>\n'
+            f'<style type="text/css">\n{css}\n</style>\n</head>\n<body>\n<main class="audit-report">\n'
+            + "".join(cells) + "</main>\n</body>\n</html>\n")
+
+
+def _paragraphs(word: str, n: int) -> str:
+    return "".join(f'<p class="audit-text">{word} {i}: ' + "text " * 60 + "</p>" for i in range(n))
+
+
+def test_split_report_cuts_at_sections():
+    from audit_kit.report.pdf import split_report
+
+    text = _report({"a": "<p>one</p>", "b": "<p>two</p>", "c": "<p>three</p>"})
+    split = split_report(text)
+    assert len(split.front) == 2 and [len(s) for s in split.sections] == [3, 3, 3]
+    assert split.names == ["section-a", "section-b", "section-c"]
+    assert split.head + "".join(split.front) + "".join(c for s in split.sections for c in s) + split.tail == text
+    assert split_report(text.replace(" celltag_audit-section", "")) is None      # no section: one part
+    assert split_report("<html><body>no cells</body></html>") is None
+
+
+def test_balance_cuts_parts_of_equal_weight():
+    from audit_kit.report.pdf import IMAGE_WEIGHT, balance, weight
+
+    assert balance([10, 10, 10, 10], 2) == [0, 2]
+    assert balance([30, 10, 10, 10], 2) == [0, 1]
+    assert balance([10, 10, 10, 30], 2) == [0, 3]
+    assert balance([1, 100], 2) == [0, 1]                 # every part gets a section
+    assert balance([5], 2) == [0]                         # fewer sections than parts: fewer parts
+    assert balance([1, 1, 1, 1, 1, 1], 3) == [0, 3, 4]    # the first part's share 1/2, the others 1/4
+    assert weight(['<p class="x">abc</p>', '<img src="data:image/png;base64,AAAA">']) == 3 + IMAGE_WEIGHT
+
+
+def _pages_text(pdf: Path) -> list[list[str]]:
+    """Each page's lines of text, sorted (a joined page holds its running header and number before its content)."""
+    from pypdf import PdfReader
+
+    return [sorted(p.extract_text().splitlines()) for p in PdfReader(str(pdf)).pages]
+
+
+def _outline(pdf: Path) -> list[tuple]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(pdf))
+
+    def walk(items, depth=0):
+        for item in items:
+            if isinstance(item, list):
+                yield from walk(item, depth + 1)
+            else:
+                yield depth, item.title, reader.get_destination_page_number(item), round(float(item.top), 0)
+    return list(walk(reader.outline))
+
+
+def _links(pdf: Path) -> list[tuple]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(pdf))
+    out = []
+    for number, page in enumerate(reader.pages):
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            dest = annot["/Dest"] if "/Dest" in annot else annot["/A"]["/D"]
+            if isinstance(dest, str):
+                dest = reader.named_destinations[dest]
+                target = (reader.get_destination_page_number(dest), round(float(dest.top), 0))
+            else:
+                target = (reader.get_page_number(dest[0].get_object()), round(float(dest[3]), 0))
+            out.append((number, tuple(round(float(v), 0) for v in annot["/Rect"]), target))
+    return out
+
+
+def _is_joined(pdf: Path) -> bool:
+    from pypdf import PdfReader
+
+    return any("/AuditContent" in (p["/Resources"].get("/XObject") or {}) for p in PdfReader(str(pdf)).pages)
+
+
+def test_two_parts_give_the_same_pdf_as_one(tmp_path, monkeypatch):
+    """Page numbers continue across the parts (`i / N` on every page but the cover), the contents' page numbers,
+    links and bookmarks point where they did, the text of every page is the same."""
+    from audit_kit.report import pdf
+
+    monkeypatch.setattr(pdf, "MIN_SPLIT_CHARS", 0)
+    page = tmp_path / "report.html"
+    page.write_text(_report({"alpha": _paragraphs("A", 40), "beta": _paragraphs("B", 25),
+                             "gamma": _paragraphs("C", 30), "delta": _paragraphs("D", 10)}), encoding="utf-8")
+    timings: dict = {}
+    one, two = pdf.render_pdf(page, tmp_path / "one.pdf", parts=1), pdf.render_pdf(page, tmp_path / "two.pdf", 2, timings)
+    assert not _is_joined(one) and _is_joined(two)
+    assert set(timings) == {"pdf_part1", "pdf_part2", "pdf_frame", "pdf_join"}
+    texts = _pages_text(two)
+    assert texts == _pages_text(one)
+    assert len(texts) >= 8
+    for number, lines in enumerate(texts[1:], start=2):
+        text = "\n".join(lines)
+        assert f"{number} / {len(texts)}" in text and "Clinic X" in text, number
+    assert "Clinic X" in "\n".join(texts[0]) and not re.search(r"\b1 / \d+", "\n".join(texts[0]))
+    outline = _outline(two)
+    assert outline == _outline(one)
+    assert [t for _, t, _, _ in outline] == ["Clinic X", "Contents", "alpha", "beta", "gamma", "delta"]
+    links = _links(two)
+    assert links == _links(one)
+    assert sorted({target for _, _, (target, _) in links}) == [outline[i][2] for i in range(2, 6)]   # each section
+
+
+def _fails_in_beta(document: str):
+    if 'id="section-beta"' in document:
+        raise ValueError("layout exploded")
+    return _render_part(document)
+
+
+def test_a_failed_part_is_a_clear_error(tmp_path, monkeypatch):
+    import pytest
+
+    from audit_kit.report import pdf
+
+    monkeypatch.setattr(pdf, "MIN_SPLIT_CHARS", 0)
+    page = tmp_path / "report.html"
+    page.write_text(_report({"alpha": _paragraphs("A", 5), "beta": _paragraphs("B", 5)}), encoding="utf-8")
+    monkeypatch.setattr(pdf, "render_part", _fails_in_beta)
+    with pytest.raises(pdf.PdfPartError, match=r"part 2 of 2 \(sections section-beta … section-beta\) failed: "
+                                               r"ValueError: layout exploded"):
+        pdf.render_pdf(page, tmp_path / "out.pdf")
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_demo_pdf_is_joined_from_two_parts_and_matches_one(demo_run, tmp_path):
+    """The demo's report.pdf (two parts) against the same HTML laid out in one part."""
+    from audit_kit.report.pdf import render_pdf
+
+    joined = Path(demo_run.outputs["pdf"])
+    assert _is_joined(joined)
+    one = render_pdf(Path(demo_run.outputs["html"]), tmp_path / "one.pdf", parts=1)
+    assert _pages_text(joined) == _pages_text(one)
+    assert _outline(joined) == _outline(one)
+    assert _links(joined) == _links(one)

@@ -8,6 +8,7 @@ step's seconds in `timings` (the runner writes them to run.json).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -86,7 +87,8 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     `input_hashes` (table -> SHA-256 of its file) when the caller has them; else they are computed.
 
     The workbook is written in a worker process while the HTML and the PDF render (two cores: the
-    report stage takes the longer of the two, not their sum). Adds `report_html`, `report_pdf` and
+    report stage takes the longer of the two, not their sum); the PDF's sections are laid out in two
+    parts at once, the second in another worker (`pdf.render_pdf`). Adds `report_html`, `report_pdf` and
     `report_xlsx` seconds to `timings` (the workbook's own, overlapping the other two). A PDF or
     workbook that fails is logged and left out; the HTML report is always written.
     """
@@ -113,7 +115,7 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
         try:
             from .pdf import render_pdf
 
-            outputs["pdf"] = str(render_pdf(html_path, run_dir / "report.pdf"))
+            outputs["pdf"] = str(render_pdf(html_path, run_dir / "report.pdf", parts=min(2, os.cpu_count() or 1)))
         except Exception as exc:  # noqa: BLE001 — the HTML and the workbook still stand
             _failed(run_dir, "report.pdf", exc)
         timings["report_pdf"] = round(time.perf_counter() - started, 2)
