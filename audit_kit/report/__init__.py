@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     """
     from .appendix import appendix_html, build_appendix
     from .html import assemble, render_html
+    from .pdf import part_pool
 
     run_dir = Path(run_dir)
     started = time.perf_counter()
@@ -103,7 +105,9 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     version = kit_version()
     appendix = build_appendix(run_dir, config, list(metrics), version, timings, input_hashes)
     modules = [st.name for st in statuses if st.status == "ok"]
-    with ProcessPoolExecutor(max_workers=1) as pool:     # the workbook on the other core while HTML and PDF render
+    parts = min(2, os.cpu_count() or 1)     # the PDF's parts; the later ones' worker forked before the workbook's
+    with (part_pool(parts - 1) if parts > 1 else nullcontext()) as pdf_pool, \
+            ProcessPoolExecutor(max_workers=1) as pool:     # the workbook on the other core while HTML and PDF render
         xlsx_started = time.perf_counter()
         workbook = pool.submit(_write_workbook, run_dir, config, modules, appendix.tables)
         nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
@@ -115,7 +119,7 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
         try:
             from .pdf import render_pdf
 
-            outputs["pdf"] = str(render_pdf(html_path, run_dir / "report.pdf", parts=min(2, os.cpu_count() or 1)))
+            outputs["pdf"] = str(render_pdf(html_path, run_dir / "report.pdf", parts=parts, pool=pdf_pool))
         except Exception as exc:  # noqa: BLE001 — the HTML and the workbook still stand
             _failed(run_dir, "report.pdf", exc)
         timings["report_pdf"] = round(time.perf_counter() - started, 2)

@@ -22,7 +22,8 @@ import io
 import logging
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -249,6 +250,15 @@ def join_pages(frame_pdf: bytes, contents: list[bytes], first: int, out: Path) -
         writer.write(fh)
 
 
+def part_pool(workers: int = 1) -> ProcessPoolExecutor:
+    """Worker processes for the PDF's later parts, started now (`render_pdf`'s `pool`). The report stage starts them
+    before it starts the workbook's process, so that they are forked while this process runs no other thread."""
+    pool = ProcessPoolExecutor(max_workers=max(1, workers))
+    for future in [pool.submit(int) for _ in range(max(1, workers))]:
+        future.result()
+    return pool
+
+
 def _origin(parts: list[PartPages], names: list[list[str]]) -> tuple[float, float]:
     """The content box's top-left on a page: where each part's first section marker (`<section id=...>`, the first
     element of its first page) lies."""
@@ -258,13 +268,15 @@ def _origin(parts: list[PartPages], names: list[list[str]]) -> tuple[float, floa
     return points.pop()
 
 
-def render_pdf(html_path: Path, pdf_path: Path, parts: int = 2, timings: dict | None = None) -> Path:
+def render_pdf(html_path: Path, pdf_path: Path, parts: int = 2, timings: dict | None = None,
+               pool: Executor | None = None) -> Path:
     """Render report.html to an A4 PDF; returns the PDF path.
 
     `parts` > 1: the sections laid out in that many parts at once (the first here, the others in worker processes)
     and joined under a frame (see the module's docstring); a report too small to pay for it, or without sections,
     renders in one part. A part that fails raises `PdfPartError` naming it. `timings` (when given) gets the
-    seconds of each part (`pdf_part1`, …, each in its own process), of the frame and of the join."""
+    seconds of each part (`pdf_part1`, …, each in its own process), of the frame and of the join. `pool`: the
+    worker processes for the parts after the first (`part_pool`), else started here."""
     from weasyprint import HTML
 
     _quiet()
@@ -278,8 +290,8 @@ def render_pdf(html_path: Path, pdf_path: Path, parts: int = 2, timings: dict | 
     documents = [split.document([c for i in g for c in split.sections[i]], PART_CSS, '<div class="audit-part-lead"></div>')
                  for g in groups]
     names = [[split.names[i] for i in g] for g in groups]
-    with ProcessPoolExecutor(max_workers=len(groups) - 1) as pool:
-        futures = [pool.submit(render_part, d) for d in documents[1:]]
+    with (nullcontext(pool) if pool is not None else part_pool(len(groups) - 1)) as workers:
+        futures = [workers.submit(render_part, d) for d in documents[1:]]
         first = _part_or_error(lambda: render_part(documents[0]), 1, len(groups), names[0])
         rendered = [first] + [_part_or_error(f, i + 2, len(groups), names[i + 1]) for i, f in enumerate(futures)]
     started = time.perf_counter()
