@@ -108,8 +108,8 @@ def split_report(text: str) -> SplitReport | None:
             front.append(cell)
     if not sections:
         return None
-    names = [(re.search(r'<section[^>]*\bid="([^"]*)"', s[0]) or re.search(r'\bid="([^"]*)"', s[0])).group(1)
-             for s in sections]
+    found = [re.search(r'<section[^>]*\bid="([^"]*)"', s[0]) for s in sections]
+    names = [m.group(1) if m else f"section {i + 1}" for i, m in enumerate(found)]
     return SplitReport(text[:first], front, sections, text[end:], names)
 
 
