@@ -178,7 +178,8 @@ def test_two_parts_give_the_same_pdf_as_one(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf, "MIN_SPLIT_CHARS", 0)
     page = tmp_path / "report.html"
     page.write_text(_report({"alpha": _paragraphs("A", 40), "beta": _paragraphs("B", 25),
-                             "gamma": _paragraphs("C", 30), "delta": _paragraphs("D", 10)}), encoding="utf-8")
+                             "gamma": _paragraphs("C", 30) + '<p>See <a href="#alpha-title">alpha</a>.</p>',
+                             "delta": _paragraphs("D", 10)}), encoding="utf-8")
     timings: dict = {}
     one, two = pdf.render_pdf(page, tmp_path / "one.pdf", parts=1), pdf.render_pdf(page, tmp_path / "two.pdf", 2, timings)
     assert not _is_joined(one) and _is_joined(two)
@@ -195,7 +196,10 @@ def test_two_parts_give_the_same_pdf_as_one(tmp_path, monkeypatch):
     assert [t for _, t, _, _ in outline] == ["Clinic X", "Contents", "alpha", "beta", "gamma", "delta"]
     links = _links(two)
     assert links == _links(one)
-    assert sorted({target for _, _, (target, _) in links}) == [outline[i][2] for i in range(2, 6)]   # each section
+    toc = [link for link in links if link[0] == 1]
+    assert sorted({target for _, _, (target, _) in toc}) == [outline[i][2] for i in range(2, 6)]   # each section
+    inside = [link for link in links if link[0] != 1]            # a link inside a section of the second part
+    assert len(inside) == 1 and inside[0][0] > outline[4][2] and inside[0][2][0] == outline[2][2]
 
 
 def _fails_in_beta(document: str):

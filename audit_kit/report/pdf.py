@@ -147,7 +147,7 @@ class PartPages:
     pdf: bytes
     seconds: float               # laying it out and writing it, in its process
     anchors: list[dict]          # name -> (x1, y1, x2, y2), CSS px from the page's top-left
-    links: list[list]            # (type, target, (x, y, w, h))
+    links: list[list]            # (type, target, (x1, y1, x2, y2))
     bookmarks: list[list]        # (level, label, (x, y), state)
 
 
@@ -194,12 +194,12 @@ def frame_html(split: SplitReport, parts: list[PartPages], origin: tuple[float, 
             for name, (x, y, x2, y2) in anchors.items():
                 marks.append(f'<span id="{html.escape(name)}" style="left:{_px(x - ox)};top:{_px(y - oy)};'
                              f'width:{_px(x2 - x)};height:{_px(y2 - y)}"></span>')
-            for kind, target, (x, y, w, h) in links:
+            for kind, target, (x, y, x2, y2) in links:
                 if kind not in ("internal", "external"):
                     continue
                 href = "#" + target if kind == "internal" else target
                 marks.append(f'<a class="audit-frame-link" href="{html.escape(href)}" style="left:{_px(x - ox)};'
-                             f'top:{_px(y - oy)};width:{_px(w)};height:{_px(h)}"></a>')
+                             f'top:{_px(y - oy)};width:{_px(x2 - x)};height:{_px(y2 - y)}"></a>')
             for level, label, (x, y), state in bookmarks:
                 marks.append(f'<span class="audit-frame-bookmark" data-label="{html.escape(label)}" '
                              f'style="left:{_px(x - ox)};top:{_px(y - oy)};bookmark-level:{int(level)};'
