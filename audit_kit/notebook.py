@@ -211,7 +211,7 @@ class Module:
         shown.columns = [self.column_label(c) for c in shown.columns]
         caption = f"<caption>{self.text(title_key, **title_values)}</caption>" if title_key else ""
         body = shown.to_html(index=False, escape=True, border=0, classes="audit-table", na_rep="—")
-        body = retag_table(body, caption)
+        body = retag_table(body, caption, columns=len(shown.columns))
         more = ""
         if len(df) > max_rows:
             more = f'<p class="audit-more">{self.text("common.more_rows", shown=max_rows, total=len(df))}</p>'

@@ -277,7 +277,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs. `progress` gets
     the plain lines (a callable), or is a `progress.Lines` / `progress.Bars` that also shows the files
     being read and the modules running."""
-    from .report import build_report
+    from .report import build_report, preload as preload_report
 
     show = as_progress(progress)
     progress = show.line
@@ -300,7 +300,9 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings)
         if notebook_path(SUMMARY).is_file():
             started = time.perf_counter()
-            summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path)).result()
+            summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path))
+            preload_report()    # the renderers' imports on the core the summary leaves idle
+            summary = summary.result()
             timings["summary"] = round(time.perf_counter() - started, 2)
             progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
                      + (f" — {summary.error}" if summary.error else ""))

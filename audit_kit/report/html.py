@@ -24,6 +24,15 @@ from .i18n import Translator
 KEEP_MIME = ("text/html", "image/png", "image/svg+xml")
 HIDE_TAGS = {"parameters", "injected-parameters", "remove-cell", "hide-output", "analyst"}   # analyst: the notebook's own view
 SECTION_TAG = "audit-section"   # a cell that starts a new page in the PDF
+HEADING_TAG = "audit-heading"   # a cell showing a section heading (h2/h3): the PDF keeps it with the next cell
+HEADING_RE = re.compile(r'class="(?:[^"]*\s)?audit-h[23](?:\s[^"]*)?"')
+
+
+def cell_tags(markups: Iterable[str], tag: str = "") -> list[str]:
+    """The tags of a report cell showing `markups`: `tag` (when given), and `HEADING_TAG` when one of them has an
+    element of class audit-h2 or audit-h3. nbconvert writes each tag as the cell's CSS class `celltag_<tag>`; a
+    class, not the selector ``.jp-Cell:has(.audit-h2)``, which WeasyPrint matches by walking every cell's subtree."""
+    return ([tag] if tag else []) + ([HEADING_TAG] if any(HEADING_RE.search(m) for m in markups) else [])
 
 
 def counting_note(f: Finding, t: Translator, fmt: Formatter, titles: dict[str, str]) -> str:
@@ -66,11 +75,12 @@ def findings_html(findings: Iterable[Finding | dict], t: Translator, fmt: Format
 
 
 def _html_cell(markup: str, tag: str = "") -> nbformat.NotebookNode:
-    """A source-less cell showing markup; `tag` becomes the cell's CSS class `celltag_<tag>`
-    (the print CSS starts a page at `celltag_audit-section`)."""
+    """A source-less cell showing markup; `tag` (and `HEADING_TAG`, `cell_tags`) become the cell's CSS classes
+    `celltag_<tag>` (the print CSS starts a page at `celltag_audit-section`)."""
     import nbformat
 
-    cell = nbformat.v4.new_code_cell("", metadata={"tags": [tag]} if tag else {})
+    tags = cell_tags([markup], tag)
+    cell = nbformat.v4.new_code_cell("", metadata={"tags": tags} if tags else {})
     cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": markup})]
     return cell
 
@@ -93,7 +103,8 @@ def _report_cells(nb_path: Path) -> list[nbformat.NotebookNode]:
                 o.output_type = "display_data"
                 o.pop("execution_count", None)
         if outputs:
-            new = nbformat.v4.new_code_cell("")
+            tags = cell_tags(o.data.get("text/html", "") for o in outputs)
+            new = nbformat.v4.new_code_cell("", metadata={"tags": tags} if tags else {})
             new.outputs = outputs
             cells.append(new)
     return cells
