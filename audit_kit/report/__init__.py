@@ -81,8 +81,13 @@ def _failed(run_dir: Path, kind: str, exc: Exception) -> None:
     print(f"warning: {kind} not written: {type(exc).__name__}: {exc} (details in {log})", file=sys.stderr)
 
 
+# `workbook.prepare_workbook`'s result while `build_report` starts the workbook's process: a forked worker
+# inherits it (copy-on-write) and nothing is pickled; a worker started otherwise finds None and does it all.
+_workbook_ahead: dict | None = None
+
+
 def build_report(run_dir: Path, config, statuses: list, timings: dict,
-                 input_hashes: dict[str, str] | None = None) -> dict[str, str]:
+                 input_hashes: dict[str, str] | None = None, workbook_ahead: dict | None = None) -> dict[str, str]:
     """Write report.html, report.pdf and tables.xlsx into run_dir; return {kind: path} of those written.
 
     `input_hashes` (table -> SHA-256 of its file) when the caller has them; else they are computed.
@@ -92,7 +97,9 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     parts at once, the second in another worker (`pdf.render_pdf`). Adds `report_html`, `report_pdf` and
     `report_xlsx` seconds to `timings` (the workbook's own, overlapping the other two). A PDF or
     workbook that fails is logged and left out; the HTML report is always written.
+    `workbook_ahead`: the modules' sheets made ahead (`xlsx.prepare_workbook`, the runner: during the summary).
     """
+    global _workbook_ahead
     from .appendix import appendix_html, build_appendix
     from .html import assemble, render_html
     from .pdf import part_pool
@@ -109,7 +116,11 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     with (part_pool(parts - 1) if parts > 1 else nullcontext()) as pdf_pool, \
             ProcessPoolExecutor(max_workers=1) as pool:     # the workbook on the other core while HTML and PDF render
         xlsx_started = time.perf_counter()
-        workbook = pool.submit(_write_workbook, run_dir, config, modules, appendix.tables)
+        _workbook_ahead = workbook_ahead          # read by the worker this first submit forks
+        try:
+            workbook = pool.submit(_write_workbook, run_dir, config, modules, appendix.tables)
+        finally:
+            _workbook_ahead = None
         nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
         html_path = render_html(nb, config, run_dir / "report.html")
         outputs = {"html": str(html_path)}
@@ -139,5 +150,5 @@ def _write_workbook(run_dir: Path, config, modules: list[str], appendix_tables: 
     from .xlsx import build_workbook
 
     started = time.perf_counter()
-    path = build_workbook(run_dir, config, modules, appendix_tables, run_dir / "tables.xlsx")
+    path = build_workbook(run_dir, config, modules, appendix_tables, run_dir / "tables.xlsx", prepared=_workbook_ahead)
     return path, time.perf_counter() - started
