@@ -156,3 +156,14 @@ def test_the_summary_takes_the_chain_counts_the_quality_module_published(demo_ru
     recounted = scorecard.headline_counts(RunTables(demo_run.run_dir), module.periods, results.metrics)
     quality = {k: v for k, v in recounted.items() if k.startswith("quality.")}
     assert len(quality) >= 4 and {k: v for k, v in published.items() if k.startswith("quality.")} == quality
+
+
+def test_the_workbook_sheets_made_ahead_are_in_the_workbook(demo_run):
+    from openpyxl import load_workbook
+
+    info = json.loads(Path(demo_run.outputs["run"]).read_text(encoding="utf-8"))
+    assert info["timings_seconds"]["report_xlsx_ahead"] > 0       # made while the summary ran
+    sheets = load_workbook(demo_run.outputs["xlsx"], read_only=True).sheetnames
+    kept = {name for module in ("quality", "funnel", "schedule", "channels", "rfm", "cohorts")
+            for name in json.loads((demo_run.run_dir / "modules" / module / "tables.json").read_text(encoding="utf-8"))}
+    assert kept <= set(sheets) and sheets[:2] == ["README", "summary_findings"]
