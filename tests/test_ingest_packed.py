@@ -1,5 +1,5 @@
 """A large table's low-variety text is held dictionary-encoded between reading and writing (`ingest/load.py`,
-`_Read.pack`, PACK_MIN_ROWS): the tables, the ledger and the run folder's files are those of the tables held
+`_pack`, PACK_MIN_ROWS): the tables, the ledger and the run folder's files are those of the tables held
 as "string" columns."""
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from conftest import DEMO_CONFIG, write_csv
 def packed(monkeypatch):
     """Every table packed whatever its size; the names of the columns packed, per table."""
     seen: dict[str, list[str]] = {}
-    pack = load._Read.pack
+    pack = load._pack
 
-    def spy(read, table):
-        out = pack(read, table)
-        seen[table.name] = sorted(out.packed)
+    def spy(df, table):
+        out = pack(df, table)
+        seen[table.name] = sorted(out)
         return out
 
-    monkeypatch.setattr(load._Read, "pack", spy)
+    monkeypatch.setattr(load, "_pack", spy)
     monkeypatch.setattr(load, "PACK_MIN_ROWS", 0)
     return seen
 
@@ -39,7 +39,7 @@ def test_the_demo_packed_is_the_demo_as_strings_in_memory_and_in_the_run_folder(
     small = ingest(config)
     save_tables(small, tmp_path / "packed")
     assert packed["invoices"] == ["service", "service_category"]
-    assert packed["bookings"] == ["branch_id", "service", "status"]
+    assert packed["bookings"] == ["service", "status"]
     assert {"channel", "status", "service", "outcome"} <= set(packed["leads"])
     plain = _unpacked(monkeypatch, config)
     save_tables(plain, tmp_path / "plain")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
+from ..memory import release_memory
 from . import coerce, presets
 from .keys import family_codes, family_of, with_keys
 from .ledger import Ledger, TableLedger
@@ -146,7 +147,7 @@ PACK_MAX_SHARE = 0.05
 class _Read:
     """A table as `_read_table` leaves it: `_fixed` marks rows already corrected, `names` holds the raw
     full names (never stored) for masking them in every table's free text. The columns in `packed` are
-    held dictionary-encoded apart from `frame` (see PACK_MIN_ROWS); `order` is the table's column order
+    held dictionary-encoded apart from `frame` (`_pack`, PACK_MIN_ROWS); `order` is the table's column order
     (columns added to `frame` later come after it); `whole()` is the table as one frame."""
 
     frame: pd.DataFrame
@@ -154,25 +155,6 @@ class _Read:
     names: pd.Series
     packed: dict = field(default_factory=dict)
     order: list = field(default_factory=list)
-
-    def pack(self, table: Table) -> "_Read":
-        """Move the low-variety "string" columns of `table` (no ID family's, no personal data) into `packed`."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        df = self.frame
-        if len(df) < PACK_MIN_ROWS:
-            return self
-        self.order = list(df.columns)
-        for col in table.columns:
-            if (col.name not in df or col.kind == PII or family_of(col.name) is not None
-                    or not isinstance(df[col.name].array, pd.arrays.ArrowStringArray)):
-                continue
-            encoded = pc.dictionary_encode(df[col.name].array.__arrow_array__()).unify_dictionaries()
-            if encoded.num_chunks and len(encoded.chunk(0).dictionary) <= PACK_MAX_SHARE * len(df):
-                self.packed[col.name] = encoded
-        self.frame = df.drop(columns=list(self.packed))
-        return self
 
     def column(self, name: str) -> pd.Series:
         """One column of the table as a "string" (or its own dtype) Series."""
@@ -437,15 +419,26 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
         part.ledger.fixed = int((fixed.iloc[lo:hi] & ~reject.iloc[lo:hi]).sum())
     ledger = TableLedger.combine(table.name, [p.ledger for p in parts])
     keep = ~reject.to_numpy()
+    aggregate = next((p.preset.aggregate for p in parts if p.preset is not None and p.preset.aggregate), None)
+    # packed before the rejected rows are dropped: the rows kept are a copy, of codes rather than of text
+    packed = {} if aggregate else _pack(out, table)
+    out = out.drop(columns=list(packed))
     result = out.loc[keep].reset_index(drop=True) if not keep.all() else out     # no copy when every row is kept
     result["_source_row"] = rows[keep].to_numpy()
-    aggregate = next((p.preset.aggregate for p in parts if p.preset is not None and p.preset.aggregate), None)
     result = _finalise_dtypes(result, table)
     result["_fixed"] = fixed.to_numpy()[keep]
     if aggregate:
         result = _aggregate(result, aggregate, ledger, table)
     names = pd.concat([pd.Series([], dtype="string")] + [p.names for p in parts], ignore_index=True)
-    return _Read(result, ledger, names.drop_duplicates()).pack(table)
+    if not packed:
+        return _Read(result, ledger, names.drop_duplicates())
+    if not keep.all():
+        import pyarrow as pa
+
+        mask = pa.array(keep)
+        packed = {name: values.filter(mask) for name, values in packed.items()}
+    order = list(result.columns)        # `conform` put an empty column where each packed one goes
+    return _Read(result.drop(columns=list(packed)), ledger, names.drop_duplicates(), packed, order)
 
 
 def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) -> pd.DataFrame:
@@ -510,6 +503,24 @@ def _mask_packed(encoded, tokens: pd.Series, language: str, index: pd.Index):
     return out, pd.Series(hit, index=index)
 
 
+def _pack(df: pd.DataFrame, table: Table) -> dict:
+    """The low-variety "string" columns of a table of PACK_MIN_ROWS rows or more (no ID family's, no personal
+    data), dictionary-encoded (one dictionary in every chunk): column -> pyarrow ChunkedArray."""
+    import pyarrow.compute as pc
+
+    packed: dict = {}
+    if len(df) < PACK_MIN_ROWS:
+        return packed
+    for col in table.columns:
+        if (col.name not in df or col.kind == PII or family_of(col.name) is not None
+                or df[col.name].dtype != "string" or not isinstance(df[col.name].array, pd.arrays.ArrowStringArray)):
+            continue
+        encoded = pc.dictionary_encode(df[col.name].array.__arrow_array__()).unify_dictionaries()
+        if encoded.num_chunks and len(encoded.chunk(0).dictionary) <= PACK_MAX_SHARE * len(df):
+            packed[col.name] = encoded
+    return packed
+
+
 def _count_fixed(read: _Read, rows: pd.Series) -> None:
     """Mark rows fixed by a step after the table was read and keep the ledger's `fixed` in step."""
     new = rows.to_numpy(bool) & ~read.frame["_fixed"].to_numpy(bool)
@@ -552,6 +563,9 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 # of reading (the two readers and pyarrow's own threads contend for the two cores).
 PARALLEL_BYTES = 64 << 20
 PARALLEL_MAX_BYTES = 1 << 30
+# Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
+# (`memory.release_memory`): the allocators otherwise keep it, each thread's apart.
+RELEASE_BYTES = 256 << 20
 INGEST_THREADS = 2
 # What reading one more file costs, in bytes of a file's reading (header, preset, formats found per file): the
 # tables are started costliest first (a network's 345 payment files before its one larger calls export).
@@ -568,8 +582,16 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
             for name, src in sources.items()}
     threads = min(INGEST_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                   (os.cpu_count() or 1), len(sources))
+    large = sum(cost.values()) >= RELEASE_BYTES
+
+    def read(source: TableSource, hook: FileHook | None) -> _Read:
+        done = _read_table(source, config, salt, hook)
+        if large:
+            release_memory()
+        return done
+
     if threads < 2 or not PARALLEL_BYTES <= sum(cost.values()) <= PARALLEL_MAX_BYTES:
-        return {name: _read_table(source, config, salt, on_file) for name, source in sources.items()}
+        return {name: read(source, on_file) for name, source in sources.items()}
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -580,7 +602,7 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
             on_file(table, path, rows)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest") as pool:
-        futures = {name: pool.submit(_read_table, sources[name], config, salt, hook if on_file else None)
+        futures = {name: pool.submit(read, sources[name], hook if on_file else None)
                    for name in sorted(sources, key=lambda n: -cost[n])}
         try:
             return {name: futures[name].result() for name in sources}
