@@ -20,3 +20,21 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):      # not glibc (macOS, musl): the pools keep what they hold
         pass
+
+
+def use_jemalloc() -> None:
+    """Arrow's allocations from here on in jemalloc's pool (bundled with pyarrow) rather than its default
+    (mimalloc), unless ARROW_DEFAULT_MEMORY_POOL chose one: ingest's threads free and allocate large string
+    buffers table after table, and jemalloc hands them back to the system sooner. Measured on the 345-branch
+    network (two tables read at once, one run each, same load): peak RSS of ingest 4.31 GB with jemalloc,
+    4.71 GB with mimalloc, 4.73 GB with the system allocator. Arrays allocated before keep their own pool."""
+    import os
+
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, AttributeError):      # a pyarrow built without jemalloc: its default stays
+        pass

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
-from ..memory import release_memory
+from ..memory import release_memory, use_jemalloc
 from . import coerce, presets
 from .keys import family_codes, family_of, with_keys
 from .ledger import Ledger, TableLedger
@@ -564,7 +564,8 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 PARALLEL_BYTES = 64 << 20
 PARALLEL_MAX_BYTES = 1 << 30
 # Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
-# (`memory.release_memory`): the allocators otherwise keep it, each thread's apart.
+# (`memory.release_memory`; the allocators otherwise keep it, each thread's apart), with Arrow's buffers in
+# jemalloc's pool (`memory.use_jemalloc`).
 RELEASE_BYTES = 256 << 20
 INGEST_THREADS = 2
 # What reading one more file costs, in bytes of a file's reading (header, preset, formats found per file): the
@@ -583,6 +584,8 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
     threads = min(INGEST_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                   (os.cpu_count() or 1), len(sources))
     large = sum(cost.values()) >= RELEASE_BYTES
+    if large:
+        use_jemalloc()
 
     def read(source: TableSource, hook: FileHook | None) -> _Read:
         done = _read_table(source, config, salt, hook)
