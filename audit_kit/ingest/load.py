@@ -562,7 +562,7 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 # 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB — over the 6 GB a whole run may take — and 103 vs 75 CPU s
 # of reading (the two readers and pyarrow's own threads contend for the two cores).
 PARALLEL_BYTES = 64 << 20
-PARALLEL_MAX_BYTES = 1 << 30
+PARALLEL_MAX_BYTES = 4 << 30
 # Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
 # (`memory.release_memory`; the allocators otherwise keep it, each thread's apart), with Arrow's buffers in
 # jemalloc's pool (`memory.use_jemalloc`).
