@@ -590,7 +590,7 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
     def read(source: TableSource, hook: FileHook | None) -> _Read:
         done = _read_table(source, config, salt, hook)
         if large:
-            release_memory()
+            release_memory(collect=False)
         return done
 
     if threads < 2 or not PARALLEL_BYTES <= sum(cost.values()) <= PARALLEL_MAX_BYTES:
