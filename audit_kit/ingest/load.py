@@ -556,11 +556,13 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 # kernels, which release the GIL: two threads use both cores for much of it, with no copy of any table (worker
 # processes were measured too: sending the tables back cost more than they saved, and their memory adds up).
 # Smaller inputs are read one table after the other, as the tests and the demo always were; so are inputs above
-# PARALLEL_MAX_BYTES, where two tables' intermediate frames at once cost more memory than the time is worth.
-# Measured (bench_ingest.py, two tables at once vs one after the other, same load): 35 branches (250 MB of csv)
-# 15.5 vs 18.6 s (median of 3 pairs, load ≈ 1), peak RSS 0.98 vs 0.85 GB; 345 branches (2.5 GB, load ≈ 2)
-# 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB — over the 6 GB a whole run may take — and 103 vs 75 CPU s
-# of reading (the two readers and pyarrow's own threads contend for the two cores).
+# PARALLEL_MAX_BYTES (not measured there), where two tables' intermediate frames at once may cost more memory than
+# the time is worth. Measured (bench_ingest.py, two tables at once vs one after the other, same load): 35 branches
+# (250 MB of csv) 15.5 vs 18.6 s (median of 3 pairs, load ≈ 1), peak RSS 0.98 vs 0.85 GB; 345 branches (2.5 GB,
+# load ≈ 2) with every table held as "string" columns 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB, so inputs
+# above 1 GB were read table by table. With a large table's text packed (`_pack`), the memory each table's reading
+# freed handed back (RELEASE_BYTES) and Arrow's buffers in jemalloc, 345 branches read two tables at a time peak
+# at 4.31–4.47 GB (two runs; 4.71–4.80 GB with mimalloc, the pool Arrow uses by default).
 PARALLEL_BYTES = 64 << 20
 PARALLEL_MAX_BYTES = 4 << 30
 # Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
