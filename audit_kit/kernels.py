@@ -22,7 +22,7 @@ WARM_IMPORTS = ("import numpy, pandas, pyarrow, pyarrow.parquet, matplotlib, mat
                 "import audit_kit.notebook, audit_kit.modules, audit_kit.plots, audit_kit.report.fmt")
 RESET = ("get_ipython().reset(new_session=True)\n"
          "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
-         "from audit_kit.runner import release_memory as _release; _release(); del _release")
+         "from audit_kit.memory import release_memory as _release; _release(); del _release")
 
 _manager = None          # this worker's KernelManager
 _cwd: str | None = None

@@ -23,6 +23,7 @@ from .config import AuditConfig, load_config
 from .errors import ConfigError, InputError
 from .findings import mark_counted, rank
 from .ingest import ingest, save_tables
+from .memory import release_memory
 from .modules import MODULES, SUMMARY, ModuleSpec, heaviest_first, notebook_path
 from .money import revenue_per_month, summary_metrics
 from .progress import Lines, as_progress
@@ -74,26 +75,6 @@ def prepare_run_dir(run_dir: Path) -> None:
         reason = exc.strerror or type(exc).__name__
         raise InputError(f"{run_dir}: cannot create or write the report folder ({reason}); choose another --out "
                          f"folder") from None
-
-
-def release_memory() -> None:
-    """Hand the memory of freed tables back to the system: the CLI process's after ingest, a warm kernel's
-    after each notebook (`kernels.release`), so that the process tree stays small while the modules run.
-
-    Freed DataFrames stay in the allocators' pools: measured on the 35-branch network, the CLI process
-    kept 621 MB after ingest with its tables dropped and collected; Arrow's pool (`release_unused`)
-    brought it to 262 MB and glibc's `malloc_trim` to 160 MB."""
-    import ctypes
-    import gc
-
-    import pyarrow as pa
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):      # not glibc (macOS, musl): the pools keep what they hold
-        pass
 
 
 def select_modules(names: list[str] | None) -> list[ModuleSpec]:

@@ -1,6 +1,7 @@
 """Integer keys for the ID families: one code list per family, shared by every table.
 
-When the canonical tables are written (`add_keys`, called by `save_tables`), each ID column
+When the canonical tables are written (`family_codes` and `with_keys`, called by `save_tables`;
+`add_keys` for frames at hand), each ID column
 ``<family>_id`` gets an int32 ``<family>_key`` column next to it. The codes of a family come from
 one dictionary encoding (`pyarrow.compute.dictionary_encode`, the Arrow counterpart of
 `pd.factorize`) over the concatenation of that family's columns in every table (in the tables' order), so equal IDs have equal keys across tables (a booking's ``patient_key`` is the patient's
@@ -66,20 +67,38 @@ def shared_keys(*columns: pd.Series) -> list[np.ndarray]:
 
 def add_keys(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The tables with a ``<family>_key`` column right after each ``<family>_id`` column (new frames)."""
+    codes = family_codes({name: df for name, df in tables.items()})
+    return {name: with_keys(df, codes[name]) for name, df in tables.items()}
+
+
+def family_codes(ids: Mapping[str, Mapping[str, pd.Series]]) -> dict[str, dict[str, np.ndarray]]:
+    """The keys of every family: ``ids`` maps table -> its columns (a frame, or only its ID columns: ingest
+    keeps the rest of a large table apart until it is written); returns table -> ``<family>_id`` -> int32
+    codes, one code list per family over every table in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    out = {name: df.copy(deep=False) for name, df in tables.items()}
-    holders = {family: [name for name, df in out.items() if id_column(family) in df.columns] for family in FAMILIES}
+    holders = {family: [name for name, cols in ids.items() if id_column(family) in cols] for family in FAMILIES}
     # the families coded two at a time: Arrow's hash kernel runs without the GIL
     with ThreadPoolExecutor(max_workers=2) as pool:
-        coded = {family: pool.submit(_codes, [out[name][id_column(family)] for name in names])
+        coded = {family: pool.submit(_codes, [ids[name][id_column(family)] for name in names])
                  for family, names in holders.items()}
+    out: dict[str, dict[str, np.ndarray]] = {name: {} for name in ids}
     for family in FAMILIES:
         for name, codes in zip(holders[family], coded[family].result()):
-            df = out[name].drop(columns=[key_column(family)], errors="ignore")
-            df.insert(df.columns.get_loc(id_column(family)) + 1, key_column(family), codes)
-            out[name] = df
+            out[name][id_column(family)] = codes
     return out
+
+
+def with_keys(df: pd.DataFrame, codes: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """``df`` (not changed) with each ``<family>_key`` of ``codes`` (``<family>_id`` -> codes, from
+    `family_codes`) right after its ID column, in the order of FAMILIES."""
+    df = df.copy(deep=False)
+    for family in FAMILIES:
+        if id_column(family) not in codes:
+            continue
+        df = df.drop(columns=[key_column(family)], errors="ignore")
+        df.insert(df.columns.get_loc(id_column(family)) + 1, key_column(family), codes[id_column(family)])
+    return df
 
 
 def key_of(frame: pd.DataFrame, family: str) -> np.ndarray:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,9 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
+from ..memory import release_memory, use_jemalloc
 from . import coerce, presets
-from .keys import add_keys
+from .keys import family_codes, family_of, with_keys
 from .ledger import Ledger, TableLedger
 from .link import link_by_phone
 from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
@@ -41,7 +43,7 @@ FileHook = Callable[[str, Path, "int | None"], None]      # (table, file, rows r
 
 @dataclass
 class IngestResult:
-    tables: dict[str, pd.DataFrame]
+    tables: MutableMapping[str, pd.DataFrame]     # a dict, or `_Tables` (frames made on access) from `ingest`
     ledger: Ledger
 
 
@@ -129,17 +131,50 @@ def ingest_table(source: TableSource, config: AuditConfig, salt: str) -> tuple[p
     in its text)."""
     read = _read_table(source, config, salt)
     mask_known_names({source.table: read}, name_tokens(read.names), config.language)
-    return read.frame.drop(columns="_fixed"), read.ledger
+    return read.whole(), read.ledger
+
+
+# A large table's low-variety text (services, statuses, channels, branches: a few hundred distinct values over
+# millions of rows) is held dictionary-encoded (`pyarrow.compute.dictionary_encode`: int32 codes and the values
+# once) from the moment the table is read until it is written: at 345 branches the read tables took 3.5 GB as
+# "string" columns, ≈ 55 bytes a cell for a service name against 4 here. Tables below PACK_MIN_ROWS rows and columns
+# whose distinct values exceed PACK_MAX_SHARE of the rows (IDs, free text) stay as they are.
+PACK_MIN_ROWS = 1 << 16
+PACK_MAX_SHARE = 0.05
 
 
 @dataclass
 class _Read:
     """A table as `_read_table` leaves it: `_fixed` marks rows already corrected, `names` holds the raw
-    full names (never stored) for masking them in every table's free text."""
+    full names (never stored) for masking them in every table's free text. The columns in `packed` are
+    held dictionary-encoded apart from `frame` (`_pack`, PACK_MIN_ROWS); `order` is the table's column order
+    (columns added to `frame` later come after it); `whole()` is the table as one frame."""
 
     frame: pd.DataFrame
     ledger: TableLedger
     names: pd.Series
+    packed: dict = field(default_factory=dict)
+    order: list = field(default_factory=list)
+
+    def column(self, name: str) -> pd.Series:
+        """One column of the table as a "string" (or its own dtype) Series."""
+        if name not in self.packed:
+            return self.frame[name]
+        import pyarrow as pa
+
+        values = self.packed[name].cast(pa.large_string())
+        return pd.Series(pd.arrays.ArrowStringArray(values), index=self.frame.index, dtype="string", name=name)
+
+    def whole(self) -> pd.DataFrame:
+        """The table as one frame in its column order, without `_fixed`."""
+        if not self.packed:
+            return self.frame.drop(columns="_fixed")
+        columns = [c for c in self.order if c in self.frame or c in self.packed]
+        columns += [c for c in self.frame.columns if c not in columns]
+        df = self.frame.copy(deep=False)
+        for name in self.packed:
+            df[name] = self.column(name)
+        return df[[c for c in columns if c != "_fixed"]]
 
 
 @dataclass
@@ -384,15 +419,26 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
         part.ledger.fixed = int((fixed.iloc[lo:hi] & ~reject.iloc[lo:hi]).sum())
     ledger = TableLedger.combine(table.name, [p.ledger for p in parts])
     keep = ~reject.to_numpy()
-    result = out.loc[keep].reset_index(drop=True)
-    result["_source_row"] = rows[keep].to_numpy()
     aggregate = next((p.preset.aggregate for p in parts if p.preset is not None and p.preset.aggregate), None)
+    # packed before the rejected rows are dropped: the rows kept are a copy, of codes rather than of text
+    packed = {} if aggregate else _pack(out, table)
+    out = out.drop(columns=list(packed))
+    result = out.loc[keep].reset_index(drop=True) if not keep.all() else out     # no copy when every row is kept
+    result["_source_row"] = rows[keep].to_numpy()
     result = _finalise_dtypes(result, table)
     result["_fixed"] = fixed.to_numpy()[keep]
     if aggregate:
         result = _aggregate(result, aggregate, ledger, table)
     names = pd.concat([pd.Series([], dtype="string")] + [p.names for p in parts], ignore_index=True)
-    return _Read(result, ledger, names.drop_duplicates())
+    if not packed:
+        return _Read(result, ledger, names.drop_duplicates())
+    if not keep.all():
+        import pyarrow as pa
+
+        mask = pa.array(keep)
+        packed = {name: values.filter(mask) for name, values in packed.items()}
+    order = list(result.columns)        # `conform` put an empty column where each packed one goes
+    return _Read(result.drop(columns=list(packed)), ledger, names.drop_duplicates(), packed, order)
 
 
 def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) -> pd.DataFrame:
@@ -425,11 +471,54 @@ def mask_known_names(tables: dict[str, _Read], tokens: pd.Series, language: str)
             continue
         df, rows = read.frame, read.frame["_source_row"]
         for col in TABLES[name].columns:
-            if col.kind not in (TEXT, CHANNEL) or col.name not in df:
+            if col.kind not in (TEXT, CHANNEL) or (col.name not in df and col.name not in read.packed):
                 continue
-            df[col.name], hit = mask_names(df[col.name], tokens, language)
+            if col.name in read.packed:     # the distinct values are the dictionary's
+                read.packed[col.name], hit = _mask_packed(read.packed[col.name], tokens, language, df.index)
+            else:
+                df[col.name], hit = mask_names(df[col.name], tokens, language)
             read.ledger.note("fixes", f"name_in_text:{col.name} (masked)", hit, rows)
             _count_fixed(read, hit)
+
+
+def _mask_packed(encoded, tokens: pd.Series, language: str, index: pd.Index):
+    """`mask_names` on a dictionary-encoded column (one dictionary in every chunk, `_Read.pack`): the names
+    masked in the dictionary, which holds each distinct value once, as `coerce.on_distinct` does on a
+    "string" column; returns the column and the bool mask of rows changed."""
+    import pyarrow as pa
+
+    dictionary = encoded.chunk(0).dictionary
+    new, changed = mask_names(pd.Series(pd.arrays.ArrowStringArray(dictionary.cast(pa.large_string())),
+                                        dtype="string"), tokens, language)
+    changed = changed.to_numpy(bool)
+    if not changed.any():
+        return encoded, pd.Series(False, index=index)
+    codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+        c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks])
+    hit = (codes >= 0) & changed[np.maximum(codes, 0)]
+    values = pa.array(new.array.__arrow_array__(), pa.large_string()) if not isinstance(
+        new.array, pd.arrays.ArrowStringArray) else new.array.__arrow_array__().combine_chunks()
+    values = values.cast(dictionary.type)
+    out = pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, values) for c in encoded.chunks])
+    return out, pd.Series(hit, index=index)
+
+
+def _pack(df: pd.DataFrame, table: Table) -> dict:
+    """The low-variety "string" columns of a table of PACK_MIN_ROWS rows or more (no ID family's, no personal
+    data), dictionary-encoded (one dictionary in every chunk): column -> pyarrow ChunkedArray."""
+    import pyarrow.compute as pc
+
+    packed: dict = {}
+    if len(df) < PACK_MIN_ROWS:
+        return packed
+    for col in table.columns:
+        if (col.name not in df or col.kind == PII or family_of(col.name) is not None
+                or df[col.name].dtype != "string" or not isinstance(df[col.name].array, pd.arrays.ArrowStringArray)):
+            continue
+        encoded = pc.dictionary_encode(df[col.name].array.__arrow_array__()).unify_dictionaries()
+        if encoded.num_chunks and len(encoded.chunk(0).dictionary) <= PACK_MAX_SHARE * len(df):
+            packed[col.name] = encoded
+    return packed
 
 
 def _count_fixed(read: _Read, rows: pd.Series) -> None:
@@ -467,13 +556,19 @@ def _finalise_dtypes(df: pd.DataFrame, table: Table) -> pd.DataFrame:
 # kernels, which release the GIL: two threads use both cores for much of it, with no copy of any table (worker
 # processes were measured too: sending the tables back cost more than they saved, and their memory adds up).
 # Smaller inputs are read one table after the other, as the tests and the demo always were; so are inputs above
-# PARALLEL_MAX_BYTES, where two tables' intermediate frames at once cost more memory than the time is worth.
-# Measured (bench_ingest.py, two tables at once vs one after the other, same load): 35 branches (250 MB of csv)
-# 15.5 vs 18.6 s (median of 3 pairs, load ≈ 1), peak RSS 0.98 vs 0.85 GB; 345 branches (2.5 GB, load ≈ 2)
-# 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB — over the 6 GB a whole run may take — and 103 vs 75 CPU s
-# of reading (the two readers and pyarrow's own threads contend for the two cores).
+# PARALLEL_MAX_BYTES (not measured there), where two tables' intermediate frames at once may cost more memory than
+# the time is worth. Measured (bench_ingest.py, two tables at once vs one after the other, same load): 35 branches
+# (250 MB of csv) 15.5 vs 18.6 s (median of 3 pairs, load ≈ 1), peak RSS 0.98 vs 0.85 GB; 345 branches (2.5 GB,
+# load ≈ 2) with every table held as "string" columns 72.9 vs 82.6 s but peak RSS 6.43 vs 5.67 GB, so inputs
+# above 1 GB were read table by table. With a large table's text packed (`_pack`), the memory each table's reading
+# freed handed back (RELEASE_BYTES) and Arrow's buffers in jemalloc, 345 branches read two tables at a time peak
+# at 4.31–4.47 GB (two runs; 4.71–4.80 GB with mimalloc, the pool Arrow uses by default).
 PARALLEL_BYTES = 64 << 20
-PARALLEL_MAX_BYTES = 1 << 30
+PARALLEL_MAX_BYTES = 4 << 30
+# Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
+# (`memory.release_memory`; the allocators otherwise keep it, each thread's apart), with Arrow's buffers in
+# jemalloc's pool (`memory.use_jemalloc`).
+RELEASE_BYTES = 256 << 20
 INGEST_THREADS = 2
 # What reading one more file costs, in bytes of a file's reading (header, preset, formats found per file): the
 # tables are started costliest first (a network's 345 payment files before its one larger calls export).
@@ -490,8 +585,18 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
             for name, src in sources.items()}
     threads = min(INGEST_THREADS, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                   (os.cpu_count() or 1), len(sources))
+    large = sum(cost.values()) >= RELEASE_BYTES
+    if large:
+        use_jemalloc()
+
+    def read(source: TableSource, hook: FileHook | None) -> _Read:
+        done = _read_table(source, config, salt, hook)
+        if large:
+            release_memory(collect=False)
+        return done
+
     if threads < 2 or not PARALLEL_BYTES <= sum(cost.values()) <= PARALLEL_MAX_BYTES:
-        return {name: _read_table(source, config, salt, on_file) for name, source in sources.items()}
+        return {name: read(source, on_file) for name, source in sources.items()}
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
@@ -502,7 +607,7 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
             on_file(table, path, rows)
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest") as pool:
-        futures = {name: pool.submit(_read_table, sources[name], config, salt, hook if on_file else None)
+        futures = {name: pool.submit(read, sources[name], hook if on_file else None)
                    for name in sorted(sources, key=lambda n: -cost[n])}
         try:
             return {name: futures[name].result() for name in sources}
@@ -529,7 +634,44 @@ def ingest(config: AuditConfig, on_file: FileHook | None = None) -> IngestResult
     mask_known_names(reads, tokens, config.language)
     link_by_phone(reads, window_minutes=config.options.get("phone_link_window_minutes", 60), mark=_count_fixed)
     ledger = Ledger({name: r.ledger for name, r in reads.items()})
-    return IngestResult({name: r.frame.drop(columns="_fixed") for name, r in reads.items()}, ledger)
+    return IngestResult(_Tables(reads), ledger)
+
+
+class _Tables(MutableMapping):
+    """`IngestResult.tables` as `ingest` returns it: each table made one frame when it is asked for
+    (`_Read.whole`), so that its packed columns are decoded one table at a time as `save_tables` writes them."""
+
+    def __init__(self, reads: dict[str, _Read]):
+        self._items: dict = dict(reads)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        item = self._items[name]
+        return item.whole() if isinstance(item, _Read) else item
+
+    def __setitem__(self, name: str, df: pd.DataFrame) -> None:
+        self._items[name] = df
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def ids(self, name: str) -> pd.DataFrame:
+        """The table's ID columns (never packed) without making the whole frame."""
+        item = self._items[name]
+        frame = item.frame if isinstance(item, _Read) else item
+        return frame[[c for c in frame.columns if family_of(c) is not None]]
+
+    def rows(self, name: str) -> int:
+        item = self._items[name]
+        return len(item.frame if isinstance(item, _Read) else item)
 
 
 # How the run folder's tables are written: every module reads them whole, nothing filters on statistics,
@@ -547,12 +689,19 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
         stale.unlink()
     from concurrent.futures import ThreadPoolExecutor
 
-    tables = add_keys(result.tables)        # int32 <family>_key next to each ID (keys.py)
+    tables = result.tables
+    lazy = isinstance(tables, _Tables)
+    # int32 <family>_key next to each ID (keys.py), coded from the ID columns alone
+    codes = family_codes({name: tables.ids(name) for name in tables} if lazy else dict(tables))
+
+    def write(name: str) -> None:       # each table made whole (`_Tables`) only while it is written
+        with_keys(tables[name], codes[name]).to_parquet(folder / f"{name}.parquet", index=False, **PARQUET_OPTIONS)
+
     # two tables written at once: pyarrow's writer encodes and compresses without the GIL (at 345 branches
     # 9.9–11.1 s of wall for 16–18 CPU s)
+    size = {name: tables.rows(name) if lazy else tables[name].size for name in tables}
     with ThreadPoolExecutor(max_workers=INGEST_THREADS) as pool:
-        for done in [pool.submit(df.to_parquet, folder / f"{name}.parquet", index=False, **PARQUET_OPTIONS)
-                     for name, df in sorted(tables.items(), key=lambda kv: -kv[1].size)]:
+        for done in [pool.submit(write, name) for name in sorted(tables, key=lambda n: -size[n])]:
             done.result()
     (Path(run_dir) / "ledger.json").write_text(json.dumps(result.ledger.to_dict(), ensure_ascii=False, indent=2),
                                                encoding="utf-8")
