@@ -32,16 +32,22 @@ def start_worker(log: str, cwd: str, warm_now: bool = True) -> None:
     """Process-pool initializer: the worker's stderr (and its kernel's) to `log`, then a warm kernel —
     now, or (``warm_now=False``) when the first notebook asks for it."""
     global _cwd
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
+    redirect_stderr(Path(log))
     _cwd = cwd
     if warm_now:
         _start()
     from multiprocessing import util
 
     util.Finalize(None, shutdown, exitpriority=10)      # runs when the pool's worker exits
+
+
+def redirect_stderr(log: Path) -> None:
+    """This process's stderr (and so its kernel's chatter: ZMQ and library warnings) appended to `log`, not
+    the console."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _start() -> None:

@@ -113,7 +113,7 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
     out = Path(run_dir) / "notebooks" / Path(spec.notebook).name
     source = notebook_path(spec)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _redirect_stderr(Path(run_dir) / "logs" / f"{spec.name}.log")
+    kernels.redirect_stderr(Path(run_dir) / "logs" / f"{spec.name}.log")     # the module's log, not the console
     # The executed notebook is written once at its end (or at its failing cell), not before and after every
     # cell: papermill's per-cell saves re-serialise the growing notebook ~50 times (≈ 0.3 s a notebook).
     try:
@@ -132,14 +132,6 @@ def execute_module(spec: ModuleSpec, run_dir: str, config_path: str) -> ModuleSt
         kernels.release()
     status.seconds = round(time.perf_counter() - started, 2)
     return status
-
-
-def _redirect_stderr(log: Path) -> None:
-    """Kernel chatter (ZMQ warnings, library warnings) goes to the module's log, not the console."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
 
 
 def merge_results(run_dir: Path, config: AuditConfig, statuses: list[ModuleStatus]) -> None:

@@ -126,12 +126,10 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
             add("schedule.share_wait_over_target", period, int((w > wait_target_minutes).sum()), len(w))
         if any(k.startswith("quality.") for k in metrics):
             if chain is not None and {"check_code", "period_code"} <= set(chain.columns):
-                own = chain.loc[chain["period_code"].eq(period)]
-                checks, broken_, checked_ = own["check_code"], own["broken"], own["checked"]
+                rows = chain.loc[chain["period_code"].eq(period)].assign(check=lambda d: d["check_code"])
             else:
-                recount = quality.id_chain(tables, start=start, end=end)
-                checks, broken_, checked_ = recount["check"], recount["broken"], recount["checked"]
-            for check, broken, checked in zip(checks, broken_, checked_):
+                rows = quality.id_chain(tables, start=start, end=end)
+            for check, broken, checked in zip(rows["check"], rows["broken"], rows["checked"]):
                 key = {"bookings_lead_missing": "bookings_without_lead"}.get(check, check)
                 add(f"quality.{key}_rate", period, broken, checked)
     return {key: per for key, per in out.items() if _reproduces(per, metrics.get(key))}

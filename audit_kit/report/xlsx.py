@@ -405,8 +405,8 @@ def _capped(table: SheetTable, name: str, out_path: Path, language: str, t: Tran
 
 
 def _clear_full_folder(out_path: Path, keep: Iterable[str] = ()) -> None:
-    """Complete tables of an earlier build of the same workbook must not linger, nor those written ahead
-    that the README does not name (`keep`: the file names it does)."""
+    """Complete tables the workbook's README does not name (`keep`: the file names it does) must not
+    linger: an earlier build's, or one written ahead whose sheet took another name."""
     folder = full_folder(out_path)
     keep = set(keep)
     if folder.is_dir():
@@ -421,10 +421,9 @@ def prepare_workbook(run_dir: Path, config, modules: Iterable[str], out_path: Pa
     """What the workbook needs of these modules, done ahead of it (the runner: while the summary notebook
     runs and a core is idle): their tables read, each sheet's cells made (`sheet_cells`) and each long
     table's complete csv written under the sheet name it takes when no table before it claims the same
-    name (`build_workbook` rewrites a csv whose sheet name turns out otherwise). Clears `tables_full/`."""
+    name (`build_workbook` rewrites a csv whose sheet name turns out otherwise, and removes what it leaves)."""
     t, fmt = Translator(config.language), Formatter(config.language, config.currency)
     out_path = Path(out_path)
-    _clear_full_folder(out_path)
     taken = {README.lower()}
     prepared = {}
     for module in modules:
@@ -448,8 +447,6 @@ def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_table
     for tb in appendix_tables:
         tables.append(SheetTable(tb.name, tb.section, tb.title, tb.df, tb.formats, tb.labels))
     out_path = Path(out_path)
-    if not prepared:
-        _clear_full_folder(out_path)
     wb = _new_workbook(out_path)
     styles = _Styles(wb, number_formats(config.language, fmt.sign))
     readme = wb.add_worksheet(README)
@@ -462,8 +459,8 @@ def build_workbook(run_dir: Path, config, modules: Iterable[str], appendix_table
         index.append(SheetEntry(name, section_title(t, table.section), table.title, len(table.df), complete))
     write_readme(readme, styles, t, config, fmt, index)
     wb.close()
-    if prepared:
-        _clear_full_folder(out_path, keep={Path(e.complete).name for e in index if e.complete})
+    # what the README does not name goes: an earlier build's, or one written ahead under a name taken since
+    _clear_full_folder(out_path, keep={Path(e.complete).name for e in index if e.complete})
     return out_path
 
 
