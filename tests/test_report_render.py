@@ -49,7 +49,7 @@ def test_demo_report_tags_every_heading_cell_and_only_those(demo_run):
     """In report.html every cell holding an audit-h2/h3 carries celltag_audit-heading (the PDF keeps it with the next
     cell), no other cell does, and every table of 9+ columns is audit-wide."""
     text = Path(demo_run.outputs["html"]).read_text(encoding="utf-8")
-    cells = re.split(r'(?=<div class="jp-Cell )', text)[1:]
+    cells = re.split(r'(?=<div (?:id="[^"]*" )?class="jp-Cell )', text)[1:]
     assert len(cells) > 30
     heading = re.compile(r'class="(?:[^"]*\s)?audit-h[23](?:\s[^"]*)?"')
     for cell in cells:
@@ -111,6 +111,11 @@ def test_split_report_cuts_at_sections():
     assert split.head + "".join(split.front) + "".join(c for s in split.sections for c in s) + split.tail == text
     assert split_report(text.replace(" celltag_audit-section", "")) is None      # no section: one part
     assert split_report("<html><body>no cells</body></html>") is None
+    # nbconvert's lab template writes the cell's id anchor before its class (report.html is not re-serialised)
+    anchored = text.replace('<div class="jp-Cell jp-CodeCell', '<div id="cell-id=1a" class="jp-Cell jp-CodeCell')
+    split = split_report(anchored)
+    assert [len(s) for s in split.sections] == [3, 3, 3] and split.front[0].startswith('<div id="cell-id=1a"')
+    assert split.head + "".join(split.front) + "".join(c for s in split.sections for c in s) + split.tail == anchored
 
 
 def test_balance_cuts_parts_of_equal_weight():

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
 
-CELL_START = '<div class="jp-Cell '              # each notebook cell of the report, a child of <main>
+# each notebook cell of the report, a child of <main> (nbconvert's lab template puts the cell's id anchor first)
+CELL_START_RE = re.compile(r'<div (?:id="[^"]*" )?class="jp-Cell ')
 SECTION_CLASS = "celltag_audit-section"          # a cell that starts a new page (`html.SECTION_TAG`)
 DATA_URI_RE = re.compile(r"data:[^\"')]+")
 TAG_RE = re.compile(r"<[^>]*>")
@@ -92,11 +93,11 @@ class SplitReport:
 
 def split_report(text: str) -> SplitReport | None:
     """report.html's cells (`SplitReport`), or None when it has no cells or no section."""
-    first = text.find(CELL_START)
     end = text.rfind("</main>")
-    if first < 0 or end < first:
+    starts = [m.start() for m in CELL_START_RE.finditer(text, 0, max(end, 0))]
+    if not starts:
         return None
-    starts = [m.start() for m in re.finditer(re.escape(CELL_START), text[:end])]
+    first = starts[0]
     cells = [text[a:b] for a, b in zip(starts, starts[1:] + [end])]
     front, sections = [], []
     for cell in cells:
