@@ -99,6 +99,7 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         popen = subprocess.Popen(cli("run", str(config), "--out", str(out)), stdout=sink, stderr=subprocess.STDOUT)
     proc = psutil.Process(popen.pid)
     peak_rss = peak_pss = peak_procs = 0
+    peak_at = 0.0
     seen: dict[int, str] = {}
     polls = 0
     while True:
@@ -107,6 +108,8 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
             break
         rss, pss, count = tree_memory(proc, pss=polls % PSS_EVERY == 0)
         polls += 1
+        if rss > peak_rss:
+            peak_at = time.perf_counter() - started
         peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
         try:
             for child in proc.children(recursive=True):      # again each time: a fork execs its command later
@@ -133,7 +136,9 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         "notebooks": {m["name"]: m["seconds"] for m in modules if m["name"] != "summary"},
         "failed": [m["name"] for m in modules if m["status"] not in ("ok", "skipped")],
         "wall": round(wall, 2),
-        "peak_rss": peak_rss, "peak_pss": peak_pss, "processes": peak_procs, "descendants_seen": len(seen),
+        "cpu": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss": peak_rss, "peak_at": round(peak_at, 1), "peak_stage": stage_at(peak_at, timings),
+        "peak_pss": peak_pss, "processes": peak_procs, "descendants_seen": len(seen),
         "kernels_seen": sum("ipykernel" in c for c in seen.values()), "max_rss_one": usage.ru_maxrss * 1024,
         "files": {},
         "load": round(os.getloadavg()[0], 1),
@@ -151,13 +156,26 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
     return figures
 
 
+def stage_at(seconds: float, timings: dict) -> str:
+    """The stage of the run (ingest, modules, summary, report) that was running `seconds` after the CLI started,
+    from run.json's stage seconds laid end to end (the CLI's start-up counts as ingest)."""
+    end = 0.0
+    for stage in ("ingest", "modules", "summary", "report"):
+        end += timings.get(stage, 0.0)
+        if seconds <= end + 1.0:
+            return stage
+    return "report"
+
+
 def best(runs: list[dict]) -> dict:
     """Each stage's lowest figure over the runs (memory: the lowest peak)."""
     out = dict(runs[0])
     out["stages"] = {k: min(r["stages"].get(k, float("inf")) for r in runs) for k in runs[0]["stages"]}
     out["notebooks"] = {k: min(r["notebooks"].get(k, float("inf")) for r in runs) for k in runs[0]["notebooks"]}
-    for k in ("wall", "peak_rss", "peak_pss", "max_rss_one"):
+    for k in ("wall", "cpu", "peak_rss", "peak_pss", "max_rss_one"):
         out[k] = min(r[k] for r in runs)
+    low = min(runs, key=lambda r: r["peak_rss"])
+    out["peak_at"], out["peak_stage"] = low["peak_at"], low["peak_stage"]
     out["runs"] = len(runs)
     return out
 
@@ -182,7 +200,9 @@ def report(results: dict[str, dict]) -> None:
             for nb in notebooks:
                 rows.append((f"  {nb} (s)", *[f"{results[s]['notebooks'].get(nb, float('nan')):.2f}" for s in sizes]))
     rows.append(("wall, CLI process (s)", *[f"{results[s]['wall']:.2f}" for s in sizes]))
+    rows.append(("CPU of the process tree (s)", *[f"{results[s]['cpu']:.1f}" for s in sizes]))
     rows.append(("peak RSS, process tree", *[mb(results[s]["peak_rss"]) for s in sizes]))
+    rows.append(("  at (s, stage)", *[f"{results[s]['peak_at']:.0f}, {results[s]['peak_stage']}" for s in sizes]))
     rows.append(("peak PSS, process tree", *[mb(results[s]["peak_pss"]) for s in sizes]))
     rows.append(("max RSS, one process", *[mb(results[s]["max_rss_one"]) for s in sizes]))
     rows.append(("processes: at once / seen / kernels", *[

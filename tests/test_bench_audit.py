@@ -1,0 +1,24 @@
+"""benchmarks/bench_audit.py: where the process tree's memory peaked."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_audit.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_audit", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stage_at_lays_the_stages_end_to_end():
+    stage_at = _bench().stage_at
+    timings = {"ingest": 10.0, "modules": 20.0, "summary": 2.0, "report": 8.0, "total": 40.0}
+    assert stage_at(0.0, timings) == "ingest"
+    assert stage_at(10.9, timings) == "ingest"          # a second's grace for the CLI's start-up
+    assert stage_at(11.5, timings) == "modules"
+    assert stage_at(31.5, timings) == "summary"
+    assert stage_at(33.5, timings) == "report"
+    assert stage_at(99.0, timings) == "report"
+    assert stage_at(5.0, {"modules": 20.0}) == "modules"   # a stage missing from run.json takes no time
