@@ -86,18 +86,30 @@ def select_modules(names: list[str] | None) -> list[ModuleSpec]:
     return [MODULES[n] for n in MODULES if n in names]
 
 
-WARM_DURING_INGEST_MAX_BYTES = 1 << 30
+KERNEL_BYTES = 167 * 2**20           # a warm kernel's RSS (measured)
+INGEST_BYTES_PER_INPUT_BYTE = 1.75   # ingest's peak per byte of csv (345-branch network: 4.3 GB for 2.5 GB)
+
+
+def warm_during_ingest(input_bytes: int, workers: int, memory_bytes: int | None = None) -> bool:
+    """Whether the module kernels warm up while ingest reads (≈ 3 s of imports each, on the core ingest leaves
+    idle) rather than at their first notebook: when ingest's expected peak (`INGEST_BYTES_PER_INPUT_BYTE` ×
+    the inputs' bytes) and the warm kernels (`KERNEL_BYTES` each) take at most half of the machine's memory
+    (`memory_bytes`, default: its physical memory). The run's peak is in the modules stage, where the kernels
+    hold the tables (345-branch network: 6.0 GB at 200 s of a 334 s run), so a kernel warmed earlier does not
+    raise it where memory is ample; where it is not, ingest keeps the memory to itself."""
+    if memory_bytes is None:
+        try:
+            memory_bytes = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return False
+    return input_bytes * INGEST_BYTES_PER_INPUT_BYTE + workers * KERNEL_BYTES <= memory_bytes / 2
 
 
 def module_pool(run_dir: Path, workers: int, warm_now: bool = True) -> ProcessPoolExecutor:
     """The module workers, started now: each starts a warm kernel (`kernels.start_worker`, its kernel's
     stderr to ``logs/kernels.log``) that runs the notebooks handed to it, the summary's too — at once
-    (``warm_now``: it warms up while ingest reads), or at its first notebook.
-
-    `run_audit` warms at once only for inputs up to WARM_DURING_INGEST_MAX_BYTES (1 GB). A warm kernel
-    holds 167 MB (RSS; measured); a run's peak memory is ingest's, and on the 345-branch network (2.5 GB
-    of csv, ingest's process 5.3 GB, the tree 6.1 GB) two kernels beside it cost more than the ~3 s
-    their early warm-up saves."""
+    (``warm_now``: it warms up while ingest reads; `run_audit` asks `warm_during_ingest`), or at its first
+    notebook."""
     pool = ProcessPoolExecutor(max_workers=workers, initializer=kernels.start_worker,
                                initargs=(str(Path(run_dir) / "logs" / "kernels.log"), str(notebook_path(SUMMARY).parent),
                                          warm_now))
@@ -286,7 +298,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     workers = workers or max(1, min(2, os.cpu_count() or 1, len(selected)))
     input_bytes = sum(path.stat().st_size for src in config.sources.values() for path in src.paths)
     # started small, before any table is read; their kernels warm up while ingest runs (small inputs)
-    pool = module_pool(run_dir, workers, warm_now=input_bytes <= WARM_DURING_INGEST_MAX_BYTES)
+    pool = module_pool(run_dir, workers, warm_now=warm_during_ingest(input_bytes, workers))
     workbook_ahead: Future | None = None
     # The inputs' SHA-256 (run.json, the appendix) on a thread from the start: hashlib lets the GIL go, so the
     # 2.5 GB of a 345-branch network (≈ 4.5 s) are hashed beside ingest instead of before the report

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 
@@ -77,3 +78,17 @@ def test_modules_are_handed_out_heaviest_first():
                                                                           "cohorts", "channels"]
     light = [ModuleSpec("a", "a.ipynb", ()), ModuleSpec("b", "b.ipynb", ()), ModuleSpec("c", "c.ipynb", (), weight=3)]
     assert [s.name for s in heaviest_first(light)] == ["c", "a", "b"]       # equal weights keep their order
+
+
+def test_kernels_warm_during_ingest_when_its_peak_and_theirs_fit_in_half_the_memory():
+    from audit_kit.runner import INGEST_BYTES_PER_INPUT_BYTE, KERNEL_BYTES, warm_during_ingest
+
+    network = int(2.5e9)                                  # the 345-branch network's csv
+    need = network * INGEST_BYTES_PER_INPUT_BYTE + 2 * KERNEL_BYTES
+    assert need == 4_375_000_000 + 2 * 167 * 2**20          # 4.73 GB
+    assert warm_during_ingest(network, 2, memory_bytes=24 * 2**30)
+    assert not warm_during_ingest(network, 2, memory_bytes=8 * 2**30)       # a laptop of 8 GB: ingest keeps it
+    assert warm_during_ingest(network, 2, memory_bytes=int(2 * need) + 1)
+    assert not warm_during_ingest(network, 2, memory_bytes=int(2 * need) - 2)
+    assert warm_during_ingest(50_000_000, 2, memory_bytes=8 * 2**30)        # the demo's few MB, anywhere
+    assert warm_during_ingest(network, 2) == (need <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2)
