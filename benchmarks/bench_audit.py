@@ -58,14 +58,16 @@ POLL_SECONDS = 0.2
 PSS_EVERY = 10
 
 
-def tree_memory(proc: psutil.Process, pss: bool = True) -> tuple[int, int, int]:
-    """(RSS sum, PSS sum, processes) of a process and all its descendants now; `pss=False`: the PSS sum is 0
-    and only each process's RSS is read (cheap)."""
+def tree_memory(proc: psutil.Process, pss: bool = True) -> tuple[int, int, int, list[tuple[str, int]]]:
+    """(RSS sum, PSS sum, processes, each process's (role, RSS)) of a process and all its descendants now;
+    `pss=False`: the PSS sum is 0 and only each process's RSS is read (cheap). Roles: cli (the process
+    itself), kernel (a notebook kernel), worker (any other descendant: module workers, report processes)."""
     rss_sum = pss_sum = count = 0
+    parts: list[tuple[str, int]] = []
     try:
         members = [proc] + proc.children(recursive=True)
     except psutil.Error:
-        return 0, 0, 0
+        return 0, 0, 0, []
     for p in members:
         try:
             info = p.memory_full_info() if pss else p.memory_info()
@@ -74,7 +76,24 @@ def tree_memory(proc: psutil.Process, pss: bool = True) -> tuple[int, int, int]:
         rss_sum += info.rss
         pss_sum += getattr(info, "pss", info.rss) if pss else 0
         count += 1
-    return rss_sum, pss_sum, count
+        parts.append(("cli" if p is proc else "kernel" if _is_kernel(p) else "worker", info.rss))
+    return rss_sum, pss_sum, count, parts
+
+
+def _is_kernel(p: psutil.Process) -> bool:
+    try:
+        return "ipykernel" in " ".join(p.cmdline())
+    except psutil.Error:
+        return False
+
+
+def at_peak(parts: list[tuple[str, int]]) -> str:
+    """The tree at its peak, by role and largest first: 'cli 1.2, kernel 2.1 + 1.9, worker 0.1 GB'."""
+    roles: dict[str, list[int]] = {}
+    for role, rss in parts:
+        roles.setdefault(role, []).append(rss)
+    return ", ".join(f"{role} " + " + ".join(f"{b / 2**30:.1f}" for b in sorted(sizes, reverse=True))
+                     for role, sizes in roles.items()) + " GB"
 
 
 def _kill_tree(proc: psutil.Process) -> None:
@@ -99,17 +118,17 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         popen = subprocess.Popen(cli("run", str(config), "--out", str(out)), stdout=sink, stderr=subprocess.STDOUT)
     proc = psutil.Process(popen.pid)
     peak_rss = peak_pss = peak_procs = 0
-    peak_at = 0.0
+    peak_at, peak_parts = 0.0, []
     seen: dict[int, str] = {}
     polls = 0
     while True:
         pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
         if pid:
             break
-        rss, pss, count = tree_memory(proc, pss=polls % PSS_EVERY == 0)
+        rss, pss, count, parts = tree_memory(proc, pss=polls % PSS_EVERY == 0)
         polls += 1
         if rss > peak_rss:
-            peak_at = time.perf_counter() - started
+            peak_at, peak_parts = time.perf_counter() - started, parts
         peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
         try:
             for child in proc.children(recursive=True):      # again each time: a fork execs its command later
@@ -138,6 +157,7 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         "wall": round(wall, 2),
         "cpu": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_rss": peak_rss, "peak_at": round(peak_at, 1), "peak_stage": stage_at(peak_at, timings),
+        "peak_parts": at_peak(peak_parts),
         "peak_pss": peak_pss, "processes": peak_procs, "descendants_seen": len(seen),
         "kernels_seen": sum("ipykernel" in c for c in seen.values()), "max_rss_one": usage.ru_maxrss * 1024,
         "files": {},
@@ -175,7 +195,7 @@ def best(runs: list[dict]) -> dict:
     for k in ("wall", "cpu", "peak_rss", "peak_pss", "max_rss_one"):
         out[k] = min(r[k] for r in runs)
     low = min(runs, key=lambda r: r["peak_rss"])
-    out["peak_at"], out["peak_stage"] = low["peak_at"], low["peak_stage"]
+    out["peak_at"], out["peak_stage"], out["peak_parts"] = low["peak_at"], low["peak_stage"], low["peak_parts"]
     out["runs"] = len(runs)
     return out
 
@@ -203,6 +223,7 @@ def report(results: dict[str, dict]) -> None:
     rows.append(("CPU of the process tree (s)", *[f"{results[s]['cpu']:.1f}" for s in sizes]))
     rows.append(("peak RSS, process tree", *[mb(results[s]["peak_rss"]) for s in sizes]))
     rows.append(("  at (s, stage)", *[f"{results[s]['peak_at']:.0f}, {results[s]['peak_stage']}" for s in sizes]))
+    rows.append(("  made of", *[results[s]["peak_parts"] for s in sizes]))
     rows.append(("peak PSS, process tree", *[mb(results[s]["peak_pss"]) for s in sizes]))
     rows.append(("max RSS, one process", *[mb(results[s]["max_rss_one"]) for s in sizes]))
     rows.append(("processes: at once / seen / kernels", *[

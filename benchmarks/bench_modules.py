@@ -79,7 +79,7 @@ def run_once(run_dir: Path, config: str, out: Path) -> dict:
     peak = {"modules": [0, 0], "summary": [0, 0]}
     while popen.poll() is None:
         stage = "summary" if any(DONE in line for line in lines) else "modules"
-        rss, pss, _ = tree_memory(proc)
+        rss, pss, _, _ = tree_memory(proc)
         peak[stage] = [max(peak[stage][0], rss), max(peak[stage][1], pss)]
         time.sleep(0.2)
     reader.join()

@@ -22,3 +22,10 @@ def test_stage_at_lays_the_stages_end_to_end():
     assert stage_at(33.5, timings) == "report"
     assert stage_at(99.0, timings) == "report"
     assert stage_at(5.0, {"modules": 20.0}) == "modules"   # a stage missing from run.json takes no time
+
+
+def test_at_peak_groups_the_processes_by_role_largest_first():
+    at_peak = _bench().at_peak
+    gb = 2**30
+    parts = [("cli", int(1.2 * gb)), ("worker", int(0.1 * gb)), ("kernel", int(1.9 * gb)), ("kernel", int(2.1 * gb))]
+    assert at_peak(parts) == "cli 1.2, worker 0.1, kernel 2.1 + 1.9 GB"
