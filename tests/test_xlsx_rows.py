@@ -110,6 +110,19 @@ def test_rows_made_as_xml_equal_xlsxwriters_cell_by_cell(both):
     assert '<pane ySplit="2" topLeftCell="A3"' in capped
 
 
+def test_rows_in_chunks_and_through_a_file_are_the_same(tmp_path, monkeypatch, both):
+    """Rows made 7 at a time (some chunks losing their empty rows), the sheets written through a file."""
+    _, slow = both
+    monkeypatch.setattr(xlsx, "SHEET_ROWS_MAX", 30)
+    monkeypatch.setattr(xlsx, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(xlsx, "SPOOL_BYTES", 100)
+    fast = workbook(tmp_path, "chunked", False, monkeypatch, report_tables(fixture_frame()))
+    for name in fast.namelist():
+        if name != "docProps/core.xml":
+            assert fast.read(name) == slow.read(name), name
+    assert not list((tmp_path / "chunked").glob("*.xml")) and not list((tmp_path / "chunked").glob("*.part"))
+
+
 def test_the_workbook_reads_back(both):
     fast, _ = both
     wb = load_workbook(fast.fp.name if hasattr(fast.fp, "name") else fast.filename)

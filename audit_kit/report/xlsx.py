@@ -399,6 +399,7 @@ CHUNK_ROWS = 16_384              # rows made at a time: the XML of a chunk held,
 # zlib's level for the package: a sheet of 100 000 rows × 12 columns is 75 MB of XML, compressed at level 6
 # (XlsxWriter's) in 1.2 s to 5.8 MB, at level 1 in 0.4 s to 7.6 MB: the workbook's largest cost after its rows
 ZIP_LEVEL = 1
+SPOOL_BYTES = 32 * 2**20         # a sheet's XML up to this size is held in memory, a larger one goes through a file
 _ESCAPED = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f])")
 _NEEDS_ESCAPE = r"[\x00-\x08\x0b-\x1f\x{fffe}\x{ffff}]|_x[0-9a-fA-F]{4}_"     # RE2, for Arrow
@@ -591,23 +592,34 @@ def insert_rows(workbook: io.BytesIO, out_path: Path, sheets: list[SheetRows], x
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as out:
             for info in src.infolist():
                 data = src.read(info)
+                copy = zipfile.ZipInfo(info.filename, info.date_time)
+                copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
                 sheet = by_part.get(info.filename)
                 if sheet is None:
-                    copy = zipfile.ZipInfo(info.filename, info.date_time)
-                    copy.compress_type, copy.external_attr = info.compress_type, info.external_attr
                     out.writestr(copy, data, compresslevel=ZIP_LEVEL)
                     continue
-                # the part written to a file first: the zip learns its size (64-bit sizes when needed), and its date
                 head, tail = _split_sheet(data, sheet)
+                held, size = [head], len(head)
+                chunks = iter(sheet.xml(xf))
+                for chunk in chunks:
+                    held.append(bytes(chunk))
+                    size += len(chunk)
+                    if size > SPOOL_BYTES:
+                        break
+                else:                                   # a small part: written from memory
+                    out.writestr(copy, b"".join(held) + tail, compresslevel=ZIP_LEVEL)
+                    continue
+                # a large part through a file: memory stays flat, and the zip learns its size (64-bit when needed)
                 fd, part = tempfile.mkstemp(dir=out_path.parent, suffix=".xml")
                 try:
                     with open(fd, "wb") as f:
-                        f.write(head)
-                        for chunk in sheet.xml(xf):
+                        f.writelines(held)
+                        del held
+                        for chunk in chunks:
                             f.write(chunk)
                         f.write(tail)
                     stamp = time.mktime(info.date_time + (0, 0, -1))
-                    os.utime(part, (stamp, stamp))
+                    os.utime(part, (stamp, stamp))          # the part's date, as XlsxWriter dates its files
                     out.write(part, info.filename, compresslevel=ZIP_LEVEL)
                 finally:
                     os.unlink(part)
