@@ -121,7 +121,7 @@ class SheetTable:
     df: pd.DataFrame
     formats: dict[str, str]
     labels: dict[str, str]
-    cells: list | None = None   # (value kind, values) per column of the sheet's rows, when made ahead
+    cells: list | None = None   # the sheet's cells per column (`sheet_cells`), when made ahead
     csv_name: str = ""          # the sheet name its complete csv was written under ahead ("" = not written)
 
 
