@@ -1,15 +1,18 @@
-"""Benchmark: the workbook (tables.xlsx) of a run folder, written by XlsxWriter (constant memory,
-the kit's writer) and by openpyxl's write-only mode (the kit's writer until issue 21), on the same
-sheets: each table's first `SHEET_ROWS_MAX` rows, values prepared alike (`xlsx._cells`), so only the
-writer differs. Each writer runs in its own process (its peak RSS is its own); the runs alternate.
-Also times the kit's whole `build_workbook` (README, capped sheets and the complete csv files).
+"""Benchmark: the workbook (tables.xlsx) of a run folder, its sheets written three ways, on the same
+sheets (each table's first `SHEET_ROWS_MAX` rows, cells made alike by `xlsx.sheet_cells`):
+  rows      the kit's way: XlsxWriter (constant memory) writes each sheet but its data rows, which are
+            made as sheet XML a column at a time and put into the closed package (`xlsx.insert_rows`);
+  cells     XlsxWriter writing every cell itself (the kit's way until then, its fallback now);
+  openpyxl  openpyxl's write-only mode (the kit's writer until issue 21).
+Each runs in its own process (its peak RSS is its own); the runs alternate. Also times the kit's whole
+`build_workbook` (README, capped sheets and the complete csv files).
 
     .venv/bin/python benchmarks/bench_xlsx.py RUN_DIR [RUN_DIR ...] [--repeat 3]
 
 RUN_DIR: a finished `audit-kit run` folder (e.g. of the M or L network of bench_audit.py; without
 one, the demo clinic is run into a temporary folder first, as `make bench` does). Prints
-per run folder: the tables and rows, each writer's seconds (median of the repeats) and peak RSS,
-their ratio, and build_workbook's seconds, peak RSS and the csv files it wrote.
+per run folder: the tables and rows, each writer's seconds (median of the repeats), peak RSS and
+workbook size, the ratios, and build_workbook's seconds, peak RSS and the csv files it wrote.
 
 With --libreoffice, also opens the kit's workbook in LibreOffice headless (`soffice --headless
 --convert-to csv`, which converts the first sheet, README) and prints whether it succeeded, its
@@ -19,6 +22,7 @@ seconds and the README's first lines. LibreOffice is not a dependency of the kit
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import resource
 import shutil
@@ -58,7 +62,7 @@ def openpyxl_sheet(wb, name: str, table: xlsx.SheetTable, formats: dict[str, str
     ws = wb.create_sheet(name)
     df = table.df.iloc[:xlsx.SHEET_ROWS_MAX]
     columns = [str(c) for c in df.columns]
-    cells = [(xlsx._value_kind(df[c]), xlsx._cells(df[c])) for c in df.columns]
+    cells = [(column.kind, column.head(len(df))) for column in xlsx.sheet_cells(table)]
     headers = [table.labels.get(c, c) for c in df.columns]
     units = [str(u) for u in df["unit"]] if "unit" in df.columns else None
     kinds = [table.formats.get(c) or ("date" if k == "date" else None) for c, (k, _) in zip(columns, cells)]
@@ -101,13 +105,15 @@ def write_with(writer: str, run_dir: Path, out: Path) -> dict:
         for table in tables:
             openpyxl_sheet(wb, xlsx.sheet_name(table.name, taken), table, formats)
         wb.save(out)
-    elif writer == "xlsxwriter":
-        wb = xlsx._new_workbook(out)
+    elif writer in ("rows", "cells"):
+        package = io.BytesIO()
+        wb = xlsx._new_workbook(package)
         styles = xlsx._Styles(wb, formats)
+        if writer == "cells":
+            styles.xf = None                    # XlsxWriter writes every cell (the fallback)
         taken = set()
-        for table in tables:
-            xlsx.write_sheet(wb, styles, xlsx.sheet_name(table.name, taken), table)
-        wb.close()
+        sheets = [xlsx.write_sheet(wb, styles, xlsx.sheet_name(table.name, taken), table) for table in tables]
+        xlsx._save(wb, package, styles, sheets, out)
     else:   # the kit's whole build_workbook
         xlsx.build_workbook(run_dir, config, modules, appendix.tables, out)
     seconds = time.perf_counter() - started
@@ -183,7 +189,7 @@ def measure(run_dir: Path, args) -> None:
     longest = max(tables, key=lambda tb: len(tb.df))
     print(f"{run_dir}: {len(tables)} tables, {rows:,} rows on sheets (cap {xlsx.SHEET_ROWS_MAX:,}); "
           f"longest {longest.name} {len(longest.df):,} rows")
-    results: dict[str, list[dict]] = {"openpyxl": [], "xlsxwriter": [], "build_workbook": []}
+    results: dict[str, list[dict]] = {"openpyxl": [], "cells": [], "rows": [], "build_workbook": []}
     for _ in range(max(1, args.repeat)):
         for writer in results:
             results[writer].append(one(writer, run_dir))
@@ -194,7 +200,7 @@ def measure(run_dir: Path, args) -> None:
               f"{', '.join(format(r['seconds'], '.2f') for r in rs)})  peak RSS {max(r['peak_rss_mb'] for r in rs):,.0f} MB  "
               f"xlsx {last['bytes'] / 1e6:.1f} MB" + (f"  csv {', '.join(last['csv'])} {last['csv_bytes'] / 1e6:.1f} MB"
                                                      if last["csv"] else ""))
-    print(f"  openpyxl ÷ xlsxwriter: {med['openpyxl'] / med['xlsxwriter']:.2f}×")
+    print(f"  openpyxl ÷ cells: {med['openpyxl'] / med['cells']:.2f}×   cells ÷ rows: {med['cells'] / med['rows']:.2f}×")
     if args.libreoffice:
         libreoffice(run_dir)
 

@@ -308,10 +308,10 @@ class TestOptions:
 
 
 def test_workbook_writes_unobserved_cells_empty():
-    from audit_kit.report.xlsx import _cells
+    from audit_kit.report.xlsx import column_cells
 
     table = cc.summarise(data()).contract_cohorts()
-    cells = _cells(table["revenue"])
+    cells = column_cells(table["revenue"]).head(len(table))
     assert cells[-1] is None and cells[4] == 0.0                        # blank, and an observed zero
 
 
