@@ -257,33 +257,13 @@ def _on_daemon_thread(fn: Callable, *args) -> Future:
     return future
 
 
-def _prepare_workbook(run_dir: Path, config: AuditConfig, modules: list[str]) -> tuple[dict, float]:
-    """`xlsx.prepare_workbook` of the modules that ran, and its seconds."""
-    from .report.xlsx import prepare_workbook
-
-    started = time.perf_counter()
-    return prepare_workbook(run_dir, config, modules, Path(run_dir) / "tables.xlsx"), time.perf_counter() - started
-
-
-def _result_or_none(future: Future | None, timings: dict) -> dict | None:
-    """The workbook's sheets made ahead (its seconds as `report_xlsx_ahead`), or None: when that failed, the
-    workbook makes them itself and reports the error there."""
-    if future is None:
-        return None
-    try:
-        prepared, seconds = future.result()
-    except Exception:  # noqa: BLE001 — build_workbook meets the same error and logs it
-        return None
-    timings["report_xlsx_ahead"] = round(seconds, 2)
-    return prepared
-
-
 def run_audit(config_path: str | Path, out: str | Path | None = None, modules: list[str] | None = None,
               progress: Lines | Callable[[str], None] = print, workers: int | None = None) -> RunResult:
     """The whole audit. Raises ConfigError/InputError (exit 2) before any module runs. `progress` gets
     the plain lines (a callable), or is a `progress.Lines` / `progress.Bars` that also shows the files
     being read and the modules running."""
     from .report import build_report, preload as preload_report
+    from .report.workbook import WorkbookJob
 
     show = as_progress(progress)
     progress = show.line
@@ -299,7 +279,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     input_bytes = sum(path.stat().st_size for src in config.sources.values() for path in src.paths)
     # started small, before any table is read; their kernels warm up while ingest runs (small inputs)
     pool = module_pool(run_dir, workers, warm_now=warm_during_ingest(input_bytes, workers))
-    workbook_ahead: Future | None = None
+    workbook: WorkbookJob | None = None
     # The inputs' SHA-256 (run.json, the appendix) on a thread from the start: hashlib lets the GIL go, so the
     # 2.5 GB of a 345-branch network (≈ 4.5 s) are hashed beside ingest instead of before the report
     hashes_future = _on_daemon_thread(input_hashes, config)
@@ -308,8 +288,11 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
         if notebook_path(SUMMARY).is_file():
             started = time.perf_counter()
             summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path))
-            # on the core the summary leaves idle: the modules' sheets of the workbook, and the renderers' imports
-            workbook_ahead = _on_daemon_thread(_prepare_workbook, run_dir, config, [s.name for s in ordered if s.status == OK])
+            # on the core the summary leaves idle: the workbook's process, which makes the modules' sheets now and
+            # writes the workbook during the report (forked while no thread of ours runs: the hashes are done
+            # long before at any size), and the renderers' imports
+            hashes_future.result()
+            workbook = WorkbookJob(run_dir, config, [s.name for s in ordered if s.status == OK])
             preload_report()
             summary = summary.result()
             timings["summary"] = round(time.perf_counter() - started, 2)
@@ -317,13 +300,21 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
                      + (f" — {summary.error}" if summary.error else ""))
             ordered = [summary] + ordered
             write_modules_status(run_dir, ordered)
+    except BaseException:
+        if workbook is not None:
+            workbook.cancel()
+        raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)    # the workers stop their kernels while the report renders
 
     started = time.perf_counter()
     hashes = hashes_future.result()        # once: run.json and the appendix
-    ahead = _result_or_none(workbook_ahead, timings)
-    outputs = build_report(run_dir, config, ordered, timings, input_hashes=hashes, workbook_ahead=ahead)
+    try:
+        outputs = build_report(run_dir, config, ordered, timings, input_hashes=hashes, workbook=workbook)
+    except BaseException:
+        if workbook is not None:
+            workbook.cancel()
+        raise
     timings["report"] = round(time.perf_counter() - started, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
     outputs["metrics"] = str(run_dir / "metrics.json")

@@ -356,6 +356,60 @@ def test_failed_workbook_is_logged_and_the_html_and_pdf_still_written(english_ru
     assert {"report_html", "report_pdf", "report_xlsx"} <= set(timings)
 
 
+def _copy_run(english_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(english_run.run_dir, run_dir, ignore=shutil.ignore_patterns("report.*", "tables.xlsx", "tables_full",
+                                                                                "logs"))
+    return run_dir, load_config(json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["parameters"]["config"])
+
+
+def test_workbook_job_makes_the_sheets_ahead_and_writes_the_same_workbook(english_run, tmp_path):
+    """The runner's workbook process: the modules' sheets made at once, the workbook written when it is told
+    the final modules and the appendix's tables; the same cells as a workbook written in one go."""
+    from openpyxl import load_workbook
+
+    from audit_kit.report import xlsx
+    from audit_kit.report.workbook import WorkbookJob
+
+    run_dir, config = _copy_run(english_run, tmp_path)
+    ran = [m.name for m in english_run.modules if m.status == "ok"]
+    job = WorkbookJob(run_dir, config, [m for m in ran if m != "summary"])
+    job.finish(ran, [])
+    path, seconds, ahead = job.result()
+    assert path == run_dir / "tables.xlsx" and path.is_file()
+    assert seconds > 0 and ahead is not None and ahead > 0
+    (tmp_path / "other").mkdir()
+    other = xlsx.build_workbook(run_dir, config, ran, [], tmp_path / "other" / "tables.xlsx")
+    made, whole = load_workbook(path, read_only=True), load_workbook(other, read_only=True)
+    assert made.sheetnames == whole.sheetnames and len(made.sheetnames) > 5
+    for name in made.sheetnames:
+        assert [r for r in made[name].iter_rows(values_only=True)] == [r for r in whole[name].iter_rows(values_only=True)], name
+
+
+def test_workbook_job_error_arrives_with_the_process_traceback_and_cancel_stops_it(english_run, tmp_path, monkeypatch):
+    from audit_kit.report import xlsx
+    from audit_kit.report.workbook import RemoteTraceback, WorkbookJob
+
+    run_dir, config = _copy_run(english_run, tmp_path)
+
+    def broken(*args, **kwargs):
+        raise ValueError("sheet broken on purpose")
+
+    monkeypatch.setattr(xlsx, "build_workbook", broken)
+    job = WorkbookJob(run_dir, config, ["funnel"])
+    job.finish(["funnel"], [])
+    with pytest.raises(ValueError, match="sheet broken on purpose") as error:
+        job.result()
+    assert isinstance(error.value.__cause__, RemoteTraceback)
+    assert "in broken" in str(error.value.__cause__)
+
+    waiting = WorkbookJob(run_dir, config, ["funnel"])       # a run that stops before its report
+    waiting.cancel()
+    assert not (run_dir / "tables.xlsx").exists()
+
+
 def test_summary_notebook_runs_without_a_run_folder(tmp_path):
     """JupyterLab defaults: no run_dir; a client with no finished run gets a sentence, not an error."""
     import papermill as pm

@@ -13,10 +13,11 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
+
+from .workbook import WorkbookJob
 
 
 _preloading: threading.Thread | None = None
@@ -81,25 +82,20 @@ def _failed(run_dir: Path, kind: str, exc: Exception) -> None:
     print(f"warning: {kind} not written: {type(exc).__name__}: {exc} (details in {log})", file=sys.stderr)
 
 
-# `workbook.prepare_workbook`'s result while `build_report` starts the workbook's process: a forked worker
-# inherits it (copy-on-write) and nothing is pickled; a worker started otherwise finds None and does it all.
-_workbook_ahead: dict | None = None
-
-
 def build_report(run_dir: Path, config, statuses: list, timings: dict,
-                 input_hashes: dict[str, str] | None = None, workbook_ahead: dict | None = None) -> dict[str, str]:
+                 input_hashes: dict[str, str] | None = None, workbook: WorkbookJob | None = None) -> dict[str, str]:
     """Write report.html, report.pdf and tables.xlsx into run_dir; return {kind: path} of those written.
 
     `input_hashes` (table -> SHA-256 of its file) when the caller has them; else they are computed.
 
-    The workbook is written in a worker process while the HTML and the PDF render (two cores: the
+    The workbook is written in its own process while the HTML and the PDF render (two cores: the
     report stage takes the longer of the two, not their sum); the PDF's sections are laid out in two
     parts at once, the second in another worker (`pdf.render_pdf`). Adds `report_html`, `report_pdf` and
-    `report_xlsx` seconds to `timings` (the workbook's own, overlapping the other two). A PDF or
-    workbook that fails is logged and left out; the HTML report is always written.
-    `workbook_ahead`: the modules' sheets made ahead (`xlsx.prepare_workbook`, the runner: during the summary).
+    `report_xlsx` seconds to `timings` (the workbook's own, overlapping the other two; `report_xlsx_ahead`:
+    its sheets made before, when `workbook` prepared them). A PDF or workbook that fails is logged and left
+    out; the HTML report is always written. `workbook`: the job the runner started with the summary
+    (`workbook.WorkbookJob`); without one, it is started here.
     """
-    global _workbook_ahead
     from .appendix import appendix_html, build_appendix
     from .html import assemble, render_html
     from .pdf import part_pool
@@ -113,14 +109,11 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     appendix = build_appendix(run_dir, config, list(metrics), version, timings, input_hashes)
     modules = [st.name for st in statuses if st.status == "ok"]
     parts = min(2, os.cpu_count() or 1)     # the PDF's parts; the later ones' worker forked before the workbook's
-    with (part_pool(parts - 1) if parts > 1 else nullcontext()) as pdf_pool, \
-            ProcessPoolExecutor(max_workers=1) as pool:     # the workbook on the other core while HTML and PDF render
+    with part_pool(parts - 1) if parts > 1 else nullcontext() as pdf_pool:
         xlsx_started = time.perf_counter()
-        _workbook_ahead = workbook_ahead          # read by the worker this first submit forks
-        try:
-            workbook = pool.submit(_write_workbook, run_dir, config, modules, appendix.tables)
-        finally:
-            _workbook_ahead = None
+        if workbook is None:                      # the workbook on the other core while HTML and PDF render
+            workbook = WorkbookJob(run_dir, config, prepare=False)
+        workbook.finish(modules, appendix.tables)
         nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
         html_path = render_html(nb, config, run_dir / "report.html")
         outputs = {"html": str(html_path)}
@@ -136,19 +129,12 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
         timings["report_pdf"] = round(time.perf_counter() - started, 2)
 
         try:
-            path, seconds = workbook.result()
+            path, seconds, ahead = workbook.result()
             outputs["xlsx"] = str(path)
+            if ahead is not None:
+                timings["report_xlsx_ahead"] = round(ahead, 2)
         except Exception as exc:  # noqa: BLE001
             _failed(run_dir, "tables.xlsx", exc)
             seconds = time.perf_counter() - xlsx_started
         timings["report_xlsx"] = round(seconds, 2)
     return outputs
-
-
-def _write_workbook(run_dir: Path, config, modules: list[str], appendix_tables: list) -> tuple[Path, float]:
-    """tables.xlsx (`xlsx.build_workbook`) and its seconds; run in a worker process beside the HTML and PDF."""
-    from .xlsx import build_workbook
-
-    started = time.perf_counter()
-    path = build_workbook(run_dir, config, modules, appendix_tables, run_dir / "tables.xlsx", prepared=_workbook_ahead)
-    return path, time.perf_counter() - started

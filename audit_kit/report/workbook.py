@@ -1,0 +1,96 @@
+"""tables.xlsx written in a process of its own (`WorkbookJob`), beside the notebooks and the other renderers.
+
+The runner starts the job when the summary notebook starts: the forked process reads the modules' tables and
+makes their sheets (`xlsx.prepare_workbook`: cells, the long tables' csv) on the core the summary leaves idle.
+`build_report` then hands it the final list of modules and the appendix's tables (`finish`), and it writes
+the workbook (`xlsx.build_workbook`) while the HTML and the PDF render. The prepared sheets never leave the
+process (nothing large is pickled) and the report does not wait for them: on the 345-branch network the
+sheets took ≈ 8 s against the summary's ≈ 4.5 s, and the report stage used to start only when both were done.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Iterable
+
+
+class RemoteTraceback(Exception):
+    """The workbook process's traceback, as the cause of the error raised here."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class WorkbookJob:
+    """tables.xlsx in a forked process: `prepare` the given modules' sheets at once (`xlsx.prepare_workbook`),
+    then, once `finish` is called, write the workbook of the final modules and the appendix's tables
+    (`xlsx.build_workbook`, into ``<run>/tables.xlsx``). `result` gives (path, seconds writing, seconds made
+    ahead or None) or raises the process's error."""
+
+    def __init__(self, run_dir: Path, config, modules: Iterable[str] = (), prepare: bool = True):
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_work, args=(child, Path(run_dir), config, list(modules), prepare),
+                                        name="tables.xlsx", daemon=True)
+        self._process.start()
+        child.close()
+
+    def finish(self, modules: Iterable[str], appendix_tables: Iterable[Any]) -> None:
+        """The modules whose tables the workbook holds (in report order) and the appendix's tables."""
+        self._conn.send((list(modules), list(appendix_tables)))
+
+    def result(self) -> tuple[Path, float, float | None]:
+        try:
+            message = self._conn.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(f"the workbook's process ended without writing it (exit code {self._process.exitcode})")
+        finally:
+            self._conn.close()
+        self._process.join()
+        if message[0] == "error":
+            _, error, remote = message
+            raise error from RemoteTraceback(remote)
+        _, path, seconds, ahead = message
+        return Path(path), seconds, ahead
+
+    def cancel(self) -> None:
+        """Stop the process (a run that ends before its report)."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._conn.close()
+
+
+def _work(conn, run_dir: Path, config, modules: list[str], prepare: bool) -> None:
+    from .xlsx import build_workbook, prepare_workbook
+
+    out_path = run_dir / "tables.xlsx"
+    prepared, ahead = None, None
+    if prepare and modules:
+        started = time.perf_counter()
+        try:
+            prepared = prepare_workbook(run_dir, config, modules, out_path)
+            ahead = time.perf_counter() - started
+        except Exception:  # noqa: BLE001 — build_workbook meets the same error and reports it
+            prepared = None
+    try:
+        final_modules, appendix_tables = conn.recv()
+    except EOFError:          # the run ended before its report
+        return
+    started = time.perf_counter()
+    try:
+        path = build_workbook(run_dir, config, final_modules, appendix_tables, out_path, prepared=prepared)
+        conn.send(("ok", str(path), time.perf_counter() - started, ahead))
+    except BaseException as exc:  # noqa: BLE001 — reported where the result is asked for
+        remote = traceback.format_exc()
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        conn.send(("error", exc, remote))
+    finally:
+        conn.close()
