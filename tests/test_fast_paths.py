@@ -1,6 +1,7 @@
 """Ingest's fast paths read exactly what the slow ones read: pyarrow's csv reader against the line reader,
-fixed-width dates against pandas' strptime, columns parsed once per distinct value or cell by cell, the
-anchored regex that finds total-row candidates against Python's whitespace."""
+fixed-width dates against pandas' strptime, columns parsed once per distinct value or cell by cell, a date
+format found once for a table's files against detecting it in each file, the anchored regex that finds
+total-row candidates against Python's whitespace."""
 from __future__ import annotations
 
 import re
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 
 from audit_kit.ingest import readers
-from audit_kit.ingest.coerce import (DATE_FORMATS, Distinct, _strptime, fixed_width_times, parse_datetime,
-                                     parse_number)
+from audit_kit.ingest import coerce
+from audit_kit.ingest.coerce import (DATE_FORMATS, Distinct, SharedFormat, _strptime, fixed_width_times,
+                                     parse_datetime, parse_number)
 from audit_kit.ingest.presets import SPACE_CLASS
 
 
@@ -105,6 +107,73 @@ def test_a_column_that_hardly_repeats_is_parsed_cell_by_cell_to_the_same_values(
     amounts = pd.Series([f"{i} 000,5{i % 10}" for i in range(n)], dtype="string")
     number, bad = parse_number(amounts)
     assert not bad.any() and number.iloc[12] == 12000.52 and number.attrs["assumed"] == 0
+
+
+def _files(*columns):
+    return [pd.Series(list(c), dtype="string") for c in columns]
+
+
+def _read_alike(files, formats=(), monkeypatch=None):
+    """Each file's dates parsed with one SharedFormat and on their own: the same values, flags and counts."""
+    shared = SharedFormat()
+    for cells in files:
+        got, got_bad = parse_datetime(cells, formats, None, shared)
+        want, want_bad = parse_datetime(cells, formats)
+        pd.testing.assert_series_equal(got, want)
+        pd.testing.assert_series_equal(got_bad, want_bad)
+        assert got.attrs["assumed"] == want.attrs["assumed"]
+    return shared
+
+
+def test_a_date_format_is_found_once_for_a_table_s_files(monkeypatch):
+    files = _files(["01.10.2024 09:05", "02.10.2024 18:40", None, "01.10.2024 09:05"],
+                   ["03.10.2024 10:00", "31.12.2024 23:59"],
+                   [None, "29.02.2024 08:00"])
+    calls = []
+    real = coerce._formats_by_fit
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coerce, "_formats_by_fit", counted)
+    shared = SharedFormat()
+    got = [parse_datetime(cells, (), None, shared)[0] for cells in files]
+    assert (shared.fmt, shared.detected, len(calls)) == ("%d.%m.%Y %H:%M", 1, 1)    # found on the first file
+    assert got[1].tolist() == [pd.Timestamp("2024-10-03 10:00"), pd.Timestamp("2024-12-31 23:59")]
+    assert got[2].isna().tolist() == [True, False] and got[2].iloc[1] == pd.Timestamp("2024-02-29 08:00")
+    assert got[0].dtype == "datetime64[ns]"
+
+
+def test_a_file_that_breaks_the_shared_format_reads_as_detected_on_its_own():
+    usual = [["01.10.2024 09:05", "02.10.2024 18:40"], ["03.10.2024 10:00", None, "03.10.2024 10:00"]]
+    breaking = [["2024-10-05 10:00:00", "2024-10-06 11:30:00"],          # another format: found anew
+                ["07.10.2024 09:00", "2024-10-08 10:00:00", "вчера"],    # mixed, and a bad cell
+                [None, None],                                            # an empty column: nothing to detect
+                ["9.10.2024 9:05", "10.10.2024 10:15"],                  # not zero-padded
+                ["31.02.2024 10:00", "11.10.2024 10:00"],                # an impossible date
+                ["12.10.2024 10:00", "45000"],                           # an Excel serial among them
+                ["13.10.2024 10:00", "2024-10-13T10:00:00+00:00"]]       # a time with its UTC offset
+    files = _files(*usual, *[f for odd in breaking for f in (odd, usual[0])])
+    shared = _read_alike(files)
+    # the first file, then each breaking file but the empty one, then the usual file after the ISO one
+    assert shared.detected == 1 + (len(breaking) - 1) + 1 and shared.fmt == "%d.%m.%Y %H:%M"
+
+
+def test_a_shared_format_holds_only_where_no_earlier_candidate_reads_the_file():
+    # 01.02.2024 is read by a preset's %m.%d.%Y before the dd.mm.yyyy found on another file: found anew
+    shared = SharedFormat()
+    parse_datetime(pd.Series(["13.02.2024", "14.02.2024"], dtype="string"), (), None, shared)
+    assert shared.fmt == "%d.%m.%Y"
+    cells = pd.Series(["01.02.2024", "03.04.2024"], dtype="string")
+    got, _ = parse_datetime(cells, ("%m.%d.%Y",), None, shared)
+    assert got.tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-03-04")]
+    assert shared.detected == 2
+    # slash dates: the order proven by each file's own values, the default counted in each
+    _read_alike(_files(["13/01/2024 10:00", "02/01/2024 10:00"], ["01/02/2024 10:00", "03/02/2024 10:00"],
+                       ["01/13/2024 10:00", "01/02/2024 10:00"]))
+    # a Unix-time preset: digits alone are never taken for the shared format's
+    _read_alike(_files(["20241001", "20241002"], ["1727740800", "20241003"]), formats=("unix", "%Y%m%d"))
 
 
 def test_space_class_is_pythons_whitespace():

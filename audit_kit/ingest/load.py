@@ -191,9 +191,11 @@ class _FileRead:
     preset: Preset | None
 
 
-def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
+def _read_file(source: FileSource, config: AuditConfig, salt: str,
+               shared: dict[str, coerce.SharedFormat] | None = None) -> _FileRead:
     """Read one file: find its preset, map headers, apply the preset's structure and vocabularies,
-    coerce types; reasons and fixes go to the file's own ledger."""
+    coerce types; reasons and fixes go to the file's own ledger. `shared` (column -> `coerce.SharedFormat`,
+    one per table) carries each date column's format from the table's earlier files to this one."""
     table = TABLES[source.table]
     base_index = _alias_index(table, source.columns)
     known = set(base_index) | presets.known_headers()
@@ -283,7 +285,10 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
             continue
         if col.kind in PARSERS:
             try:
-                if col.kind in (DATETIME, MONTH):
+                if col.kind == DATETIME and shared is not None:
+                    parsed, bad = coerce.parse_datetime(values, dates, config.timezone,
+                                                        shared.setdefault(col.name, coerce.SharedFormat()))
+                elif col.kind in (DATETIME, MONTH):
                     parsed, bad = PARSERS[col.kind](values, dates, config.timezone)
                 else:
                     parsed, bad = PARSERS[col.kind](values)
@@ -371,10 +376,11 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     is the sum of its files' (each file's counts kept under `files`)."""
     table = TABLES[source.table]
     parts = []
+    shared: dict[str, coerce.SharedFormat] = {}     # a date column's format, found once for every file
     for f in source.files:
         if on_file is not None:
             on_file(source.table, f.path, None)
-        parts.append(_read_file(f, config, salt))
+        parts.append(_read_file(f, config, salt, shared))
         if on_file is not None:
             on_file(source.table, f.path, parts[-1].ledger.read)
     sizes = [len(p.out) for p in parts]
