@@ -176,6 +176,33 @@ def test_a_shared_format_holds_only_where_no_earlier_candidate_reads_the_file():
     _read_alike(_files(["20241001", "20241002"], ["1727740800", "20241003"]), formats=("unix", "%Y%m%d"))
 
 
+STRIPPED = [chr(c) for c in (*range(9, 14), *range(28, 33), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
+                              0x2029, 0x202F, 0x205F, 0x3000)]
+
+
+def test_text_is_stripped_and_emptied_as_arrow_s_kernels_do_on_every_cell():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from audit_kit.ingest.coerce import EMPTY_TEXT, as_text
+
+    rng = np.random.default_rng(7)
+    # letters whose last byte is also that of a stripped character (р = D1 80, ‰ = E2 80 B0), dashes, №, emoji
+    alphabet = [*STRIPPED, "р", "я", "а", "x", "7", "—", "№", "‰", "€", "\u1681", "\u2100", "😀", "é", "\u00bf"]
+    cells = ["".join(rng.choice(alphabet, rng.integers(0, 5))) for _ in range(20_000)]
+    cells += [*EMPTY_TEXT, " nan ", "\u00a0None", "NaN\u3000", "nan1", "Приём терапевта", "Пётр ", None]
+    chunks = pa.chunked_array([pa.array(cells[:7_000], pa.large_string()), pa.array(cells[7_000:], pa.large_string())[3:]])
+    raw = pd.Series(pd.arrays.ArrowStringArray(chunks), dtype="string")
+    trimmed = pc.utf8_trim_whitespace(chunks)
+    expected = pc.if_else(pc.is_in(trimmed, value_set=pa.array(EMPTY_TEXT)), pa.scalar(None, trimmed.type), trimmed)
+    got = as_text(raw)
+    assert got.tolist() == pd.Series(pd.arrays.ArrowStringArray(expected), dtype="string").tolist()
+    assert got.isna().sum() > 100 and (got.str.len() < raw.str.len()).sum() > 1_000    # both steps did work
+    points = [c for c in range(0x110000) if not 0xD800 <= c < 0xE000]      # every code point, after an x
+    kept = pc.binary_length(pc.utf8_trim_whitespace(pa.array(["x" + chr(c) for c in points]))).to_numpy()
+    assert STRIPPED == [chr(c) for c, n in zip(points, kept) if n == 1]
+
+
 def test_space_class_is_pythons_whitespace():
     spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
     import pyarrow as pa

@@ -108,6 +108,62 @@ def normalise_header(name: str) -> str:
 EMPTY_TEXT = ("", "nan", "NaN", "NaT", "None", "<NA>")      # cells read as empty
 
 
+# What Arrow's `utf8_trim_whitespace` strips: ASCII 9-13 and 28-32, U+0085, U+00A0, U+1680, U+2000-U+200A,
+# U+2028, U+2029, U+202F, U+205F, U+3000 (every code point tried). A cell whose first byte starts no such
+# character and whose last character is none of them is left as it is (`_stripped`).
+_EDGE_SAFE_FIRST = np.zeros(256, dtype=bool)
+_EDGE_SAFE_FIRST[0x21:0x7F] = True            # printable ASCII but the space
+_EDGE_SAFE_FIRST[0xC3:0xE0] = True            # U+00C0-U+07FF (Cyrillic, Latin letters with marks)
+_EDGE_SAFE_FIRST[0xE0] = True                 # U+0800-U+0FFF
+_EDGE_SAFE_FIRST[0xE4:0xF5] = True            # U+4000 and above
+_WHITESPACE_LAST_BYTES = np.zeros(256, dtype=bool)    # the last byte of each non-ASCII character stripped
+_WHITESPACE_LAST_BYTES[[0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x9F, 0xA0, 0xA8, 0xA9,
+                        0xAF]] = True
+_EMPTY_LENGTHS = sorted({len(v.encode()) for v in EMPTY_TEXT})
+
+
+def _stripped(cells):
+    """One Arrow chunk of text cells stripped (`utf8_trim_whitespace`) and the EMPTY_TEXT ones made null, with
+    Arrow's kernels run only on the cells that may change: their first and last bytes and their lengths are
+    read with numpy from the buffers (`keys.arrow_bytes`). Most cells of an export need neither, and the
+    kernels on every cell made two new copies of each column (41 + 14 ns a cell; ~130 M cells at 345
+    branches)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .keys import arrow_bytes
+
+    if not len(cells):
+        return cells
+    offsets, data, present = arrow_bytes(cells)
+    size = np.diff(offsets)
+    filled = present & (size > 0)
+    if filled.any():
+        top = len(data) - 1
+        first = data[np.minimum(offsets[:-1], top)]
+        last = data[np.maximum(np.minimum(offsets[1:] - 1, top), 0)]
+        before = data[np.maximum(np.minimum(offsets[1:] - 2, top), 0)]
+        continuation = (last >= 0x80) & (last < 0xC0)
+        safe_last = (((last >= 0x21) & (last < 0x7F))
+                     | (continuation & (size >= 2) & (before >= 0xC3) & (before < 0xE0))   # a 2-byte letter
+                     | (continuation & ~_WHITESPACE_LAST_BYTES[last]))
+        edge = filled & ~(_EDGE_SAFE_FIRST[first] & safe_last)
+        if edge.any():
+            at = np.flatnonzero(edge)
+            cells = pc.replace_with_mask(cells, pa.array(edge), pc.utf8_trim_whitespace(cells.take(pa.array(at))))
+            offsets, data, present = arrow_bytes(cells)
+            size = np.diff(offsets)
+    maybe = present & np.isin(size, _EMPTY_LENGTHS)
+    if maybe.any():
+        at = np.flatnonzero(maybe)
+        empty = pc.is_in(cells.take(pa.array(at)), value_set=pa.array(EMPTY_TEXT)).to_numpy(zero_copy_only=False)
+        if empty.any():
+            mask = np.zeros(len(cells), dtype=bool)
+            mask[at[empty]] = True
+            cells = pc.if_else(pa.array(mask), pa.scalar(None, cells.type), cells)
+    return cells
+
+
 def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     """Cells as stripped strings; empty cells become NA. Excel numbers 123.0 become '123'."""
     if pd.api.types.is_datetime64_any_dtype(raw):
@@ -117,8 +173,8 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        txt = pc.utf8_trim_whitespace(raw.array.__arrow_array__())
-        txt = pc.if_else(pc.is_in(txt, value_set=pa.array(EMPTY_TEXT)), pa.scalar(None, txt.type), txt)
+        txt = pa.chunked_array([_stripped(chunk) for chunk in raw.array.__arrow_array__().chunks],
+                               type=raw.array.__arrow_array__().type)
         return pd.Series(pd.arrays.ArrowStringArray(txt), index=raw.index, dtype="string")
     else:
         txt = raw.astype("string").str.strip()

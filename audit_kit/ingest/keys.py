@@ -118,6 +118,19 @@ def arrow_ids(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
 
 
+def arrow_bytes(strings: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An Arrow string array's cells as numpy views of its buffers: (int64 byte offset of each cell and the
+    end of the last, the bytes (no copy), bool per cell: present). For tests on the bytes of every cell
+    (lengths, first and last bytes) that Arrow's kernels would make a new array for."""
+    width = np.int64 if pa.types.is_large_string(strings.type) or pa.types.is_large_binary(strings.type) else np.int32
+    offsets = np.frombuffer(strings.buffers()[1], dtype=width)[strings.offset:strings.offset + len(strings) + 1]
+    data = strings.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    present = (strings.is_valid().to_numpy(zero_copy_only=False) if strings.null_count
+               else np.ones(len(strings), dtype=bool))
+    return offsets.astype(np.int64, copy=False), data, present
+
+
 def positions(values, keys) -> np.ndarray:
     """Position of each ID of ``values`` in ``keys`` (first occurrence); -1 when absent or NA.
     Arrow's hash lookup (`pyarrow.compute.index_in`); IDs matched as given."""

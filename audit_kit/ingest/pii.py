@@ -131,19 +131,6 @@ def _valid_phone(run: str, mark: str) -> str:
     return mark if phonenumbers.is_valid_number(number) else run
 
 
-def _bytes(ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An Arrow string array's cells as numpy views of its buffers (no copy): (byte offset of each cell and the
-    end of the last, the bytes, bool per cell: present)."""
-    import pyarrow as pa
-
-    width = np.int64 if pa.types.is_large_string(ids.type) else np.int32
-    offsets = np.frombuffer(ids.buffers()[1], dtype=width)[ids.offset:ids.offset + len(ids) + 1].astype(np.int64)
-    data = ids.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    present = ids.is_valid().to_numpy(zero_copy_only=False) if ids.null_count else np.ones(len(ids), dtype=bool)
-    return offsets, data, present
-
-
 _PHONE_STARTS = np.zeros(256, dtype=bool)
 _PHONE_STARTS[[ord(c) for c in "+789("]] = True
 
@@ -156,10 +143,10 @@ def phone_ids(values: pd.Series) -> pd.Series:
     column of every row: at 345 branches the Arrow kernels it took before cost 10 s of a 100 s ingest)."""
     import pyarrow.compute as pc
 
-    from .keys import arrow_ids
+    from .keys import arrow_bytes, arrow_ids
 
     ids = arrow_ids(values)
-    offsets, data, present = _bytes(ids)
+    offsets, data, present = arrow_bytes(ids)
     size = np.diff(offsets)
     # a character is 1 to 4 bytes: 10 or more bytes, then the exact length in characters of those few
     first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(len(ids), dtype=np.uint8)
@@ -180,10 +167,10 @@ def email_ids(values: pd.Series) -> pd.Series:
     with no '@' in its bytes (numpy, on the Arrow buffer) has none."""
     import pyarrow.compute as pc
 
-    from .keys import arrow_ids
+    from .keys import arrow_bytes, arrow_ids
 
     ids = arrow_ids(values)
-    offsets, data, _ = _bytes(ids)
+    offsets, data, _ = arrow_bytes(ids)
     out = pd.Series(False, index=values.index)
     if not len(ids) or not (data[offsets[0]:offsets[-1]] == ord("@")).any():
         return out
