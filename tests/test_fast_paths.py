@@ -203,6 +203,38 @@ def test_text_is_stripped_and_emptied_as_arrow_s_kernels_do_on_every_cell():
     assert STRIPPED == [chr(c) for c, n in zip(points, kept) if n == 1]
 
 
+@pytest.mark.parametrize("block", [4, 5, 1 << 25])
+def test_utf8_lines_of_a_cp1251_file_are_found_two_bytes_at_a_time_as_byte_by_byte(monkeypatch, block):
+    monkeypatch.setattr(readers, "SCAN_BLOCK", block)
+    rng = np.random.default_rng(1)
+    alphabet = np.array([0xD0, 0xD1, 0x80, 0xBF, 0xC0, 0x98, 0x0A, 0x41, 0xD2, 0x7F], np.uint8)
+    files = [b"", b"\xd0", b"\x98", "Счёт\n".encode("cp1251") + "Привет\n".encode() + "Сумма\n".encode("cp1251")]
+    files += [rng.choice(alphabet, size).tobytes() for size in (1, 2, 3, 5, 17, 100) for _ in range(100)]
+    found = 0
+    for data in files:
+        raw = np.frombuffer(data, dtype=np.uint8)        # the definition, byte by byte
+        starts = set(np.flatnonzero(((raw[:-1] == 0xD0) | (raw[:-1] == 0xD1)) & (raw[1:] >= 0x80) & (raw[1:] < 0xC0)
+                                    | (raw[:-1] == 0x98)).tolist())
+        expected = []
+        for line, (start, end) in enumerate(_line_spans(data)):
+            if any(start <= at < end for at in starts):
+                try:
+                    data[start:end].decode("utf-8")
+                    expected.append((line, start, end))
+                except UnicodeDecodeError:
+                    pass
+        assert readers._utf8_lines(data) == expected
+        found += len(expected)
+    assert found > 20 and readers._utf8_lines(files[3]) == [(1, 5, 17)]
+
+
+def _line_spans(data: bytes):
+    start = 0
+    for end in [i for i, b in enumerate(data) if b == 0x0A] + [len(data)]:
+        yield start, end
+        start = end + 1
+
+
 def test_space_class_is_pythons_whitespace():
     spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
     import pyarrow as pa
