@@ -51,6 +51,21 @@ def test_arrow_reader_gives_the_line_readers_grid(tmp_path, monkeypatch, name):
     assert slow.attrs["problems"] == ({readers.TOO_FEW_FIELDS: [2]} if name == "quoted_delimiter_and_newline" else {})
 
 
+@pytest.mark.parametrize("text", ["id;дата;сумма\n1;01.10.2024;Счёт № 5 — «ёлка» €\n2;02.10.2024;\n",
+                                  "id;сумма\n1;" + "".join(bytes([b]).decode("cp1251") for b in range(0x80, 0x100)
+                                                            if b != 0x98) + "\n"])
+def test_a_small_cp1251_file_transcoded_at_once_reads_as_pyarrow_s_transcoding_stream(monkeypatch, text):
+    data = text.encode("cp1251")
+    whole, head, _ = readers._read_text_arrow(data, {"id", "сумма", "дата"}, None, None)
+    monkeypatch.setattr(readers, "TRANSCODE_MAX_BYTES", 0)
+    streamed, _, _ = readers._read_text_arrow(data, {"id", "сумма", "дата"}, None, None)
+    pd.testing.assert_frame_equal(whole, streamed)
+    assert whole.iloc[1, -1] == text.split("\n")[1].split(";")[-1]
+    # a byte no cp1251 character has: the file goes to the line reader either way
+    monkeypatch.setattr(readers, "TRANSCODE_MAX_BYTES", 64 << 20)
+    assert readers._read_text_arrow(data + b"3;\x98\n", {"id", "сумма", "дата"}, "cp1251", None) is None
+
+
 @pytest.mark.parametrize("data", [
     b"id,amount\n1,100\n2,200,extra\n",                                  # a row with more fields
     b"id,amount\n1,100\n2\n",                                            # a row with fewer fields

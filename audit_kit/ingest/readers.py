@@ -104,6 +104,11 @@ def _cp1251_with_utf8_lines(data: bytes) -> tuple[str, str, list[int]]:
     return "".join(pieces), "cp1251", [line for line, _, _ in lines]
 
 
+# A cp1251 file up to this size is transcoded to UTF-8 by Python's codec before pyarrow parses it, rather than by
+# pyarrow's transcoding stream (which calls the same codec block by block): 14.5 instead of 20.7 ms of CPU for one
+# branch's 1.7 MB payments export (345 of them at 345 branches). Larger files stay streamed: the whole UTF-8 copy
+# would add 1.4 times the file to the reading's memory, and on a 110 MB export the gain is 8 %.
+TRANSCODE_MAX_BYTES = 64 << 20
 SCAN_BLOCK = 1 << 25      # bytes scanned at once for UTF-8 lines in a cp1251 file (bounds the scan's memory)
 
 
@@ -385,11 +390,16 @@ def _read_text_arrow(data: bytes, known: set[str], encoding: str | None,
     first = list(csv.reader(lines[:HEADER_SCAN_ROWS], delimiter=sep))
     head = find_header(first, known)
     width = len(first[head]) if head < len(first) else 1
+    charset = "cp1251" if cp1251 else "utf8"
+    if cp1251 and len(data) <= TRANSCODE_MAX_BYTES:
+        try:        # the same codec pyarrow would call, on the whole file at once
+            body, charset = pa.py_buffer(data.decode("cp1251").encode("utf-8")), "utf8"
+        except UnicodeDecodeError:
+            return None
     try:
         table = pcsv.read_csv(
             pa.BufferReader(body),
-            read_options=pcsv.ReadOptions(skip_rows=head, autogenerate_column_names=True,
-                                          encoding="cp1251" if cp1251 else "utf8"),
+            read_options=pcsv.ReadOptions(skip_rows=head, autogenerate_column_names=True, encoding=charset),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True, ignore_empty_lines=False,
                                             invalid_row_handler=lambda row: "error"),
             convert_options=pcsv.ConvertOptions(column_types={f"f{i}": pa.large_string() for i in range(width)},
