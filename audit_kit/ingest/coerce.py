@@ -116,18 +116,22 @@ _EDGE_SAFE_FIRST[0x21:0x7F] = True            # printable ASCII but the space
 _EDGE_SAFE_FIRST[0xC3:0xE0] = True            # U+00C0-U+07FF (Cyrillic, Latin letters with marks)
 _EDGE_SAFE_FIRST[0xE0] = True                 # U+0800-U+0FFF
 _EDGE_SAFE_FIRST[0xE4:0xF5] = True            # U+4000 and above
-_WHITESPACE_LAST_BYTES = np.zeros(256, dtype=bool)    # the last byte of each non-ASCII character stripped
-_WHITESPACE_LAST_BYTES[[0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x9F, 0xA0, 0xA8, 0xA9,
-                        0xAF]] = True
+_WHITESPACE_LAST_BYTES = [0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x9F, 0xA0, 0xA8, 0xA9,
+                          0xAF]      # the last byte of each non-ASCII character stripped
+_EDGE_SAFE_LAST = np.zeros(256, dtype=bool)   # a last byte that ends no stripped character
+_EDGE_SAFE_LAST[0x21:0x7F] = True
+_EDGE_SAFE_LAST[0x80:0xC0] = True
+_EDGE_SAFE_LAST[_WHITESPACE_LAST_BYTES] = False
 _EMPTY_LENGTHS = sorted({len(v.encode()) for v in EMPTY_TEXT})
 
 
 def _stripped(cells):
-    """One Arrow chunk of text cells stripped (`utf8_trim_whitespace`) and the EMPTY_TEXT ones made null, with
+    """Text cells (one Arrow array) stripped (`utf8_trim_whitespace`) and the EMPTY_TEXT ones made null, with
     Arrow's kernels run only on the cells that may change: their first and last bytes and their lengths are
-    read with numpy from the buffers (`keys.arrow_bytes`). Most cells of an export need neither, and the
-    kernels on every cell made two new copies of each column (41 + 14 ns a cell; ~130 M cells at 345
-    branches)."""
+    read with numpy from the buffers (`keys.arrow_bytes`); an empty cell is one of no bytes, or one of the
+    few of EMPTY_TEXT's lengths that `is_in` finds; those become null in a new validity bitmap over the same
+    buffers. Most cells of an export need neither, and the kernels on every cell made two new copies of each
+    column (41 + 14 ns a cell; ~130 M cells at 345 branches)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -139,29 +143,28 @@ def _stripped(cells):
     size = np.diff(offsets)
     filled = present & (size > 0)
     if filled.any():
-        top = len(data) - 1
-        first = data[np.minimum(offsets[:-1], top)]
-        last = data[np.maximum(np.minimum(offsets[1:] - 1, top), 0)]
-        before = data[np.maximum(np.minimum(offsets[1:] - 2, top), 0)]
-        continuation = (last >= 0x80) & (last < 0xC0)
-        safe_last = (((last >= 0x21) & (last < 0x7F))
-                     | (continuation & (size >= 2) & (before >= 0xC3) & (before < 0xE0))   # a 2-byte letter
-                     | (continuation & ~_WHITESPACE_LAST_BYTES[last]))
-        edge = filled & ~(_EDGE_SAFE_FIRST[first] & safe_last)
+        safe_first = _EDGE_SAFE_FIRST[data.take(offsets[:-1], mode="clip")]
+        edge = filled & ~(safe_first & _EDGE_SAFE_LAST[data.take(offsets[1:] - 1, mode="clip")])
+        at = np.flatnonzero(edge & safe_first)
+        if len(at):     # a last byte such as 80 (р is D1 80): the character is a letter if it has 2 bytes
+            before = data.take(offsets[1:][at] - 2, mode="clip")
+            last = data.take(offsets[1:][at] - 1, mode="clip")
+            edge[at] = ~((size[at] >= 2) & (before >= 0xC3) & (before < 0xE0) & (last >= 0x80) & (last < 0xC0))
         if edge.any():
             at = np.flatnonzero(edge)
             cells = pc.replace_with_mask(cells, pa.array(edge), pc.utf8_trim_whitespace(cells.take(pa.array(at))))
             offsets, data, present = arrow_bytes(cells)
             size = np.diff(offsets)
-    maybe = present & np.isin(size, _EMPTY_LENGTHS)
+    empty = present & (size == 0)
+    maybe = present & np.isin(size, [n for n in _EMPTY_LENGTHS if n])
     if maybe.any():
         at = np.flatnonzero(maybe)
-        empty = pc.is_in(cells.take(pa.array(at)), value_set=pa.array(EMPTY_TEXT)).to_numpy(zero_copy_only=False)
-        if empty.any():
-            mask = np.zeros(len(cells), dtype=bool)
-            mask[at[empty]] = True
-            cells = pc.if_else(pa.array(mask), pa.scalar(None, cells.type), cells)
-    return cells
+        empty[at] = pc.is_in(cells.take(pa.array(at)), value_set=pa.array(EMPTY_TEXT)).to_numpy(zero_copy_only=False)
+    if not empty.any():
+        return cells
+    valid = np.concatenate([np.zeros(cells.offset, dtype=bool), present & ~empty])
+    return pa.Array.from_buffers(cells.type, len(cells), [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                                          *cells.buffers()[1:]], offset=cells.offset)
 
 
 def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
@@ -173,8 +176,10 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        txt = pa.chunked_array([_stripped(chunk) for chunk in raw.array.__arrow_array__().chunks],
-                               type=raw.array.__arrow_array__().type)
+        chunks = raw.array.__arrow_array__()     # one array: numpy's steps cost per chunk (a grid has dozens)
+        txt = pa.chunked_array([_stripped(chunks.combine_chunks() if chunks.num_chunks > 1 else
+                                          chunks.chunk(0) if chunks.num_chunks else pa.array([], chunks.type))],
+                               type=chunks.type)
         return pd.Series(pd.arrays.ArrowStringArray(txt), index=raw.index, dtype="string")
     else:
         txt = raw.astype("string").str.strip()
