@@ -307,6 +307,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
                 checks.append((f"out_of_range:{col.name}", coerce.outside_domain(
                     parsed, col.domain, high=_ceiling(config, table.name, col)) & ~bad))
             for reason, bad in checks:
+                if not bad.to_numpy(bool).any():     # nothing to count, sample, reject or blank
+                    continue
                 if col.required:
                     ledger.note("reasons", reason, bad & ~reject, rows)
                     ledger.sample(reason, values[bad & ~reject])
