@@ -33,6 +33,40 @@ def test_one_code_list_per_family_shared_across_tables():
     assert list(tables["invoices"].columns) == ["invoice_id", "patient_id", "visit_id"]
 
 
+def test_a_family_held_by_one_distinct_key_is_coded_without_hashing_as_the_hash_codes_it(monkeypatch):
+    tables = {"invoices": pd.DataFrame({"invoice_id": ids("I7", None, "I2", "I9", None, "I1"),
+                                        "patient_id": ids("P1", "P2", "P1", None, "P3", "P1")}),
+              "patients": pd.DataFrame({"patient_id": ids("P3", "P4")})}
+    hashed = keys.family_codes(tables)
+    hashing = []
+    real = keys._codes
+    monkeypatch.setattr(keys, "_codes", lambda columns: hashing.append(len(columns)) or real(columns))
+    coded = keys.family_codes(tables, {"invoices": ("invoice_id",), "patients": ("patient_id",)})
+    assert coded["invoices"]["invoice_id"].tolist() == [0, -1, 1, 2, -1, 3] == hashed["invoices"]["invoice_id"].tolist()
+    assert coded["invoices"]["invoice_id"].dtype == np.int32
+    # the patients' key shares its family with the invoices' patient_id: hashed as before, the same codes
+    assert coded["patients"]["patient_id"].tolist() == [2, 3] == hashed["patients"]["patient_id"].tolist()
+    assert [n for n in hashing if n] == [2]       # the patient family alone went through the hash
+
+
+def test_ingest_codes_its_keys_once_and_still_rejects_the_same_duplicates(tmp_path):
+    from audit_kit.config import load_config
+    from audit_kit.ingest import ingest, save_tables
+
+    (tmp_path / "pay.csv").write_text("Номер документа;Код пациента;Дата оплаты;Сумма\n1;P1;05.01.2025;100\n"
+                                      "2;P2;05.01.2025;200\n1;P3;06.01.2025;300\n;P4;06.01.2025;400\n"
+                                      "3;P1;07.01.2025;500\n", encoding="utf-8")
+    (tmp_path / "audit.yaml").write_text("client: t\nperiods: {current: [2025-01-01, 2025-01-31]}\n"
+                                         "data: {invoices: pay.csv}\n", encoding="utf-8")
+    result = ingest(load_config(tmp_path / "audit.yaml"))
+    assert result.ledger.tables["invoices"].reasons == {"duplicate_id:invoice_id": 1, "missing:invoice_id": 1}
+    assert result.tables.distinct("invoices") == ("invoice_id",)
+    save_tables(result, tmp_path / "run")
+    written = pd.read_parquet(tmp_path / "run" / "tables" / "invoices.parquet")
+    assert written["invoice_id"].tolist() == ["1", "2", "3"] and written["invoice_key"].tolist() == [0, 1, 2]
+    assert written["invoice_key"].tolist() == keys.family_codes({"invoices": written})["invoices"]["invoice_id"].tolist()
+
+
 def test_key_of_uses_the_ingest_keys_else_makes_them():
     frame = pd.DataFrame({"patient_id": ids("b", "a", "b", None)})
     assert keys.key_of(frame, "patient").tolist() == [0, 1, 0, -1]

@@ -108,6 +108,65 @@ def normalise_header(name: str) -> str:
 EMPTY_TEXT = ("", "nan", "NaN", "NaT", "None", "<NA>")      # cells read as empty
 
 
+# What Arrow's `utf8_trim_whitespace` strips: ASCII 9-13 and 28-32, U+0085, U+00A0, U+1680, U+2000-U+200A,
+# U+2028, U+2029, U+202F, U+205F, U+3000 (every code point tried). A cell whose first byte starts no such
+# character and whose last character is none of them is left as it is (`_stripped`).
+_EDGE_SAFE_FIRST = np.zeros(256, dtype=bool)
+_EDGE_SAFE_FIRST[0x21:0x7F] = True            # printable ASCII but the space
+_EDGE_SAFE_FIRST[0xC3:0xE0] = True            # U+00C0-U+07FF (Cyrillic, Latin letters with marks)
+_EDGE_SAFE_FIRST[0xE0] = True                 # U+0800-U+0FFF
+_EDGE_SAFE_FIRST[0xE4:0xF5] = True            # U+4000 and above
+_WHITESPACE_LAST_BYTES = [0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x9F, 0xA0, 0xA8, 0xA9,
+                          0xAF]      # the last byte of each non-ASCII character stripped
+_EDGE_SAFE_LAST = np.zeros(256, dtype=bool)   # a last byte that ends no stripped character
+_EDGE_SAFE_LAST[0x21:0x7F] = True
+_EDGE_SAFE_LAST[0x80:0xC0] = True
+_EDGE_SAFE_LAST[_WHITESPACE_LAST_BYTES] = False
+_EMPTY_LENGTHS = sorted({len(v.encode()) for v in EMPTY_TEXT})
+
+
+def _stripped(cells):
+    """Text cells (one Arrow array) stripped (`utf8_trim_whitespace`) and the EMPTY_TEXT ones made null, with
+    Arrow's kernels run only on the cells that may change: their first and last bytes and their lengths are
+    read with numpy from the buffers (`keys.arrow_bytes`); an empty cell is one of no bytes, or one of the
+    few of EMPTY_TEXT's lengths that `is_in` finds; those become null in a new validity bitmap over the same
+    buffers. Most cells of an export need neither, and the kernels on every cell made two new copies of each
+    column (41 + 14 ns a cell; ~130 M cells at 345 branches)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .keys import arrow_bytes
+
+    if not len(cells):
+        return cells
+    offsets, data, present = arrow_bytes(cells)
+    size = np.diff(offsets)
+    filled = present & (size > 0)
+    if filled.any():
+        safe_first = _EDGE_SAFE_FIRST[data.take(offsets[:-1], mode="clip")]
+        edge = filled & ~(safe_first & _EDGE_SAFE_LAST[data.take(offsets[1:] - 1, mode="clip")])
+        at = np.flatnonzero(edge & safe_first)
+        if len(at):     # a last byte such as 80 (р is D1 80): the character is a letter if it has 2 bytes
+            before = data.take(offsets[1:][at] - 2, mode="clip")
+            last = data.take(offsets[1:][at] - 1, mode="clip")
+            edge[at] = ~((size[at] >= 2) & (before >= 0xC3) & (before < 0xE0) & (last >= 0x80) & (last < 0xC0))
+        if edge.any():
+            at = np.flatnonzero(edge)
+            cells = pc.replace_with_mask(cells, pa.array(edge), pc.utf8_trim_whitespace(cells.take(pa.array(at))))
+            offsets, data, present = arrow_bytes(cells)
+            size = np.diff(offsets)
+    empty = present & (size == 0)
+    maybe = present & np.isin(size, [n for n in _EMPTY_LENGTHS if n])
+    if maybe.any():
+        at = np.flatnonzero(maybe)
+        empty[at] = pc.is_in(cells.take(pa.array(at)), value_set=pa.array(EMPTY_TEXT)).to_numpy(zero_copy_only=False)
+    if not empty.any():
+        return cells
+    valid = np.concatenate([np.zeros(cells.offset, dtype=bool), present & ~empty])
+    return pa.Array.from_buffers(cells.type, len(cells), [pa.py_buffer(np.packbits(valid, bitorder="little")),
+                                                          *cells.buffers()[1:]], offset=cells.offset)
+
+
 def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     """Cells as stripped strings; empty cells become NA. Excel numbers 123.0 become '123'."""
     if pd.api.types.is_datetime64_any_dtype(raw):
@@ -117,8 +176,10 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        txt = pc.utf8_trim_whitespace(raw.array.__arrow_array__())
-        txt = pc.if_else(pc.is_in(txt, value_set=pa.array(EMPTY_TEXT)), pa.scalar(None, txt.type), txt)
+        chunks = raw.array.__arrow_array__()     # one array: numpy's steps cost per chunk (a grid has dozens)
+        txt = pa.chunked_array([_stripped(chunks.combine_chunks() if chunks.num_chunks > 1 else
+                                          chunks.chunk(0) if chunks.num_chunks else pa.array([], chunks.type))],
+                               type=chunks.type)
         return pd.Series(pd.arrays.ArrowStringArray(txt), index=raw.index, dtype="string")
     else:
         txt = raw.astype("string").str.strip()
@@ -127,13 +188,24 @@ def as_text(raw: pd.Series, *, from_excel: bool = False) -> pd.Series:
     return txt.mask(txt.isin(list(EMPTY_TEXT)))
 
 
-def _formats_by_fit(txt: pd.Series, extra: tuple[str, ...] = (), skip: str | None = None):
-    """Candidate formats (not those containing `skip`), those that parse most of a sample first (an
-    export uses one or two; ties in list order), yielded lazily: fits are counted in list order up to
-    the first format that reads the whole sample, which no other can precede; the others' fits only
-    when a value is left for them."""
+def _candidates(extra: tuple[str, ...], order: str | None) -> list[str]:
+    """The formats a date column is tried in, in list order: the preset's (`extra`, without `unix`), ISO, then
+    DATE_FORMATS; a column whose slash dates are proven month first (`order`, `slash_order`) has its
+    dd/mm formats turned into mm/dd ones."""
+    extra = tuple(f for f in extra if f != UNIX)
+    if order != "month":
+        return list(dict.fromkeys([*extra, "ISO8601", *DATE_FORMATS]))
+    month = tuple(f.replace("%d/%m", "%m/%d") for f in extra) + tuple(
+        f.replace("%d/%m", "%m/%d") for f in DATE_FORMATS if "/" in f)
+    return [f for f in dict.fromkeys([*month, "ISO8601", *DATE_FORMATS]) if "%d/%m" not in f]
+
+
+def _formats_by_fit(txt: pd.Series, formats: list[str]):
+    """The candidate formats (`_candidates`), those that parse most of a sample first (an export uses
+    one or two; ties in list order), yielded lazily: fits are counted in list order up to the first
+    format that reads the whole sample, which no other can precede; the others' fits only when a value
+    is left for them."""
     sample = txt.dropna().head(200)
-    formats = [f for f in dict.fromkeys([*extra, "ISO8601", *DATE_FORMATS]) if not (skip and skip in f)]
     if sample.empty:
         yield from formats
         return
@@ -161,9 +233,8 @@ def _strptime(txt: pd.Series, fmt: str) -> pd.Series:
     if layout is not None and rest.any():
         # pandas' pattern for such a format matches only digits where the fields are, the literals in
         # order and any whitespace for a space: a value whose other characters differ cannot match it
-        skeleton = "".join(chr(byte) for _, byte in layout[2] if not chr(byte).isspace())
         others = txt[rest].astype("string").str.replace(r"[\d\s]", "", regex=True)
-        rest[rest] = (others == skeleton).fillna(False).to_numpy(bool)
+        rest[rest] = (others == _skeleton(layout)).fillna(False).to_numpy(bool)
     if not rest.any():
         return pd.Series(quick, index=txt.index)
     parsed = within_ns(pd.to_datetime(txt.where(rest), format=fmt, errors="coerce"))
@@ -291,29 +362,86 @@ def _local(parsed: pd.Series, timezone: str | None) -> pd.Series:
     return parsed.dt.tz_convert(timezone or DEFAULT_TIMEZONE).dt.tz_localize(None).astype("datetime64[ns]")
 
 
-def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (),
-                   timezone: str | None = None) -> tuple[pd.Series, pd.Series]:
+class SharedFormat:
+    """The date format the files of one table share in one column (`parse_datetime(..., shared=)`): an
+    export system writes every file alike, so the format found on one file is only verified on the next
+    (`_read_by_shared`), and the candidates are tried in full again (`_formats_by_fit`) only on a file
+    where it does not hold. `fmt` is the format that alone read every value of the last file detected in
+    full (None before one did); `detected` counts those full detections."""
+
+    def __init__(self) -> None:
+        self.fmt: str | None = None
+        self.detected = 0
+
+
+def parse_datetime(txt: pd.Series, formats: tuple[str, ...] = (), timezone: str | None = None,
+                   shared: SharedFormat | None = None) -> tuple[pd.Series, pd.Series]:
     """ISO, dd.mm.yyyy[ hh:mm[:ss]], dd/mm/yyyy[ hh:mm[:ss]] and Excel serial numbers -> datetime64[ns];
     `formats` (a preset's) are tried first, `unix` among them reads seconds since 1970 (UTC).
     Times with a UTC offset (`+03:00`, `+0000`, `Z`) and Unix times become the clinic's local time
     (`timezone`, default Europe/Moscow); times without an offset are taken as local already.
-    Each distinct value is parsed once (`Distinct`); `attrs["assumed"]` counts cells."""
+    Each distinct value is parsed once (`Distinct`); `attrs["assumed"]` counts cells. With `shared`
+    (one per table and column), the format of the table's earlier files is verified first: the result
+    is the same as without it."""
     values = Distinct(txt)
-    parsed, assumed = _parse_distinct_datetimes(values, formats, timezone)
+    read = _read_by_shared(values, formats, shared.fmt) if shared is not None and shared.fmt else None
+    parsed, assumed = read if read is not None else _parse_distinct_datetimes(values, formats, timezone, shared)
     out = values.spread(parsed)
     out.attrs["assumed"] = assumed
     return out, out.isna() & txt.notna()
 
 
-def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
-                              timezone: str | None) -> tuple[pd.Series, int]:
-    """`parse_datetime` on the distinct values: (datetime64[ns] per value, cells read day first by default)."""
+def _skeleton(layout) -> str:
+    """The characters other than digits and whitespace that a value of a `_layout` format holds, in order."""
+    return "".join(chr(byte) for _, byte in layout[2] if not chr(byte).isspace())
+
+
+def _read_by_shared(values: Distinct, formats: tuple[str, ...], fmt: str) -> tuple[pd.Series, int] | None:
+    """`_parse_distinct_datetimes` on a column whose every distinct value `fmt` reads in its fixed width
+    (`fixed_width_times`), without trying the candidates; None (detect in full) unless that is proven the
+    same: no value can be a Unix time (`fmt` writes a separator) or carry a UTC offset (`fmt` writes no
+    '+' or '-', or no value ends in one), `fmt` is among the candidates of the column's slash order, and
+    no candidate before it reads the whole sample the full detection would take — a candidate in a fixed
+    width whose non-digit characters differ from `fmt`'s cannot read one of these values (`_strptime`);
+    the others are tried on the sample's first value, then on the sample."""
+    layout = _layout(fmt)
+    txt = values.values
+    present = txt.notna().to_numpy(bool)
+    if layout is None:
+        return None
+    if not present.any():       # an empty column: nothing any format reads
+        return pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]"), 0
+    literals = {chr(byte) for _, byte in layout[2]}
+    if UNIX in formats and not literals:
+        return None
+    quick, hit = fixed_width_times(txt, fmt)
+    if not hit[present].all():
+        return None
+    order, assumed = slash_order(txt, counts=values.counts) if "/" in literals else (None, 0)
+    if literals & {"+", "-"} and _with_offset(txt).any():
+        return None
+    candidates = _candidates(formats, order)
+    if fmt not in candidates:
+        return None
+    sample = None
+    for other in candidates[:candidates.index(fmt)]:
+        other_layout = _layout(other)
+        if other_layout is not None and _skeleton(other_layout) != _skeleton(layout):
+            continue
+        if sample is None:
+            sample = values.first(present, 200)
+        if _strptime(sample.head(1), other).notna().all() and _strptime(sample, other).notna().all():
+            return None
+    return pd.Series(quick, index=txt.index), assumed
+
+
+def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...], timezone: str | None,
+                              shared: SharedFormat | None = None) -> tuple[pd.Series, int]:
+    """`parse_datetime` on the distinct values: (datetime64[ns] per value, cells read day first by default);
+    `shared` learns the format when one alone read every value."""
     txt = values.values
     out = pd.Series(pd.NaT, index=txt.index, dtype="datetime64[ns]")
     order, assumed = slash_order(txt, counts=values.counts)
-    if order == "month":      # US order proven by the column's own values
-        formats = tuple(f.replace("%d/%m", "%m/%d") for f in formats) + tuple(
-            f.replace("%d/%m", "%m/%d") for f in DATE_FORMATS if "/" in f)
     if UNIX in formats:
         seconds = pd.to_numeric(txt.where(txt.str.fullmatch(r"\d{9,10}").fillna(False)), errors="coerce")
         if seconds.notna().any():
@@ -322,19 +450,25 @@ def _parse_distinct_datetimes(values: Distinct, formats: tuple[str, ...],
     if aware.any():
         parsed = within_ns(pd.to_datetime(txt.where(aware), format="ISO8601", utc=True, errors="coerce"))
         out = out.where(~aware, _local(parsed, timezone))
-    formats = tuple(f for f in formats if f != UNIX)
     # the formats that fit the first cells still unread (row order, repeats counted) are tried first
-    candidates = _formats_by_fit(values.first((out.isna() & txt.notna()).to_numpy(), 200), formats,
-                                 skip="%d/%m" if order == "month" else None)
+    unread = (out.isna() & txt.notna()).to_numpy()
+    alone = unread.any() and not (txt.notna().to_numpy(bool) & ~unread).any()   # no Unix time, no offset
+    candidates = _formats_by_fit(values.first(unread, 200), _candidates(formats, order))
+    if shared is not None:
+        shared.detected += 1
+    tried = 0
     while (todo := out.isna() & txt.notna()).any():     # the next candidate only when a value is left
         fmt = next(candidates, None)
         if fmt is None:
             break
+        tried += 1
         parsed = _strptime(txt.where(todo), fmt)
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
         out = out.where(~todo, parsed.astype("datetime64[ns]"))
     todo = out.isna() & txt.notna()
+    if shared is not None and alone and tried == 1 and not todo.any():
+        shared.fmt = fmt
     if todo.any():
         serial = pd.to_numeric(txt.where(todo).str.replace(",", ".", regex=False), errors="coerce")
         serial = serial.where(serial.between(*EXCEL_SERIAL_RANGE))
@@ -548,6 +682,6 @@ def is_blank_row(frame: pd.DataFrame) -> pd.Series:
     return frame.isna().all(axis=1) if len(frame.columns) else pd.Series(True, index=frame.index)
 
 
-__all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "parse_month", "parse_number",
+__all__ = ["normalise_text", "normalise_header", "as_text", "parse_datetime", "SharedFormat", "parse_month", "parse_number",
            "parse_bool", "parse_status", "outside_domain", "map_channel", "on_distinct", "Distinct", "is_blank_row",
            "np"]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from ..errors import InputError
 from ..memory import release_memory, use_jemalloc
 from . import coerce, presets
-from .keys import family_codes, family_of, with_keys
+from .keys import arrow_ids, family_codes, family_of, with_keys
 from .ledger import Ledger, TableLedger
 from .link import link_by_phone
 from .pii import email_ids, load_salt, mask_contacts, mask_names, name_tokens, phone_ids, pseudonymise
@@ -155,6 +155,7 @@ class _Read:
     names: pd.Series
     packed: dict = field(default_factory=dict)
     order: list = field(default_factory=list)
+    distinct: tuple = ()        # ID columns whose present values all differ (the key, its duplicates rejected)
 
     def column(self, name: str) -> pd.Series:
         """One column of the table as a "string" (or its own dtype) Series."""
@@ -191,9 +192,11 @@ class _FileRead:
     preset: Preset | None
 
 
-def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
+def _read_file(source: FileSource, config: AuditConfig, salt: str,
+               shared: dict[str, coerce.SharedFormat] | None = None) -> _FileRead:
     """Read one file: find its preset, map headers, apply the preset's structure and vocabularies,
-    coerce types; reasons and fixes go to the file's own ledger."""
+    coerce types; reasons and fixes go to the file's own ledger. `shared` (column -> `coerce.SharedFormat`,
+    one per table) carries each date column's format from the table's earlier files to this one."""
     table = TABLES[source.table]
     base_index = _alias_index(table, source.columns)
     known = set(base_index) | presets.known_headers()
@@ -283,7 +286,10 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
             continue
         if col.kind in PARSERS:
             try:
-                if col.kind in (DATETIME, MONTH):
+                if col.kind == DATETIME and shared is not None:
+                    parsed, bad = coerce.parse_datetime(values, dates, config.timezone,
+                                                        shared.setdefault(col.name, coerce.SharedFormat()))
+                elif col.kind in (DATETIME, MONTH):
                     parsed, bad = PARSERS[col.kind](values, dates, config.timezone)
                 else:
                     parsed, bad = PARSERS[col.kind](values)
@@ -301,6 +307,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str) -> _FileRead:
                 checks.append((f"out_of_range:{col.name}", coerce.outside_domain(
                     parsed, col.domain, high=_ceiling(config, table.name, col)) & ~bad))
             for reason, bad in checks:
+                if not bad.to_numpy(bool).any():     # nothing to count, sample, reject or blank
+                    continue
                 if col.required:
                     ledger.note("reasons", reason, bad & ~reject, rows)
                     ledger.sample(reason, values[bad & ~reject])
@@ -371,10 +379,11 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     is the sum of its files' (each file's counts kept under `files`)."""
     table = TABLES[source.table]
     parts = []
+    shared: dict[str, coerce.SharedFormat] = {}     # a date column's format, found once for every file
     for f in source.files:
         if on_file is not None:
             on_file(source.table, f.path, None)
-        parts.append(_read_file(f, config, salt))
+        parts.append(_read_file(f, config, salt, shared))
         if on_file is not None:
             on_file(source.table, f.path, parts[-1].ledger.read)
     sizes = [len(p.out) for p in parts]
@@ -430,15 +439,16 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     if aggregate:
         result = _aggregate(result, aggregate, ledger, table)
     names = pd.concat([pd.Series([], dtype="string")] + [p.names for p in parts], ignore_index=True)
+    distinct = (table.key,) if codes is not None and not aggregate else ()
     if not packed:
-        return _Read(result, ledger, names.drop_duplicates())
+        return _Read(result, ledger, names.drop_duplicates(), distinct=distinct)
     if not keep.all():
         import pyarrow as pa
 
         mask = pa.array(keep)
         packed = {name: values.filter(mask) for name, values in packed.items()}
     order = list(result.columns)        # `conform` put an empty column where each packed one goes
-    return _Read(result.drop(columns=list(packed)), ledger, names.drop_duplicates(), packed, order)
+    return _Read(result.drop(columns=list(packed)), ledger, names.drop_duplicates(), packed, order, distinct)
 
 
 def _aggregate(df: pd.DataFrame, spec: dict, ledger: TableLedger, table: Table) -> pd.DataFrame:
@@ -496,9 +506,7 @@ def _mask_packed(encoded, tokens: pd.Series, language: str, index: pd.Index):
     codes = np.concatenate([np.zeros(0, dtype=np.int64)] + [
         c.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) for c in encoded.chunks])
     hit = (codes >= 0) & changed[np.maximum(codes, 0)]
-    values = pa.array(new.array.__arrow_array__(), pa.large_string()) if not isinstance(
-        new.array, pd.arrays.ArrowStringArray) else new.array.__arrow_array__().combine_chunks()
-    values = values.cast(dictionary.type)
+    values = arrow_ids(new).cast(dictionary.type)       # the masked dictionary as one Arrow array
     out = pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, values) for c in encoded.chunks])
     return out, pd.Series(hit, index=index)
 
@@ -570,7 +578,7 @@ PARALLEL_MAX_BYTES = 4 << 30
 # jemalloc's pool (`memory.use_jemalloc`).
 RELEASE_BYTES = 256 << 20
 INGEST_THREADS = 2
-# What reading one more file costs, in bytes of a file's reading (header, preset, formats found per file): the
+# What reading one more file costs, in bytes of a file's reading (header, preset, date formats verified): the
 # tables are started costliest first (a network's 345 payment files before its one larger calls export).
 FILE_COST_BYTES = 2 << 20
 
@@ -673,6 +681,12 @@ class _Tables(MutableMapping):
         item = self._items[name]
         return len(item.frame if isinstance(item, _Read) else item)
 
+    def distinct(self, name: str) -> tuple:
+        """The table's ID columns whose present values all differ, as ingest left them (`_Read.distinct`); none
+        known of a frame set from outside."""
+        item = self._items[name]
+        return item.distinct if isinstance(item, _Read) else ()
+
 
 # How the run folder's tables are written: every module reads them whole, nothing filters on statistics,
 # and mostly-unique IDs and timestamps gain nothing from dictionary pages. Measured on the 35-branch network
@@ -689,17 +703,17 @@ def save_tables(result: IngestResult, run_dir: Path) -> None:
         stale.unlink()
     from concurrent.futures import ThreadPoolExecutor
 
-    tables = result.tables
-    lazy = isinstance(tables, _Tables)
-    # int32 <family>_key next to each ID (keys.py), coded from the ID columns alone
-    codes = family_codes({name: tables.ids(name) for name in tables} if lazy else dict(tables))
+    tables = result.tables if isinstance(result.tables, _Tables) else _Tables(dict(result.tables))
+    # int32 <family>_key next to each ID (keys.py), coded from the ID columns alone; a key whose duplicates ingest
+    # rejected, when no other table holds its family, coded without hashing it again
+    codes = family_codes({name: tables.ids(name) for name in tables}, {name: tables.distinct(name) for name in tables})
 
     def write(name: str) -> None:       # each table made whole (`_Tables`) only while it is written
         with_keys(tables[name], codes[name]).to_parquet(folder / f"{name}.parquet", index=False, **PARQUET_OPTIONS)
 
     # two tables written at once: pyarrow's writer encodes and compresses without the GIL (at 345 branches
     # 9.9–11.1 s of wall for 16–18 CPU s)
-    size = {name: tables.rows(name) if lazy else tables[name].size for name in tables}
+    size = {name: tables.rows(name) for name in tables}
     with ThreadPoolExecutor(max_workers=INGEST_THREADS) as pool:
         for done in [pool.submit(write, name) for name in sorted(tables, key=lambda n: -size[n])]:
             done.result()

@@ -104,6 +104,11 @@ def _cp1251_with_utf8_lines(data: bytes) -> tuple[str, str, list[int]]:
     return "".join(pieces), "cp1251", [line for line, _, _ in lines]
 
 
+# A cp1251 file up to this size is transcoded to UTF-8 by Python's codec before pyarrow parses it, rather than by
+# pyarrow's transcoding stream (which calls the same codec block by block): 14.5 instead of 20.7 ms of CPU for one
+# branch's 1.7 MB payments export (345 of them at 345 branches). Larger files stay streamed: the whole UTF-8 copy
+# would add 1.4 times the file to the reading's memory, and on a 110 MB export the gain is 8 %.
+TRANSCODE_MAX_BYTES = 64 << 20
 SCAN_BLOCK = 1 << 25      # bytes scanned at once for UTF-8 lines in a cp1251 file (bounds the scan's memory)
 
 
@@ -114,9 +119,7 @@ def _utf8_lines(data: bytes) -> list[tuple[int, int, int]]:
     out: list[tuple[int, int, int]] = []
     line, counted, seen = 0, 0, -1
     for lo in range(0, max(len(data) - 1, 0), SCAN_BLOCK):
-        raw = np.frombuffer(data, dtype=np.uint8, count=min(SCAN_BLOCK + 1, len(data) - lo), offset=lo)
-        pair = ((raw[:-1] == 0xD0) | (raw[:-1] == 0xD1)) & (raw[1:] >= 0x80) & (raw[1:] < 0xC0)
-        for at in np.flatnonzero(pair | (raw[:-1] == 0x98)) + lo:
+        for at in _utf8_candidates(data, lo, min(SCAN_BLOCK, len(data) - 1 - lo)):
             if at < seen:
                 continue            # a line already looked at
             start = data.rfind(b"\n", 0, at) + 1
@@ -130,6 +133,19 @@ def _utf8_lines(data: bytes) -> list[tuple[int, int, int]]:
                 continue            # a cp1251 line after all (or broken): decoded with the rest
             out.append((line, start, end))
     return out
+
+
+def _utf8_candidates(data: bytes, lo: int, n: int) -> np.ndarray:
+    """Positions lo…lo+n-1 of `data` that start a UTF-8 Cyrillic pair (D0/D1 then 80..BF) or hold 0x98 (no
+    cp1251 character). The pairs are tested two bytes at a time as little-endian uint16 (at even and at odd
+    offsets: one mask and one comparison a pair, where testing byte by byte made seven passes): twice as fast,
+    0.68 s of CPU for the 282 MB visits export of 345 branches before; 0x98 is looked for with `bytes.find`."""
+    even = np.frombuffer(data, dtype="<u2", count=(n + 1) // 2, offset=lo)
+    odd = np.frombuffer(data, dtype="<u2", count=n // 2, offset=lo + 1)
+    found = [2 * np.flatnonzero((even & 0xC0FE) == 0x80D0), 2 * np.flatnonzero((odd & 0xC0FE) == 0x80D0) + 1]
+    if data.find(b"\x98", lo, lo + n) >= 0:
+        found.append(np.flatnonzero(np.frombuffer(data, dtype=np.uint8, count=n, offset=lo) == 0x98))
+    return np.sort(np.concatenate(found)) + lo
 
 
 _BAD_LINE = re.compile(r"[^\n]*[\udc80-\udcff][^\n]*")
@@ -374,11 +390,16 @@ def _read_text_arrow(data: bytes, known: set[str], encoding: str | None,
     first = list(csv.reader(lines[:HEADER_SCAN_ROWS], delimiter=sep))
     head = find_header(first, known)
     width = len(first[head]) if head < len(first) else 1
+    charset = "cp1251" if cp1251 else "utf8"
+    if cp1251 and len(data) <= TRANSCODE_MAX_BYTES:
+        try:        # the same codec pyarrow would call, on the whole file at once
+            body, charset = pa.py_buffer(data.decode("cp1251").encode("utf-8")), "utf8"
+        except UnicodeDecodeError:
+            return None
     try:
         table = pcsv.read_csv(
             pa.BufferReader(body),
-            read_options=pcsv.ReadOptions(skip_rows=head, autogenerate_column_names=True,
-                                          encoding="cp1251" if cp1251 else "utf8"),
+            read_options=pcsv.ReadOptions(skip_rows=head, autogenerate_column_names=True, encoding=charset),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True, ignore_empty_lines=False,
                                             invalid_row_handler=lambda row: "error"),
             convert_options=pcsv.ConvertOptions(column_types={f"f{i}": pa.large_string() for i in range(width)},
