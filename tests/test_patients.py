@@ -51,6 +51,16 @@ class TestVisits:
         later = pt.visits(INVOICES.iloc[3:], as_of=T("2025-03-01"))     # positions in the invoices given
         assert later.loc[later["patient_id"] == "P1", "invoice_row"].tolist() == [5]
 
+    def test_codes_given_once_serve_every_as_of(self):
+        """The grouping of the whole table, passed in, gives each as-of date's visits exactly."""
+        codes = pt.visit_and_patient_codes(INVOICES)
+        for as_of in (None, T("2025-01-05"), T("2025-02-28"), T("2024-12-31")):
+            pd.testing.assert_frame_equal(pt.visits(INVOICES, as_of, codes), pt.visits(INVOICES, as_of))
+        v = pt.visits(INVOICES, T("2025-01-31"), codes)
+        assert v["patient_id"].tolist() == ["P1", "P1", "P2"] and v["invoice_row"].tolist() == [0, 2, 4]
+        assert v["amount"].tolist() == [1500.0, 0.0, 800.0]
+        assert len(pt.visits(INVOICES, T("2024-12-31"), codes)) == 0
+
 
 class TestAcquisition:
     def test_first_invoice_with_amount_at_least_zero(self):

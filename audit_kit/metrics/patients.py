@@ -99,7 +99,8 @@ def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None,
+           codes: tuple[np.ndarray, np.ndarray, pa.Array] | None = None) -> pd.DataFrame:
     """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
 
     Columns: ``patient_id`` (the patient of the visit's earliest invoice); ``visited_at`` — the
@@ -109,15 +110,17 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
     patient's money); ``invoice_row`` — the position of the visit's earliest invoice in ``invoices``
     (to follow a visit back to per-invoice arrays). Sorted by patient, then time (to the second), then
     table order.
+
+    ``codes``: `visit_and_patient_codes(invoices)` when the caller has them already (several as-of dates
+    over one table: the grouping of a row does not depend on the others, so the rows after ``as_of`` are
+    masked out rather than sliced off — no string column is copied).
     """
-    inv = invoices
-    if as_of is not None:
-        kept = up_to(inv["paid_at"], as_of).to_numpy(bool)
-        inv = inv.loc[kept, visit_columns(inv)]                   # only what a visit is made of: no row copies
-    code, patient, names = visit_and_patient_codes(inv)
-    amount = inv["amount"].to_numpy(dtype="float64")
-    at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    code, patient, names = visit_and_patient_codes(invoices) if codes is None else codes
+    amount = invoices["amount"].to_numpy(dtype="float64")
+    at = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     valid = code >= 0
+    if as_of is not None:
+        valid &= up_to(invoices["paid_at"], as_of).to_numpy(bool)
     n_codes = int(code.max()) + 1 if valid.any() else 0
     net = np.bincount(code[valid], weights=np.nan_to_num(amount[valid]), minlength=n_codes)
     made = np.flatnonzero(valid & (amount >= 0))
@@ -141,7 +144,7 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
         "visited_at": when,
         "day": when.astype("datetime64[D]").astype("datetime64[ns]"),
         "amount": net[code[first]],
-        "invoice_row": first if as_of is None else np.flatnonzero(kept)[first],
+        "invoice_row": first,
     })
 
 

@@ -53,17 +53,19 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 # -- the per-patient table ---------------------------------------------------------------------
 
-def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") -> pd.DataFrame:
+def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total",
+              codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> pd.DataFrame:
     """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
 
     Patients and visits are grouped by their keys (`patients.visit_and_patient_codes`: the ingest's
     ``patient_key`` / ``visit_key``, else keys made on the fly). Index ``patient_id`` (in no particular order); columns
     ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
-    ``last_visit`` (days, datetime64). See the module docstring for the definitions.
+    ``last_visit`` (days, datetime64). See the module docstring for the definitions. ``codes``:
+    `patients.visit_and_patient_codes(invoices)` when the caller has them already.
     """
     if monetary not in MONETARY:
         raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
-    codes, patient, names = visit_and_patient_codes(invoices)
+    codes, patient, names = visit_and_patient_codes(invoices) if codes is None else codes
     as_of_day = int(day_numbers(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = day_numbers(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
@@ -304,15 +306,16 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 
 # -- what the patients last did, and what comes next -------------------------------------------
 
-def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None,
+                   codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> pd.DataFrame:
     """One row per visit up to ``as_of`` (`patients.visits`; ``seen``: ``visits(invoices, as_of)`` when the
     caller has it already) with its main service (the service of its largest invoice up to ``as_of``
     with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, then
     time. Visits are grouped over all the rows (a row's visit does not depend on the others), lines
-    taken up to ``as_of``."""
+    taken up to ``as_of``. ``codes``: `patients.visit_and_patient_codes(invoices)` when at hand."""
     kept = up_to(invoices["paid_at"], as_of).to_numpy(bool)
-    seen = patient_visits(invoices, as_of) if seen is None else seen       # invoice_row: rows of `invoices`
-    code = visit_codes(invoices[visit_columns(invoices)])
+    seen = patient_visits(invoices, as_of, codes) if seen is None else seen   # invoice_row: rows of `invoices`
+    code = visit_codes(invoices[visit_columns(invoices)]) if codes is None else codes[0]
     amount = invoices["amount"].to_numpy(dtype="float64")
     service = (invoices["service"] if "service" in invoices
                else pd.Series(pd.NA, index=invoices.index, dtype="string"))
@@ -570,17 +573,20 @@ class RfmSummary:
         return self.reactivation.loc[self.reactivation["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
 
 
-def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any]) -> RfmSummary:
-    """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm)."""
+def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any],
+                  codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> RfmSummary:
+    """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm).
+    ``codes``: `patients.visit_and_patient_codes` of the invoices, when the caller has them (`summarise`)."""
     invoices = tables["invoices"]
     as_of = pd.Timestamp(as_of).normalize()
-    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"))
+    codes = visit_and_patient_codes(invoices) if codes is None else codes   # once for every step below
+    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"), codes=codes)
     thresholds = options.get("rfm_thresholds") or {}
     cuts = score_cuts(table, thresholds)
     segments = segment_map(options.get("rfm_segments"))
     table = scored(table, cuts, segments)
     empty = [m for m in MEASURES if table[SCORE_OF[m]].isna().all() and len(table)]
-    seen = patient_visits(invoices, as_of)                 # once: the days and the services of the visits
+    seen = patient_visits(invoices, as_of, codes)          # once: the days and the services of the visits
     days = visit_days(invoices, as_of, seen)
     gap_table = gaps(days)
     frequent = table.index[table["f"].eq(3).fillna(False).to_numpy(bool)]
@@ -588,7 +594,7 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                                 window_days=int(options.get("contact_window_days", 7)))
     basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
     curve = return_curve(gap_table, table, basis)
-    services = visit_services(invoices, as_of, seen)
+    services = visit_services(invoices, as_of, seen, codes)
     offers = next_best_offer(services)
     listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
     reactivation = reactivation_list(
@@ -609,8 +615,11 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
               options: Mapping[str, Any]) -> dict[str, RfmSummary]:
-    """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day)."""
-    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options) for name, (_, end) in periods.items()}
+    """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day); the invoices' visits and
+    patients grouped once for all of them (`patients.visit_and_patient_codes`)."""
+    codes = visit_and_patient_codes(tables["invoices"])
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes)
+            for name, (_, end) in periods.items()}
 
 
 HEADLINE_UNITS = {"patients": "count", "former_best": "count", "at_risk": "count", "churn_threshold_days": "days",
