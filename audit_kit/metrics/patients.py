@@ -287,17 +287,33 @@ def home_branch(bookings: pd.DataFrame | None, as_of: pd.Timestamp | None = None
     if as_of is not None:
         keep &= up_to(bookings["slot_start"], as_of).to_numpy(bool)
     rows = np.flatnonzero(keep)
-    b_code, b_values = pd.factorize(branch.take(rows), sort=True)     # a Series: no object array of the strings
-    if len(b_values) < 2:
+    # The branches as codes in sort order, from the column's dictionary (no string copied per row); codes
+    # consecutive over the branches of the rows kept, as `pd.factorize(..., sort=True)` of those rows numbers them.
+    encoded = pc.dictionary_encode(arrow_ids(branch))
+    dictionary = encoded.dictionary
+    rank = np.empty(len(dictionary), np.int64)
+    by_name = np.asarray(pc.sort_indices(dictionary), np.int64)
+    rank[by_name] = np.arange(len(dictionary))
+    b_rank = rank[encoded.indices.fill_null(0).to_numpy()[rows]]
+    present = np.zeros(len(dictionary), bool)
+    present[b_rank] = True
+    if present.sum() < 2:
         return None
+    b_code = (np.cumsum(present) - 1)[b_rank]
+    b_values = dictionary.take(pa.array(by_name[present]))
     if "patient_key" in bookings:
         p_code = bookings["patient_key"].to_numpy(np.int64)[rows]
     else:
         p_code = pd.factorize(bookings["patient_id"].take(rows))[0].astype(np.int64)
-    pair, first, visits = np.unique(p_code * len(b_values) + b_code, return_index=True, return_counts=True)
-    patient, branch_of = np.divmod(pair, len(b_values))
+    some_row = np.zeros(int(p_code.max()) + 1, np.int64)
+    some_row[p_code] = rows                                      # a booking of each patient (one ID per code)
+    n_b = len(b_values)
+    pair = np.sort(p_code * n_b + b_code)                        # (patient, branch) pairs, counted by runs
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    visits = np.diff(np.r_[starts, len(pair)])
+    patient, branch_of = np.divmod(pair[starts], n_b)
     order = np.lexsort((branch_of, -visits, patient))           # per patient: most visits, then first branch
     top = order[np.r_[True, patient[order][1:] != patient[order][:-1]]]
-    ids = bookings["patient_id"].take(rows[first[top]]).astype("string")
-    return pd.Series(pd.array(np.asarray(b_values, dtype=object)[branch_of[top]], dtype="string"),
+    ids = bookings["patient_id"].take(some_row[patient[top]]).astype("string")
+    return pd.Series(pd.arrays.ArrowStringArray(b_values.take(pa.array(branch_of[top]))).astype("string"),
                      index=pd.Index(ids.array, name="patient_id"), name="branch_id")
