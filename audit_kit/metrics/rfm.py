@@ -201,8 +201,8 @@ def segment_branches(table: pd.DataFrame, home: pd.Series | None, segments: pd.D
     if home is None:
         return None
     order = list(dict.fromkeys(segments["segment"]))
-    branch = home.reindex(pd.Index(table.index.astype("string"))).to_numpy()
-    part = pd.DataFrame({"branch_id": branch, "segment": table["segment"].to_numpy()}).dropna()
+    branch = home.reindex(pd.Index(table.index.astype("string"))).array       # Arrow strings: no Python str each
+    part = pd.DataFrame({"branch_id": branch, "segment": table["segment"].array}).dropna()
     counts = (part.groupby(["branch_id", "segment"], observed=True).size().unstack("segment", fill_value=0)
               .reindex(columns=order, fill_value=0).astype(np.int64))
     counts.columns = [f"{segment}_patients" for segment in counts.columns.astype(str)]
