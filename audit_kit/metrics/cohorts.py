@@ -137,8 +137,9 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
 
     seen = pt.visits(invoices, as_of=end) if visits is None else visits
     in_data = up_to(seen["visited_at"], end).to_numpy(bool)
-    seen = seen.loc[in_data]
-    pos, k = place(seen["patient_id"], seen["visited_at"], None if positions is None else positions[1][in_data])
+    seen_ids = seen["patient_id"] if positions is None else None            # matched by ID only without positions
+    pos, k = place(None if seen_ids is None else seen_ids.loc[in_data], seen["visited_at"].to_numpy()[in_data],
+                   None if positions is None else positions[1][in_data])
     # one (patient, month) pair however many visits: the patient counts once a month
     pair = pd.unique(pos[pos >= 0] * np.int64(n_k) + k[pos >= 0])
     active = np.bincount(patient_cell[pair // n_k] + pair % n_k, minlength=n_cells).astype("float64")
