@@ -325,6 +325,13 @@ def test_prepared_positions_give_the_same_cells_as_matching_ids(end):
     slow = cc.cohort_cells(d["invoices"], prepared.acquired, **args)
     pd.testing.assert_frame_equal(fast, slow)
     assert fast["revenue"].sum() > 0 and fast["active_patients"].sum() > 0
+    # the months prepared once: each invoice's and each visit's calendar month (months since 1970-01)
+    assert prepared.months[0].tolist() == cc.month_numbers(d["invoices"]["paid_at"]).tolist()
+    assert prepared.months[1].tolist() == cc.month_numbers(prepared.visits["visited_at"]).tolist()
+    assert cc.month_numbers([pd.Timestamp("2025-02-28 23:00")])[0] == (2025 - 1970) * 12 + 1
+    fastest = cc.cohort_cells(d["invoices"], prepared.acquired, positions=prepared.positions, months=prepared.months,
+                              **args)
+    pd.testing.assert_frame_equal(fastest, slow)
 
 
 @pytest.mark.parametrize("period, per_month", [("month", 30.0), ("quarter", 10.0)])
