@@ -30,7 +30,6 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import yaml
 
 from ..options import RFM_ACTIONS as ACTIONS
@@ -333,8 +332,7 @@ def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None
     main = np.full(n_codes, -1, np.int64)                              # visit code -> its main service
     main[chosen >= 0] = service_code[chosen[chosen >= 0]]
     wanted = main[code[seen["invoice_row"].to_numpy()]]
-    dictionary = pa.array(names.astype("string").to_numpy(dtype=object), pa.large_string())   # a few names
-    services = pd.arrays.ArrowStringArray(dictionary.take(pa.array(wanted, mask=wanted < 0)))   # -1: NA
+    services = pd.array(names.astype("string"), dtype="string").take(wanted, allow_fill=True)   # -1: NA
     return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").array,
                          "visited_at": seen["visited_at"].to_numpy(), "service": services})
 
