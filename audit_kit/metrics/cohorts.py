@@ -373,13 +373,14 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
 def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
               gross_margin: float = 1.0, repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS,
               channel_cohorts: Any = None, end: pd.Timestamp | None = None,
-              prepared: Prepared | None = None) -> CohortSummary:
+              prepared: Prepared | None = None, branches: bool = True) -> CohortSummary:
     """Module 06 as of ``end`` (default: the latest payment) from the canonical tables: needs
     ``invoices``; channels with ``leads`` or ``patients``; CAC and payback with ``marketing_spend``.
 
     Existing patients (`patients.existing_patients`) are left out of every cohort; the summary
     counts them (``known_before``). ``prepared``: `prepare(data)` when
-    several data ends are summarised (``repeat_channels`` is then the one it was made with)."""
+    several data ends are summarised (``repeat_channels`` is then the one it was made with). ``branches=False``:
+    the cohorts by branch are not made (``branches`` None, as for one clinic)."""
     period, horizons, gross_margin = check_period(period), ltv_horizons(ltv_months), check_margin(gross_margin)
     window_from, window_to = cohort_window(channel_cohorts)
     invoices = data["invoices"]
@@ -394,8 +395,9 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     multiples = cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period)
     summary = CohortSummary(end, not is_month_end(end), period, prepared.known_before, horizons, gross_margin, table,
                             curves(table), None, None, None, None, multiples, None)
-    summary.branches = branch_cohorts(invoices, prepared, pt.home_branch(data.get("bookings"), end), period=period,
-                                      end=end, ltv_months=horizons)
+    if branches:
+        summary.branches = branch_cohorts(invoices, prepared, pt.home_branch(data.get("bookings"), end), period=period,
+                                          end=end, ltv_months=horizons)
     if not by_channel:
         return summary
     view = cells.loc[in_window(cells["cohort"], window_from, window_to).to_numpy(bool)]
@@ -479,15 +481,16 @@ def headline_metrics(summaries: Mapping[str, CohortSummary]) -> dict[str, tuple[
 
 
 def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
-                      **options: Any) -> dict[str, CohortSummary]:
+                      details: Iterable[str] | None = None, **options: Any) -> dict[str, CohortSummary]:
     """`summarise` as of the last day of each ``[start, end)`` period (base first, then current).
     A period other than ``current`` that ends before the first new patient is left out (its
-    metrics are null)."""
+    metrics are null). ``details``: the periods whose cohorts by branch are made (None: all)."""
     out = {}
     prepared = prepare(data, repeat_channels=options.get("repeat_channels", pt.DEFAULT_REPEAT_CHANNELS))
     for name, (_, end) in periods.items():       # two periods at most
         try:
-            out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared, **options)
+            out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared,
+                                  branches=details is None or name in set(details), **options)
         except NotEnoughData:
             if name == "current":
                 raise

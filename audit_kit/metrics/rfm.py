@@ -554,7 +554,7 @@ class RfmSummary:
     by_segment: pd.DataFrame
     threshold: Threshold
     curve: pd.DataFrame
-    offers: pd.DataFrame
+    offers: pd.DataFrame | None           # None: a period summarised without details (`summarise_one`)
     reactivation: pd.DataFrame
     plan: CallPlan
     money_at_stake: float
@@ -574,9 +574,12 @@ class RfmSummary:
 
 
 def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any],
-                  codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> RfmSummary:
+                  codes: tuple[np.ndarray, np.ndarray, Any] | None = None, *, detailed: bool = True) -> RfmSummary:
     """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm).
-    ``codes``: `patients.visit_and_patient_codes` of the invoices, when the caller has them (`summarise`)."""
+    ``codes``: `patients.visit_and_patient_codes` of the invoices, when the caller has them (`summarise`).
+    ``detailed=False``: only what the headline metrics and the money need — the next best offers, the tables by
+    branch (``offers``, ``branches``, ``segment_branches`` are None) and the call list's last doctor, last service
+    and offer (NA) are not made; every other field is the same."""
     invoices = tables["invoices"]
     as_of = pd.Timestamp(as_of).normalize()
     codes = visit_and_patient_codes(invoices) if codes is None else codes   # once for every step below
@@ -594,12 +597,15 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                                 window_days=int(options.get("contact_window_days", 7)))
     basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
     curve = return_curve(gap_table, table, basis)
-    services = visit_services(invoices, as_of, seen, codes)
-    offers = next_best_offer(services)
     listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
-    reactivation = reactivation_list(
-        table, threshold, segments=listed, offers=offers, last_service=last_services(services),
-        last_doctor=last_doctors(as_of, tables.get("visits"), tables.get("bookings"), tables.get("doctors")))
+    if detailed:
+        services = visit_services(invoices, as_of, seen, codes)
+        offers = next_best_offer(services)
+        reactivation = reactivation_list(
+            table, threshold, segments=listed, offers=offers, last_service=last_services(services),
+            last_doctor=last_doctors(as_of, tables.get("visits"), tables.get("bookings"), tables.get("doctors")))
+    else:
+        offers, reactivation = None, reactivation_list(table, threshold, segments=listed)
     visits_listed = reactivation["visits"].sum()
     plan = call_plan(len(reactivation), calls_per_hour=options.get("calls_per_hour", 6),
                      call_hours_per_day=options.get("call_hours_per_day", 6),
@@ -609,16 +615,19 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                      average_check=float(reactivation["paid"].sum() / visits_listed) if visits_listed else math.nan)
     return RfmSummary(as_of, table, cuts, [m for m in MEASURES if thresholds.get(m) is not None], empty, segments,
                       segment_summary(table, segments), threshold, curve, offers, reactivation, plan,
-                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of),
-                      segment_branches(table, home_branch(tables.get("bookings"), as_of), segments))
+                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of) if detailed else None,
+                      segment_branches(table, home_branch(tables.get("bookings"), as_of), segments) if detailed
+                      else None)
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
-              options: Mapping[str, Any]) -> dict[str, RfmSummary]:
+              options: Mapping[str, Any], *, details: Iterable[str] | None = None) -> dict[str, RfmSummary]:
     """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day); the invoices' visits and
-    patients grouped once for all of them (`patients.visit_and_patient_codes`)."""
+    patients grouped once for all of them (`patients.visit_and_patient_codes`). ``details``: the periods summarised
+    with every table (`summarise_one`'s ``detailed``; the others carry what the headline metrics need); None: all."""
     codes = visit_and_patient_codes(tables["invoices"])
-    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes)
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes,
+                                detailed=details is None or name in set(details))
             for name, (_, end) in periods.items()}
 
 
