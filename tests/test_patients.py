@@ -193,3 +193,12 @@ def test_home_branch_is_the_branch_of_most_visits():
     keyed = b.assign(patient_key=[0, 0, 0, 1, 1, 2, 3, 3, 3])                      # ingest's keys: the same answer
     assert home_branch(keyed).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
     assert home_branch(b.assign(branch_id="A")) is None and home_branch(b.drop(columns=["branch_id"])) is None
+
+
+def test_stable_order_is_numpy_s_stable_argsort():
+    rng = np.random.default_rng(3)
+    for key in (rng.integers(0, 50, 2000), rng.integers(0, 10**12, 2000), np.zeros(7, np.int64), np.array([], np.int64),
+                np.array([5, 3, 5, 3, 1])):
+        key = key.astype(np.int64)
+        assert pt.stable_order(key).tolist() == np.argsort(key, kind="stable").tolist()
+    assert pt.stable_order(np.array([5, 3, 5, 3, 1], np.int64)).tolist() == [4, 1, 3, 0, 2]
