@@ -325,6 +325,13 @@ def test_prepared_positions_give_the_same_cells_as_matching_ids(end):
     slow = cc.cohort_cells(d["invoices"], prepared.acquired, **args)
     pd.testing.assert_frame_equal(fast, slow)
     assert fast["revenue"].sum() > 0 and fast["active_patients"].sum() > 0
+    # the months prepared once: each invoice's and each visit's calendar month (months since 1970-01)
+    assert prepared.months[0].tolist() == cc.month_numbers(d["invoices"]["paid_at"]).tolist()
+    assert prepared.months[1].tolist() == cc.month_numbers(prepared.visits["visited_at"]).tolist()
+    assert cc.month_numbers([pd.Timestamp("2025-02-28 23:00")])[0] == (2025 - 1970) * 12 + 1
+    fastest = cc.cohort_cells(d["invoices"], prepared.acquired, positions=prepared.positions, months=prepared.months,
+                              **args)
+    pd.testing.assert_frame_equal(fastest, slow)
 
 
 @pytest.mark.parametrize("period, per_month", [("month", 30.0), ("quarter", 10.0)])
@@ -362,3 +369,24 @@ def test_branch_cohorts_of_a_network():
     # a new patient without a home branch is left out
     partial = cc.branch_cohorts(inv, prepared, home.drop("P2"), ltv_months=(1,), retention_months=(1,)).set_index("branch_id")
     assert partial.loc["A", ["new_patients", "retention_m1", "ltv_1m"]].tolist() == [1, 1.0, 1000.0]
+
+
+def test_periods_without_details_have_no_branch_cohorts_and_the_same_headlines():
+    """`summarise_periods(..., details=("current",))`: the base period's cohorts by branch are not made (None);
+    its cohorts, channels and headline metrics, and the whole current period, are those of the detailed run."""
+    bookings = canon("bookings", booking_id=["B1", "B2", "B3", "B4"], patient_id=["P1", "P2", "P3", "P1"],
+                     slot_start=["2025-01-05 10:00", "2025-01-20 10:00", "2025-02-10 10:00", "2025-02-05 10:00"],
+                     status=["completed"] * 4, branch_id=["A", "A", "B", "A"])
+    periods = {"base": (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-03-01")),
+               "current": (pd.Timestamp("2025-03-01"), pd.Timestamp("2025-04-01"))}
+    full = cc.summarise_periods(data(bookings=bookings), periods, ltv_months=[1, 2])
+    light = cc.summarise_periods(data(bookings=bookings), periods, details=("current",), ltv_months=[1, 2])
+    assert light["base"].branches is None
+    assert full["base"].branches["new_patients"].tolist() == [2, 1]            # A: P1, P2; B: P3
+    pd.testing.assert_frame_equal(light["base"].cohorts, full["base"].cohorts)
+    pd.testing.assert_frame_equal(light["base"].channels, full["base"].channels)
+    pd.testing.assert_frame_equal(light["current"].branches, full["current"].branches)
+    assert cc.headline_metrics(light).keys() == cc.headline_metrics(full).keys()
+    for key, (unit, values) in cc.headline_metrics(full).items():
+        assert cc.headline_metrics(light)[key][0] == unit
+        np.testing.assert_array_equal(list(cc.headline_metrics(light)[key][1].values()), list(values.values()))

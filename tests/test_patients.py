@@ -51,6 +51,16 @@ class TestVisits:
         later = pt.visits(INVOICES.iloc[3:], as_of=T("2025-03-01"))     # positions in the invoices given
         assert later.loc[later["patient_id"] == "P1", "invoice_row"].tolist() == [5]
 
+    def test_codes_given_once_serve_every_as_of(self):
+        """The grouping of the whole table, passed in, gives each as-of date's visits exactly."""
+        codes = pt.visit_and_patient_codes(INVOICES)
+        for as_of in (None, T("2025-01-05"), T("2025-02-28"), T("2024-12-31")):
+            pd.testing.assert_frame_equal(pt.visits(INVOICES, as_of, codes), pt.visits(INVOICES, as_of))
+        v = pt.visits(INVOICES, T("2025-01-31"), codes)
+        assert v["patient_id"].tolist() == ["P1", "P1", "P2"] and v["invoice_row"].tolist() == [0, 2, 4]
+        assert v["amount"].tolist() == [1500.0, 0.0, 800.0]
+        assert len(pt.visits(INVOICES, T("2024-12-31"), codes)) == 0
+
 
 class TestAcquisition:
     def test_first_invoice_with_amount_at_least_zero(self):
@@ -183,3 +193,12 @@ def test_home_branch_is_the_branch_of_most_visits():
     keyed = b.assign(patient_key=[0, 0, 0, 1, 1, 2, 3, 3, 3])                      # ingest's keys: the same answer
     assert home_branch(keyed).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
     assert home_branch(b.assign(branch_id="A")) is None and home_branch(b.drop(columns=["branch_id"])) is None
+
+
+def test_stable_order_is_numpy_s_stable_argsort():
+    rng = np.random.default_rng(3)
+    for key in (rng.integers(0, 50, 2000), rng.integers(0, 10**12, 2000), np.zeros(7, np.int64), np.array([], np.int64),
+                np.array([5, 3, 5, 3, 1])):
+        key = key.astype(np.int64)
+        assert pt.stable_order(key).tolist() == np.argsort(key, kind="stable").tolist()
+    assert pt.stable_order(np.array([5, 3, 5, 3, 1], np.int64)).tolist() == [4, 1, 3, 0, 2]

@@ -201,6 +201,26 @@ def test_id_chain_table_shares_amounts_and_examples():
     assert only["check"].tolist() == ["bookings_lead_missing"] and math.isnan(only["share"].iloc[0])
 
 
+def test_id_chains_are_each_period_s_id_chain():
+    tables = {"leads": LEADS, "patients": PATIENTS, "doctors": DOCTORS, "bookings": BOOKINGS, "visits": VISITS,
+              "invoices": INVOICES}
+    periods = {"jan": (T("2025-01-01"), T("2025-02-01")), "feb": (T("2025-02-01"), T("2025-03-01"))}
+    out = q.id_chains(tables, periods)
+    assert out["period"].tolist() == ["jan"] * 5 + ["feb"] * 5
+    for name, (start, end) in periods.items():
+        pd.testing.assert_frame_equal(out.loc[out["period"].eq(name)].drop(columns="period").reset_index(drop=True),
+                                      q.id_chain(tables, start=start, end=end))
+    feb = out.loc[out["period"].eq("feb")].set_index("check")
+    assert feb.loc["invoices_without_visit", ["checked", "broken", "amount"]].tolist() == [4, 4, 3000.0]
+
+
+def test_first_distinct_takes_the_first_ids_of_the_rows():
+    ids = pd.Series(["A", None, "B", "A", "C", "D"] * 50, dtype="string")
+    assert q.first_distinct(ids, np.arange(300), 3) == "A, B, C"
+    assert q.first_distinct(ids, np.array([3, 4, 299]), 5) == "A, C, D"
+    assert q.first_distinct(ids, np.array([], dtype=np.int64), 5) == ""
+
+
 # -- reconciliation --------------------------------------------------------------------------------
 
 def test_paid_visits_by_visit_id_or_patient_day_netting_refunds():

@@ -474,3 +474,38 @@ def test_segment_branches_counts_patients_in_their_home_branch():
     assert out.loc["B", ["patients", "best_patients", "lost_patients"]].tolist() == [1, 1, 0]
     assert out.drop(columns=["patients", "best_patients", "lost_patients"]).to_numpy().sum() == 0
     assert r.segment_branches(table, None, segments) is None
+
+
+def test_periods_without_details_give_the_same_headlines_and_call_list():
+    """`summarise(..., details=("current",))`: the base period carries no offers and no tables by branch, and its
+    call list no last doctor, service or offer; its patients, call list (rows, order, money), plan and headline
+    metrics are those of the detailed summary. The current period is the detailed one."""
+    import numpy as np
+
+    from audit_kit.config import DEFAULT_OPTIONS
+
+    rng = np.random.default_rng(7)
+    rows, booking_rows = [], []
+    for p in range(80):
+        for k in range(1 + p % 6):
+            day = T("2024-01-01") + pd.Timedelta(days=int(rng.integers(0, 450)))
+            rows.append((f"P{p:02d}", f"{day.date()} 10:00", 1000.0 * (1 + (p + k) % 4), None, ["consult", "mri"][k % 2]))
+            booking_rows.append({"booking_id": f"B{p}_{k}", "patient_id": f"P{p:02d}", "doctor_id": f"D{p % 3}",
+                                 "slot_start": f"{day.date()} 10:00", "status": "completed",
+                                 "branch_id": ["A", "B"][(p + (k == 3)) % 2]})
+    tables = {"invoices": invoices(rows), "bookings": canon("bookings", booking_rows)}
+    periods = {"base": (T("2024-10-01"), T("2025-01-01")), "current": (T("2025-01-01"), T("2025-04-01"))}
+    full = rfm.summarise(tables, periods, DEFAULT_OPTIONS)
+    light = rfm.summarise(tables, periods, DEFAULT_OPTIONS, details=("current",))
+    base, plain = light["base"], full["base"]
+    assert base.offers is None and base.branches is None and base.segment_branches is None
+    assert plain.segment_branches is not None and len(plain.offers) and len(plain.reactivation) > 0
+    assert base.reactivation["last_service"].isna().all() and base.reactivation["suggested_offer"].isna().all()
+    kept = ["priority", "patient_id", "reason", "segment", "code", "last_visit", "idle_days", "visits", "paid",
+            "expected_value"]
+    pd.testing.assert_frame_equal(base.reactivation[kept], plain.reactivation[kept])
+    pd.testing.assert_frame_equal(base.patients(), plain.patients())
+    assert base.plan == plain.plan and base.money_at_stake == plain.money_at_stake
+    assert rfm.headline_metrics(light) == rfm.headline_metrics(full)
+    for name in ("reactivation", "offers", "branches", "segment_branches", "curve"):
+        pd.testing.assert_frame_equal(getattr(light["current"], name), getattr(full["current"], name))

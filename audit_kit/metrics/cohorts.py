@@ -83,7 +83,8 @@ def is_month_end(day: pd.Timestamp) -> bool:
 
 def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str = "month", by: str | None = None,
                  end: pd.Timestamp | None = None, visits: pd.DataFrame | None = None,
-                 positions: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+                 positions: tuple[np.ndarray, np.ndarray] | None = None,
+                 months: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per (``by`` group if given, cohort, month_index) with ``patients``, ``revenue``,
     ``active_patients``, ``observed`` and ``partial`` (see the module docstring).
 
@@ -96,7 +97,8 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
     ``visits``: `patients.visits(invoices)` when already at hand (those after ``end`` are ignored,
     which equals ``visits(invoices, as_of=end)`` for the patient and time of each visit).
     ``positions``: (each invoice's row in ``acquired``, each visit's row in ``acquired``; -1 for
-    none) when already at hand (`prepare`), so that the patient IDs need not be matched again.
+    none) when already at hand (`prepare`), so that the patient IDs need not be matched again; ``months``:
+    (`month_numbers` of the invoices' ``paid_at``, of the visits' ``visited_at``) likewise.
     """
     period = check_period(period)
     end = data_end(invoices) if end is None else pd.Timestamp(end)
@@ -123,22 +125,25 @@ def cohort_cells(invoices: pd.DataFrame, acquired: pd.DataFrame, *, period: str 
 
     row = np.r_[np.where(kept, np.cumsum(kept) - 1, -1), -1]          # row in acquired -> row in acq (-1: none)
 
-    def place(patient_ids, times, known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def place(patient_ids, times, known: np.ndarray | None = None, month: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """Position of each row's patient among the acquired (-1: none) and its month index k."""
         pos = id_keys.positions(patient_ids, ids) if known is None else row[known]
-        k = month_numbers(times) - acq_m[np.maximum(pos, 0)]
+        k = (month_numbers(times) if month is None else month) - acq_m[np.maximum(pos, 0)]
         return np.where((pos >= 0) & (k >= 0) & (k < n_k), pos, -1), k
 
     paid = up_to(invoices["paid_at"], end).to_numpy(bool) & invoices["amount"].notna().to_numpy(bool)
-    pos, k = place(invoices["patient_id"], invoices["paid_at"], None if positions is None else positions[0])
+    pos, k = place(invoices["patient_id"], invoices["paid_at"], None if positions is None else positions[0],
+                   None if months is None else months[0])
     ok = (pos >= 0) & paid
     revenue = np.bincount(patient_cell[pos[ok]] + k[ok], weights=invoices["amount"].to_numpy(dtype="float64")[ok],
                           minlength=n_cells)
 
     seen = pt.visits(invoices, as_of=end) if visits is None else visits
     in_data = up_to(seen["visited_at"], end).to_numpy(bool)
-    seen = seen.loc[in_data]
-    pos, k = place(seen["patient_id"], seen["visited_at"], None if positions is None else positions[1][in_data])
+    seen_ids = seen["patient_id"] if positions is None else None            # matched by ID only without positions
+    pos, k = place(None if seen_ids is None else seen_ids.loc[in_data], seen["visited_at"].to_numpy()[in_data],
+                   None if positions is None else positions[1][in_data], None if months is None else months[1][in_data])
     # one (patient, month) pair however many visits: the patient counts once a month
     pair = pd.unique(pos[pos >= 0] * np.int64(n_k) + k[pos >= 0])
     active = np.bincount(patient_cell[pair // n_k] + pair % n_k, minlength=n_cells).astype("float64")
@@ -346,6 +351,7 @@ class Prepared:
     visits: pd.DataFrame
     by_channel: bool
     positions: tuple[np.ndarray, np.ndarray]   # each invoice's and each visit's row in ``acquired`` (-1: none)
+    months: tuple[np.ndarray, np.ndarray] | None = None   # each invoice's and each visit's `month_numbers`
 
 
 def prepare(data: Mapping[str, pd.DataFrame], *,
@@ -360,19 +366,21 @@ def prepare(data: Mapping[str, pd.DataFrame], *,
         acquired = acquired.rename(columns={"first_touch": "channel"})
     seen = pt.visits(invoices)
     visit_rows = invoice_rows[seen["invoice_row"].to_numpy()]          # the visit's patient among the acquired
-    return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows))
+    months = (month_numbers(invoices["paid_at"]), month_numbers(seen["visited_at"]))
+    return Prepared(acquired, known, seen, by_channel, (invoice_rows, visit_rows), months)
 
 
 def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_months: Any = (6, 12),
               gross_margin: float = 1.0, repeat_channels: Iterable[str] = pt.DEFAULT_REPEAT_CHANNELS,
               channel_cohorts: Any = None, end: pd.Timestamp | None = None,
-              prepared: Prepared | None = None) -> CohortSummary:
+              prepared: Prepared | None = None, branches: bool = True) -> CohortSummary:
     """Module 06 as of ``end`` (default: the latest payment) from the canonical tables: needs
     ``invoices``; channels with ``leads`` or ``patients``; CAC and payback with ``marketing_spend``.
 
     Existing patients (`patients.existing_patients`) are left out of every cohort; the summary
     counts them (``known_before``). ``prepared``: `prepare(data)` when
-    several data ends are summarised (``repeat_channels`` is then the one it was made with)."""
+    several data ends are summarised (``repeat_channels`` is then the one it was made with). ``branches=False``:
+    the cohorts by branch are not made (``branches`` None, as for one clinic)."""
     period, horizons, gross_margin = check_period(period), ltv_horizons(ltv_months), check_margin(gross_margin)
     window_from, window_to = cohort_window(channel_cohorts)
     invoices = data["invoices"]
@@ -380,15 +388,16 @@ def summarise(data: Mapping[str, pd.DataFrame], *, period: str = "month", ltv_mo
     prepared = prepare(data, repeat_channels=repeat_channels) if prepared is None else prepared
     by_channel = prepared.by_channel
     cells = cohort_cells(invoices, prepared.acquired, period=period, by="channel" if by_channel else None, end=end,
-                         visits=prepared.visits, positions=prepared.positions)
+                         visits=prepared.visits, positions=prepared.positions, months=prepared.months)
     if cells.empty:
         raise NotEnoughData(NO_COHORTS)
     table = cohort_table(cells, period=period)
     multiples = cohort_multiples(table, data.get("marketing_spend"), months=max(horizons), period=period)
     summary = CohortSummary(end, not is_month_end(end), period, prepared.known_before, horizons, gross_margin, table,
                             curves(table), None, None, None, None, multiples, None)
-    summary.branches = branch_cohorts(invoices, prepared, pt.home_branch(data.get("bookings"), end), period=period,
-                                      end=end, ltv_months=horizons)
+    if branches:
+        summary.branches = branch_cohorts(invoices, prepared, pt.home_branch(data.get("bookings"), end), period=period,
+                                          end=end, ltv_months=horizons)
     if not by_channel:
         return summary
     view = cells.loc[in_window(cells["cohort"], window_from, window_to).to_numpy(bool)]
@@ -427,7 +436,7 @@ def branch_cohorts(invoices: pd.DataFrame, prepared: "Prepared", home: pd.Series
         branch_id=home.reindex(pd.Index(prepared.acquired["patient_id"].astype("string"))).to_numpy())
     known = acquired["branch_id"].notna().to_numpy(bool)
     cells = cohort_cells(invoices, acquired, period=period, by="branch_id", end=end, visits=prepared.visits,
-                         positions=prepared.positions)
+                         positions=prepared.positions, months=prepared.months)
     cells = cells.loc[cells["branch_id"].isin(pd.unique(acquired["branch_id"].to_numpy()[known])).to_numpy(bool)]
     if cells.empty:
         return None
@@ -472,15 +481,16 @@ def headline_metrics(summaries: Mapping[str, CohortSummary]) -> dict[str, tuple[
 
 
 def summarise_periods(data: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
-                      **options: Any) -> dict[str, CohortSummary]:
+                      details: Iterable[str] | None = None, **options: Any) -> dict[str, CohortSummary]:
     """`summarise` as of the last day of each ``[start, end)`` period (base first, then current).
     A period other than ``current`` that ends before the first new patient is left out (its
-    metrics are null)."""
+    metrics are null). ``details``: the periods whose cohorts by branch are made (None: all)."""
     out = {}
     prepared = prepare(data, repeat_channels=options.get("repeat_channels", pt.DEFAULT_REPEAT_CHANNELS))
     for name, (_, end) in periods.items():       # two periods at most
         try:
-            out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared, **options)
+            out[name] = summarise(data, end=end - pd.Timedelta(days=1), prepared=prepared,
+                                  branches=details is None or name in set(details), **options)
         except NotEnoughData:
             if name == "current":
                 raise

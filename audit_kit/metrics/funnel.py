@@ -544,7 +544,7 @@ def branch_funnel(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp)
     Sorted by branch."""
     if "branch_id" not in journey or journey["branch_id"].nunique() < 2:
         return None
-    part = journey.loc[journey["branch_id"].notna().to_numpy(bool)]
+    part = journey.loc[journey["branch_id"].notna().to_numpy(bool) & _in(journey["created_at"], start, end)]
     out = add_conversions(stage_counts(part, start, end, by=["branch_id"]))
     out["branch_id"] = out["branch_id"].astype("string")
     if "response_minutes" in part:
@@ -570,6 +570,10 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     ``response`` when present), ``treatment_open_days`` (see ``treatment_open_days``).
     """
     months = period_months(start, end)
+    leads = journey
+    # The period's leads sliced once: every step below keeps only the leads created in [start, end) (the slice
+    # again, at no cost), except the calls' lead IDs and the branch funnel's count of branches (all leads).
+    journey = journey.loc[_in(journey["created_at"], start, end)]
     totals = add_conversions(stage_counts(journey, start, end, site_traffic=site_traffic)).iloc[0].to_dict()
     out: dict[str, Any] = {
         "start": start, "end": end, "months": months, "totals": totals,
@@ -585,12 +589,12 @@ def period_summary(journey: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
             ("response", "response_minutes" in journey)) if present},
     }
     if calls is not None:
-        out["calls"] = callback_summary(calls, start, end, lead_call_ids=journey["call_id"])
+        out["calls"] = callback_summary(calls, start, end, lead_call_ids=leads["call_id"])
         out["by_weekday_hour"] = missed_by_weekday_hour(calls, start, end)
         out["peaks"] = peak_hours(out["by_weekday_hour"])
     out["treatment_open_days"] = (treatment_open_days(invoices, end, treatment_horizon_days)
                                   if "treated" in journey else 0)
-    out["by_branch"] = branch_funnel(journey, start, end)
+    out["by_branch"] = branch_funnel(leads, start, end)
     out["buckets"] = response_buckets(journey, start, end)
     out["response_by_channel"] = response_by(journey, start, end, ["channel"])
     out["response_by_kind"] = response_by(journey, start, end, ["kind"])

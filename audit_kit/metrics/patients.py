@@ -99,7 +99,21 @@ def ascending_rows(rows: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def stable_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for int64 keys with few ties: numpy's unstable sort (about 1.7× faster on
+    3.4 M visit keys than its stable timsort, measured), then each run of equal keys put back in position order."""
+    order = np.argsort(key)
+    ordered = key[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(tied):
+        runs = np.unique(np.r_[tied, tied + 1])                  # the sorted positions inside runs of equal keys
+        members = order[runs]
+        order[runs] = members[np.lexsort((members, key[members]))]
+    return order
+
+
+def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None,
+           codes: tuple[np.ndarray, np.ndarray, pa.Array] | None = None) -> pd.DataFrame:
     """One row per visit (see the module docstring), up to ``as_of`` inclusive when given.
 
     Columns: ``patient_id`` (the patient of the visit's earliest invoice); ``visited_at`` — the
@@ -109,15 +123,17 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
     patient's money); ``invoice_row`` — the position of the visit's earliest invoice in ``invoices``
     (to follow a visit back to per-invoice arrays). Sorted by patient, then time (to the second), then
     table order.
+
+    ``codes``: `visit_and_patient_codes(invoices)` when the caller has them already (several as-of dates
+    over one table: the grouping of a row does not depend on the others, so the rows after ``as_of`` are
+    masked out rather than sliced off — no string column is copied).
     """
-    inv = invoices
-    if as_of is not None:
-        kept = up_to(inv["paid_at"], as_of).to_numpy(bool)
-        inv = inv.loc[kept, visit_columns(inv)]                   # only what a visit is made of: no row copies
-    code, patient, names = visit_and_patient_codes(inv)
-    amount = inv["amount"].to_numpy(dtype="float64")
-    at = inv["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
+    code, patient, names = visit_and_patient_codes(invoices) if codes is None else codes
+    amount = invoices["amount"].to_numpy(dtype="float64")
+    at = invoices["paid_at"].to_numpy(dtype="datetime64[ns]").view("int64")
     valid = code >= 0
+    if as_of is not None:
+        valid &= up_to(invoices["paid_at"], as_of).to_numpy(bool)
     n_codes = int(code.max()) + 1 if valid.any() else 0
     net = np.bincount(code[valid], weights=np.nan_to_num(amount[valid]), minlength=n_codes)
     made = np.flatnonzero(valid & (amount >= 0))
@@ -132,16 +148,15 @@ def visits(invoices: pd.DataFrame, as_of: pd.Timestamp | None = None) -> pd.Data
     rank = np.empty(len(names), np.int64)                          # patient codes in the order of their IDs
     rank[np.asarray(pc.sort_indices(name_array))] = np.arange(len(names))
     seconds = (at[first] - at[first].min()) // 10**9 if len(first) else at[first]
-    first = first[np.argsort(rank[patient[first]] * (int(seconds.max()) + 1 if len(first) else 1) + seconds,
-                             kind="stable")]                       # by patient, then time (to the second)
-    when = at[first].view("datetime64[ns]")
+    first = first[stable_order(rank[patient[first]] * (int(seconds.max()) + 1 if len(first) else 1) + seconds)]
+    when = at[first].view("datetime64[ns]")                        # by patient, then time (to the second)
     ids = pc.take(name_array, pa.array(patient[first]))
     return pd.DataFrame({
         "patient_id": pd.Series(ids.to_pandas(types_mapper=pd.ArrowDtype)).astype("string"),
         "visited_at": when,
         "day": when.astype("datetime64[D]").astype("datetime64[ns]"),
         "amount": net[code[first]],
-        "invoice_row": first if as_of is None else np.flatnonzero(kept)[first],
+        "invoice_row": first,
     })
 
 
@@ -284,17 +299,33 @@ def home_branch(bookings: pd.DataFrame | None, as_of: pd.Timestamp | None = None
     if as_of is not None:
         keep &= up_to(bookings["slot_start"], as_of).to_numpy(bool)
     rows = np.flatnonzero(keep)
-    b_code, b_values = pd.factorize(branch.take(rows), sort=True)     # a Series: no object array of the strings
-    if len(b_values) < 2:
+    # The branches as codes in sort order, from the column's dictionary (no string copied per row); codes
+    # consecutive over the branches of the rows kept, as `pd.factorize(..., sort=True)` of those rows numbers them.
+    encoded = pc.dictionary_encode(arrow_ids(branch))
+    dictionary = encoded.dictionary
+    rank = np.empty(len(dictionary), np.int64)
+    by_name = np.asarray(pc.sort_indices(dictionary), np.int64)
+    rank[by_name] = np.arange(len(dictionary))
+    b_rank = rank[encoded.indices.fill_null(0).to_numpy()[rows]]
+    present = np.zeros(len(dictionary), bool)
+    present[b_rank] = True
+    if present.sum() < 2:
         return None
+    b_code = (np.cumsum(present) - 1)[b_rank]
+    b_values = dictionary.take(pa.array(by_name[present]))
     if "patient_key" in bookings:
         p_code = bookings["patient_key"].to_numpy(np.int64)[rows]
     else:
         p_code = pd.factorize(bookings["patient_id"].take(rows))[0].astype(np.int64)
-    pair, first, visits = np.unique(p_code * len(b_values) + b_code, return_index=True, return_counts=True)
-    patient, branch_of = np.divmod(pair, len(b_values))
+    some_row = np.zeros(int(p_code.max()) + 1, np.int64)
+    some_row[p_code] = rows                                      # a booking of each patient (one ID per code)
+    n_b = len(b_values)
+    pair = np.sort(p_code * n_b + b_code)                        # (patient, branch) pairs, counted by runs
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    visits = np.diff(np.r_[starts, len(pair)])
+    patient, branch_of = np.divmod(pair[starts], n_b)
     order = np.lexsort((branch_of, -visits, patient))           # per patient: most visits, then first branch
     top = order[np.r_[True, patient[order][1:] != patient[order][:-1]]]
-    ids = bookings["patient_id"].take(rows[first[top]]).astype("string")
-    return pd.Series(pd.array(np.asarray(b_values, dtype=object)[branch_of[top]], dtype="string"),
+    ids = bookings["patient_id"].take(some_row[patient[top]]).astype("string")
+    return pd.Series(pd.arrays.ArrowStringArray(b_values.take(pa.array(branch_of[top]))).astype("string"),
                      index=pd.Index(ids.array, name="patient_id"), name="branch_id")

@@ -7,10 +7,12 @@ a Series or a number. Periods are half-open windows [start, end) of timestamps.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..ingest.keys import key_of
 from .ids import found_in, row_in, with_keys
 from .patients import visits as patient_visits
 from .periods import in_window, month_start
@@ -184,38 +186,84 @@ def id_chain(tables: Mapping[str, pd.DataFrame], *, start: pd.Timestamp | None =
     (invoices_without_visit only, else NaN); `examples` a few IDs of broken rows. The referenced
     table is searched whole, whatever the dates.
     """
-    def window(name: str, *columns: str) -> pd.DataFrame:
-        """The table's rows dated in [start, end), only the columns a check reads (a slice, not the table)."""
-        df = tables[name]
-        return df.loc[in_window(df[DATE_COLUMNS[name]], start, end).to_numpy(bool), with_keys(df, columns)]
+    return id_chains(tables, {None: (start, end)}, examples=examples).drop(columns="period")
 
+
+def first_distinct(ids: pd.Series, rows: np.ndarray, n: int) -> str:
+    """`_examples` of ``ids`` at the positions ``rows`` (ascending), taking only as many rows' IDs as it needs:
+    the first n distinct IDs among them, comma-separated (the rows' IDs are never copied whole)."""
+    size = max(4 * n, 64)
+    while True:
+        part = ids.take(rows[:size])
+        if size >= len(rows) or part.dropna().nunique() >= n:
+            return _examples(part, n)
+        size *= 8
+
+
+def id_chains(tables: Mapping[str, pd.DataFrame], periods: Mapping[Any, tuple[pd.Timestamp | None, pd.Timestamp | None]],
+              *, examples: int = 5) -> pd.DataFrame:
+    """`id_chain` of every period ([start, end) by name), one frame with a ``period`` column (periods in the given
+    order). Each check's broken rows are found once over the whole table (by ingest's keys, `ids.found_in`);
+    a period only counts its rows and takes the IDs of its first broken rows for the examples."""
     rows = []
 
-    def add(check: str, checked: int, broken: pd.Series | None, ids: pd.Series, amount: float = np.nan):
-        n = int(broken.sum()) if broken is not None else len(ids)
+    def add(period, check: str, checked: int, broken: np.ndarray, ids: pd.Series, amount: float = np.nan):
+        n = len(broken)
         rows.append({"check": check, "checked": checked, "broken": n, "share": n / checked if checked else np.nan,
-                     "amount": amount, "examples": _examples(ids if broken is None else ids[broken], examples)})
+                     "amount": amount, "examples": first_distinct(ids, broken, examples), "period": period})
 
+    checks = []          # (check, table, bad rows over the whole table, rows that count as checked)
     if "bookings" in tables and "leads" in tables:
-        b = window("bookings", "booking_id", "lead_id")
-        add("bookings_lead_missing", int(b["lead_id"].notna().sum()), bookings_lead_missing(b, tables["leads"]),
-            b["booking_id"])
+        b = tables["bookings"]
+        given = b["lead_id"].notna().to_numpy(bool)
+        checks.append(("bookings_lead_missing", "bookings", given & ~found_in(b, "lead_id", tables["leads"]), given,
+                       "booking_id"))
     if "visits" in tables and "bookings" in tables:
-        v = window("visits", "visit_id", "booking_id")
-        add("visits_without_booking", len(v), visits_without_booking(v, tables["bookings"]), v["visit_id"])
+        v = tables["visits"]
+        checks.append(("visits_without_booking", "visits",
+                       v["booking_id"].isna().to_numpy(bool) | ~found_in(v, "booking_id", tables["bookings"]), None,
+                       "visit_id"))
     if "invoices" in tables and "visits" in tables:
-        inv = window("invoices", "invoice_id", "visit_id", "amount")
-        bad = invoices_without_visit(inv, tables["visits"])
-        add("invoices_without_visit", len(inv), bad, inv["invoice_id"], float(inv.loc[bad, "amount"].sum()))
-    if "invoices" in tables and ("leads" in tables or "patients" in tables):
-        inv = window("invoices", "patient_id", "amount")
-        paying = inv.loc[inv["amount"].gt(0).fillna(False).astype(bool), "patient_id"].dropna().nunique()
-        missing = paid_patients_not_in_crm(inv, tables.get("leads"), tables.get("patients"))
-        add("paid_patients_not_in_crm", int(paying), None, missing)
+        inv = tables["invoices"]
+        checks.append(("invoices_without_visit", "invoices",
+                       inv["visit_id"].isna().to_numpy(bool) | ~found_in(inv, "visit_id", tables["visits"]), None,
+                       "invoice_id"))
+    crm = "invoices" in tables and ("leads" in tables or "patients" in tables)
+    if crm:
+        inv = tables["invoices"]
+        paying_rows = inv["amount"].gt(0).fillna(False).to_numpy(bool) & inv["patient_id"].notna().to_numpy(bool)
+        patient_key = key_of(inv, "patient").astype(np.int64)
     if "bookings" in tables and "doctors" in tables:
-        b = window("bookings", "booking_id", "doctor_id")
-        add("bookings_unknown_doctor", len(b), bookings_unknown_doctor(b, tables["doctors"]), b["booking_id"])
-    return pd.DataFrame(rows, columns=["check", "checked", "broken", "share", "amount", "examples"])
+        b = tables["bookings"]
+        checks.append(("bookings_unknown_doctor", "bookings", ~found_in(b, "doctor_id", tables["doctors"]), None,
+                       "booking_id"))
+    order = [c[0] for c in checks]
+    if crm:
+        order.insert(len([c for c in checks if c[0] != "bookings_unknown_doctor"]), "paid_patients_not_in_crm")
+    names = sorted({c[1] for c in checks} | ({"invoices"} if crm else set()))
+    for period, (start, end) in periods.items():
+        inside = {name: in_window(tables[name][DATE_COLUMNS[name]], start, end).to_numpy(bool) for name in names}
+        by_check = {}
+        for check, name, bad, counted, id_column in checks:
+            window = inside[name]
+            checked = int((window & counted).sum()) if counted is not None else int(window.sum())
+            broken = np.flatnonzero(window & bad)
+            amount = (float(tables[name]["amount"].take(broken).sum()) if check == "invoices_without_visit"
+                      else np.nan)
+            by_check[check] = (checked, broken, tables[name][id_column], amount)
+        for check in order:
+            if check == "paid_patients_not_in_crm":
+                inv = tables["invoices"]
+                paying = np.flatnonzero(inside["invoices"] & paying_rows)
+                _, first = np.unique(patient_key[paying], return_index=True)      # each paying patient's first row
+                distinct = inv.iloc[np.sort(paying[first]), inv.columns.get_indexer(with_keys(inv, ["patient_id", "amount"]))]
+                missing = paid_patients_not_in_crm(distinct, tables.get("leads"), tables.get("patients"))
+                rows.append({"check": check, "checked": len(distinct), "broken": len(missing),
+                             "share": len(missing) / len(distinct) if len(distinct) else np.nan, "amount": np.nan,
+                             "examples": _examples(missing, examples), "period": period})
+            else:
+                add(period, check, *by_check[check])
+    return pd.DataFrame(rows, columns=["check", "checked", "broken", "share", "amount", "examples", "period"])
 
 
 def lead_links(leads: pd.DataFrame, start: pd.Timestamp | None = None,

@@ -53,17 +53,19 @@ WINDOW = "window"                  # reason of a listed patient who is inside th
 
 # -- the per-patient table ---------------------------------------------------------------------
 
-def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total") -> pd.DataFrame:
+def rfm_table(invoices: pd.DataFrame, as_of: Any, *, monetary: str = "total",
+              codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> pd.DataFrame:
     """Recency, frequency and money of every patient with a visit up to ``as_of`` (inclusive).
 
     Patients and visits are grouped by their keys (`patients.visit_and_patient_codes`: the ingest's
     ``patient_key`` / ``visit_key``, else keys made on the fly). Index ``patient_id`` (in no particular order); columns
     ``recency_days``, ``frequency`` (int64), ``monetary``, ``paid`` (float64), ``first_visit``,
-    ``last_visit`` (days, datetime64). See the module docstring for the definitions.
+    ``last_visit`` (days, datetime64). See the module docstring for the definitions. ``codes``:
+    `patients.visit_and_patient_codes(invoices)` when the caller has them already.
     """
     if monetary not in MONETARY:
         raise ValueError(f"option rfm_monetary: expected one of {', '.join(MONETARY)}, got {monetary!r}")
-    codes, patient, names = visit_and_patient_codes(invoices)
+    codes, patient, names = visit_and_patient_codes(invoices) if codes is None else codes
     as_of_day = int(day_numbers(pd.Series([pd.Timestamp(as_of).normalize()]))[0])
     day = day_numbers(invoices["paid_at"])
     keep = up_to(invoices["paid_at"], as_of).to_numpy(bool) & (patient >= 0)
@@ -198,8 +200,8 @@ def segment_branches(table: pd.DataFrame, home: pd.Series | None, segments: pd.D
     if home is None:
         return None
     order = list(dict.fromkeys(segments["segment"]))
-    branch = home.reindex(pd.Index(table.index.astype("string"))).to_numpy()
-    part = pd.DataFrame({"branch_id": branch, "segment": table["segment"].to_numpy()}).dropna()
+    branch = home.reindex(pd.Index(table.index.astype("string"))).array       # Arrow strings: no Python str each
+    part = pd.DataFrame({"branch_id": branch, "segment": table["segment"].array}).dropna()
     counts = (part.groupby(["branch_id", "segment"], observed=True).size().unstack("segment", fill_value=0)
               .reindex(columns=order, fill_value=0).astype(np.int64))
     counts.columns = [f"{segment}_patients" for segment in counts.columns.astype(str)]
@@ -304,15 +306,16 @@ def still_away_at(curve: pd.DataFrame, days: float) -> float:
 
 # -- what the patients last did, and what comes next -------------------------------------------
 
-def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None) -> pd.DataFrame:
+def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None = None,
+                   codes: tuple[np.ndarray, np.ndarray, Any] | None = None) -> pd.DataFrame:
     """One row per visit up to ``as_of`` (`patients.visits`; ``seen``: ``visits(invoices, as_of)`` when the
     caller has it already) with its main service (the service of its largest invoice up to ``as_of``
     with amount ≥ 0 and a service): ``patient_id``, ``visited_at``, ``service``; sorted by patient, then
     time. Visits are grouped over all the rows (a row's visit does not depend on the others), lines
-    taken up to ``as_of``."""
+    taken up to ``as_of``. ``codes``: `patients.visit_and_patient_codes(invoices)` when at hand."""
     kept = up_to(invoices["paid_at"], as_of).to_numpy(bool)
-    seen = patient_visits(invoices, as_of) if seen is None else seen       # invoice_row: rows of `invoices`
-    code = visit_codes(invoices[visit_columns(invoices)])
+    seen = patient_visits(invoices, as_of, codes) if seen is None else seen   # invoice_row: rows of `invoices`
+    code = visit_codes(invoices[visit_columns(invoices)]) if codes is None else codes[0]
     amount = invoices["amount"].to_numpy(dtype="float64")
     service = (invoices["service"] if "service" in invoices
                else pd.Series(pd.NA, index=invoices.index, dtype="string"))
@@ -551,7 +554,7 @@ class RfmSummary:
     by_segment: pd.DataFrame
     threshold: Threshold
     curve: pd.DataFrame
-    offers: pd.DataFrame
+    offers: pd.DataFrame | None           # None: a period summarised without details (`summarise_one`)
     reactivation: pd.DataFrame
     plan: CallPlan
     money_at_stake: float
@@ -570,17 +573,23 @@ class RfmSummary:
         return self.reactivation.loc[self.reactivation["segment"].eq(FORMER_BEST).fillna(False).to_numpy(bool)]
 
 
-def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any]) -> RfmSummary:
-    """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm)."""
+def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mapping[str, Any],
+                  codes: tuple[np.ndarray, np.ndarray, Any] | None = None, *, detailed: bool = True) -> RfmSummary:
+    """The module for one as-of date; ``options`` as `config.DEFAULT_OPTIONS` (see README, module rfm).
+    ``codes``: `patients.visit_and_patient_codes` of the invoices, when the caller has them (`summarise`).
+    ``detailed=False``: only what the headline metrics and the money need — the next best offers, the tables by
+    branch (``offers``, ``branches``, ``segment_branches`` are None) and the call list's last doctor, last service
+    and offer (NA) are not made; every other field is the same."""
     invoices = tables["invoices"]
     as_of = pd.Timestamp(as_of).normalize()
-    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"))
+    codes = visit_and_patient_codes(invoices) if codes is None else codes   # once for every step below
+    table = rfm_table(invoices, as_of, monetary=options.get("rfm_monetary", "total"), codes=codes)
     thresholds = options.get("rfm_thresholds") or {}
     cuts = score_cuts(table, thresholds)
     segments = segment_map(options.get("rfm_segments"))
     table = scored(table, cuts, segments)
     empty = [m for m in MEASURES if table[SCORE_OF[m]].isna().all() and len(table)]
-    seen = patient_visits(invoices, as_of)                 # once: the days and the services of the visits
+    seen = patient_visits(invoices, as_of, codes)          # once: the days and the services of the visits
     days = visit_days(invoices, as_of, seen)
     gap_table = gaps(days)
     frequent = table.index[table["f"].eq(3).fillna(False).to_numpy(bool)]
@@ -588,12 +597,15 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                                 window_days=int(options.get("contact_window_days", 7)))
     basis = frequent if threshold.basis == "f3" else table.index[table["frequency"].ge(2).to_numpy(bool)]
     curve = return_curve(gap_table, table, basis)
-    services = visit_services(invoices, as_of, seen)
-    offers = next_best_offer(services)
     listed = options.get("reactivation_segments") or (FORMER_BEST, AT_RISK)
-    reactivation = reactivation_list(
-        table, threshold, segments=listed, offers=offers, last_service=last_services(services),
-        last_doctor=last_doctors(as_of, tables.get("visits"), tables.get("bookings"), tables.get("doctors")))
+    if detailed:
+        services = visit_services(invoices, as_of, seen, codes)
+        offers = next_best_offer(services)
+        reactivation = reactivation_list(
+            table, threshold, segments=listed, offers=offers, last_service=last_services(services),
+            last_doctor=last_doctors(as_of, tables.get("visits"), tables.get("bookings"), tables.get("doctors")))
+    else:
+        offers, reactivation = None, reactivation_list(table, threshold, segments=listed)
     visits_listed = reactivation["visits"].sum()
     plan = call_plan(len(reactivation), calls_per_hour=options.get("calls_per_hour", 6),
                      call_hours_per_day=options.get("call_hours_per_day", 6),
@@ -603,14 +615,20 @@ def summarise_one(tables: Mapping[str, pd.DataFrame], as_of: Any, options: Mappi
                      average_check=float(reactivation["paid"].sum() / visits_listed) if visits_listed else math.nan)
     return RfmSummary(as_of, table, cuts, [m for m in MEASURES if thresholds.get(m) is not None], empty, segments,
                       segment_summary(table, segments), threshold, curve, offers, reactivation, plan,
-                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of),
-                      segment_branches(table, home_branch(tables.get("bookings"), as_of), segments))
+                      money_at_stake(table), branch_split(table, tables.get("bookings"), as_of) if detailed else None,
+                      segment_branches(table, home_branch(tables.get("bookings"), as_of), segments) if detailed
+                      else None)
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
-              options: Mapping[str, Any]) -> dict[str, RfmSummary]:
-    """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day)."""
-    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options) for name, (_, end) in periods.items()}
+              options: Mapping[str, Any], *, details: Iterable[str] | None = None) -> dict[str, RfmSummary]:
+    """`summarise_one` at the end of each period ([start, end) bounds: as-of = end − 1 day); the invoices' visits and
+    patients grouped once for all of them (`patients.visit_and_patient_codes`). ``details``: the periods summarised
+    with every table (`summarise_one`'s ``detailed``; the others carry what the headline metrics need); None: all."""
+    codes = visit_and_patient_codes(tables["invoices"])
+    return {name: summarise_one(tables, end - pd.Timedelta(days=1), options, codes,
+                                detailed=details is None or name in set(details))
+            for name, (_, end) in periods.items()}
 
 
 HEADLINE_UNITS = {"patients": "count", "former_best": "count", "at_risk": "count", "churn_threshold_days": "days",

@@ -23,8 +23,9 @@ NAME = "cohorts"
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
               options: Mapping[str, Any]) -> dict[str, cohorts.CohortSummary]:
-    """`metrics.cohorts.summarise_periods` with the cohort options of audit.yaml."""
-    return cohorts.summarise_periods(tables, periods, period=options["cohort_period"],
+    """`metrics.cohorts.summarise_periods` with the cohort options of audit.yaml; the cohorts by branch (shown for the
+    current period only) made for the current period."""
+    return cohorts.summarise_periods(tables, periods, details=("current",), period=options["cohort_period"],
                                      ltv_months=options["ltv_months"], gross_margin=options["gross_margin"],
                                      repeat_channels=options["repeat_channels"],
                                      channel_cohorts=options["channel_cohorts"])

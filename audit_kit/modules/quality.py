@@ -112,8 +112,7 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
     start, end = periods["current"]
     reasons = ledger.reasons_frame()
     overview = q.ledger_overview(ledger.frame(), reasons)
-    chain = pd.concat([q.id_chain(tables, start=a, end=b).assign(period=p) for p, (a, b) in periods.items()],
-                      ignore_index=True)
+    chain = q.id_chains(tables, periods)
     links = None
     if "leads" in tables:
         links = pd.concat([q.lead_links(tables["leads"], a, b).assign(period=p) for p, (a, b) in periods.items()],

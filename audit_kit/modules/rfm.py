@@ -21,8 +21,9 @@ NAME = "rfm"
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, Window],
               options: Mapping[str, Any]) -> dict[str, rfm.RfmSummary]:
-    """`metrics.rfm.summarise`: the patient base as of the end of every period."""
-    return rfm.summarise(tables, periods, options)
+    """`metrics.rfm.summarise`: the patient base as of the end of every period; the tables the page shows (offers,
+    branches, the call list's details) for the current period only — the others give the headline metrics."""
+    return rfm.summarise(tables, periods, options, details=("current",))
 
 
 def headline_metrics(summary: Mapping[str, rfm.RfmSummary],
