@@ -180,9 +180,11 @@ def write_modules_status(run_dir: Path, statuses: list[ModuleStatus]) -> None:
 
 
 def _ingest_and_modules(config: AuditConfig, selected: list[ModuleSpec], run_dir: Path, pool: ProcessPoolExecutor,
-                        workers: int, show, timings: dict[str, float]):
+                        workers: int, show, timings: dict[str, float], core_free: Callable[[], None] = lambda: None):
     """Ingest into the run folder, then the runnable modules on the pool's workers (heaviest first).
-    Returns the modules' statuses (in `selected` order), the ledger totals and the ingest result."""
+    Returns the modules' statuses (in `selected` order), the ledger totals and the ingest result. `core_free`
+    is called once a worker has no module left to run (the last ones still running), then after each module.
+    """
     progress = show.line
     progress(f"ingest: {len(config.sources)} tables from {config.client_dir}")
     started = time.perf_counter()
@@ -229,6 +231,8 @@ def _ingest_and_modules(config: AuditConfig, selected: list[ModuleSpec], run_dir
                 mark = st.status if st.status != FAILED else f"FAILED — {st.error.splitlines()[0] if st.error else ''}"
                 progress(f"  [{done}/{total}] {st.notebook}: {mark} ({st.seconds} s)")
                 show.advance(st.name if st.status == OK else f"{st.name} ({st.status})")
+            if len(pending) < workers:
+                core_free()
     finally:
         show.close()
     timings["modules"] = round(time.perf_counter() - started, 2)
@@ -280,20 +284,30 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
     # started small, before any table is read; their kernels warm up while ingest runs (small inputs)
     pool = module_pool(run_dir, workers, warm_now=warm_during_ingest(input_bytes, workers))
     workbook: WorkbookJob | None = None
+
     # The inputs' SHA-256 (run.json, the appendix) on a thread from the start: hashlib lets the GIL go, so the
     # 2.5 GB of a 345-branch network (≈ 4.5 s) are hashed beside ingest instead of before the report
     hashes_future = _on_daemon_thread(input_hashes, config)
+
+    def report_ahead() -> None:
+        """On a free core: the workbook's process forked (before any thread of ours imports: the hashes' thread
+        is done long before at any size), then the renderers' imports on a thread (≈ 3 s)."""
+        nonlocal workbook
+        if workbook is None:
+            hashes_future.result()
+            workbook = WorkbookJob(run_dir, config)
+        preload_report()
+
     try:
-        ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings)
+        ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings,
+                                                      core_free=report_ahead)
         if notebook_path(SUMMARY).is_file():
             started = time.perf_counter()
             summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path))
-            # on the core the summary leaves idle: the workbook's process, which makes the modules' sheets now and
-            # writes the workbook during the report (forked while no thread of ours runs: the hashes are done
-            # long before at any size), and the renderers' imports
-            hashes_future.result()
-            workbook = WorkbookJob(run_dir, config, [s.name for s in ordered if s.status == OK])
-            preload_report()
+            # on the core the summary leaves idle: the modules' sheets of the workbook (it writes the workbook during
+            # the report), and the renderers' imports if the modules left no core free
+            report_ahead()
+            workbook.prepare([s.name for s in ordered if s.status == OK])
             summary = summary.result()
             timings["summary"] = round(time.perf_counter() - started, 2)
             progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"

@@ -375,7 +375,8 @@ def test_workbook_job_makes_the_sheets_ahead_and_writes_the_same_workbook(englis
 
     run_dir, config = _copy_run(english_run, tmp_path)
     ran = [m.name for m in english_run.modules if m.status == "ok"]
-    job = WorkbookJob(run_dir, config, [m for m in ran if m != "summary"])
+    job = WorkbookJob(run_dir, config)
+    job.prepare([m for m in ran if m != "summary"])
     job.finish(ran, [])
     path, seconds, ahead = job.result()
     assert path == run_dir / "tables.xlsx" and path.is_file()
@@ -398,14 +399,15 @@ def test_workbook_job_error_arrives_with_the_process_traceback_and_cancel_stops_
         raise ValueError("sheet broken on purpose")
 
     monkeypatch.setattr(xlsx, "build_workbook", broken)
-    job = WorkbookJob(run_dir, config, ["funnel"])
+    job = WorkbookJob(run_dir, config)
     job.finish(["funnel"], [])
     with pytest.raises(ValueError, match="sheet broken on purpose") as error:
         job.result()
     assert isinstance(error.value.__cause__, RemoteTraceback)
     assert "in broken" in str(error.value.__cause__)
 
-    waiting = WorkbookJob(run_dir, config, ["funnel"])       # a run that stops before its report
+    waiting = WorkbookJob(run_dir, config)                   # a run that stops before its report
+    waiting.prepare(["funnel"])
     waiting.cancel()
     assert not (run_dir / "tables.xlsx").exists()
 

@@ -112,7 +112,7 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     with part_pool(parts - 1) if parts > 1 else nullcontext() as pdf_pool:
         xlsx_started = time.perf_counter()
         if workbook is None:                      # the workbook on the other core while HTML and PDF render
-            workbook = WorkbookJob(run_dir, config, prepare=False)
+            workbook = WorkbookJob(run_dir, config)
         workbook.finish(modules, appendix.tables)
         nb = assemble(run_dir, config, statuses, version, appendix_html(appendix, config))
         html_path = render_html(nb, config, run_dir / "report.html")

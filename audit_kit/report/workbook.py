@@ -1,7 +1,8 @@
 """tables.xlsx written in a process of its own (`WorkbookJob`), beside the notebooks and the other renderers.
 
-The runner starts the job when the summary notebook starts: the forked process reads the modules' tables and
-makes their sheets (`xlsx.prepare_workbook`: cells, the long tables' csv) on the core the summary leaves idle.
+The runner forks the job once a core is free at the end of the modules stage; when the summary notebook starts,
+the process reads the modules' tables and makes their sheets (`xlsx.prepare_workbook`: cells, the long tables'
+csv) on the core the summary leaves idle.
 `build_report` then hands it the final list of modules and the appendix's tables (`finish`), and it writes
 the workbook (`xlsx.build_workbook`) while the HTML and the PDF render. The prepared sheets never leave the
 process (nothing large is pickled) and the report does not wait for them: on the 345-branch network the
@@ -25,22 +26,29 @@ class RemoteTraceback(Exception):
 
 
 class WorkbookJob:
-    """tables.xlsx in a forked process: `prepare` the given modules' sheets at once (`xlsx.prepare_workbook`),
-    then, once `finish` is called, write the workbook of the final modules and the appendix's tables
-    (`xlsx.build_workbook`, into ``<run>/tables.xlsx``). `result` gives (path, seconds writing, seconds made
-    ahead or None) or raises the process's error."""
+    """tables.xlsx in a forked process, told what to do in two steps: `prepare` makes the given modules' sheets
+    (`xlsx.prepare_workbook`; optional), `finish` gives the final modules (in report order) and the appendix's
+    tables, whereupon it writes the workbook (`xlsx.build_workbook`, into ``<run>/tables.xlsx``). `result`
+    gives (path, seconds writing, seconds made ahead or None) or raises the process's error.
 
-    def __init__(self, run_dir: Path, config, modules: Iterable[str] = (), prepare: bool = True):
+    Fork it before a thread of this process starts importing (the runner: before the renderers' imports): a
+    child forked while another thread holds an import lock may wait on it for ever."""
+
+    def __init__(self, run_dir: Path, config):
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_work, args=(child, Path(run_dir), config, list(modules), prepare),
-                                        name="tables.xlsx", daemon=True)
+        self._process = context.Process(target=_work, args=(child, Path(run_dir), config), name="tables.xlsx",
+                                        daemon=True)
         self._process.start()
         child.close()
 
+    def prepare(self, modules: Iterable[str]) -> None:
+        """Make these modules' sheets now (their tables are final)."""
+        self._conn.send(("prepare", list(modules)))
+
     def finish(self, modules: Iterable[str], appendix_tables: Iterable[Any]) -> None:
-        """The modules whose tables the workbook holds (in report order) and the appendix's tables."""
-        self._conn.send((list(modules), list(appendix_tables)))
+        """The modules whose tables the workbook holds (in report order) and the appendix's tables: write it."""
+        self._conn.send(("finish", list(modules), list(appendix_tables)))
 
     def result(self) -> tuple[Path, float, float | None]:
         try:
@@ -65,22 +73,24 @@ class WorkbookJob:
         self._conn.close()
 
 
-def _work(conn, run_dir: Path, config, modules: list[str], prepare: bool) -> None:
+def _work(conn, run_dir: Path, config) -> None:
     from .xlsx import build_workbook, prepare_workbook
 
     out_path = run_dir / "tables.xlsx"
     prepared, ahead = None, None
-    if prepare and modules:
-        started = time.perf_counter()
-        try:
-            prepared = prepare_workbook(run_dir, config, modules, out_path)
-            ahead = time.perf_counter() - started
-        except Exception:  # noqa: BLE001 — build_workbook meets the same error and reports it
-            prepared = None
     try:
-        final_modules, appendix_tables = conn.recv()
+        message = conn.recv()
+        if message[0] == "prepare":
+            started = time.perf_counter()
+            try:
+                prepared = prepare_workbook(run_dir, config, message[1], out_path)
+                ahead = time.perf_counter() - started
+            except Exception:  # noqa: BLE001 — build_workbook meets the same error and reports it
+                prepared = None
+            message = conn.recv()
     except EOFError:          # the run ended before its report
         return
+    _, final_modules, appendix_tables = message
     started = time.perf_counter()
     try:
         path = build_workbook(run_dir, config, final_modules, appendix_tables, out_path, prepared=prepared)
