@@ -95,8 +95,8 @@ def warm_during_ingest(input_bytes: int, workers: int, memory_bytes: int | None 
     idle) rather than at their first notebook: when ingest's expected peak (`INGEST_BYTES_PER_INPUT_BYTE` ×
     the inputs' bytes) and the warm kernels (`KERNEL_BYTES` each) take at most half of the machine's memory
     (`memory_bytes`, default: its physical memory). The run's peak is in the modules stage, where the kernels
-    hold the tables (345-branch network: 6.0 GB at 200 s of a 334 s run), so a kernel warmed earlier does not
-    raise it where memory is ample; where it is not, ingest keeps the memory to itself."""
+    hold the tables (345-branch network: 6.2 GB at 78 s of a 132 s run, ingest having ended at 58 s), so a kernel
+    warmed earlier does not raise it where memory is ample; where it is not, ingest keeps the memory to itself."""
     if memory_bytes is None:
         try:
             memory_bytes = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -281,7 +281,7 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
 
     workers = workers or max(1, min(2, os.cpu_count() or 1, len(selected)))
     input_bytes = sum(path.stat().st_size for src in config.sources.values() for path in src.paths)
-    # started small, before any table is read; their kernels warm up while ingest runs (small inputs)
+    # started small, before any table is read; their kernels warm up while ingest runs when memory allows
     pool = module_pool(run_dir, workers, warm_now=warm_during_ingest(input_bytes, workers))
     workbook: WorkbookJob | None = None
 
@@ -298,32 +298,28 @@ def run_audit(config_path: str | Path, out: str | Path | None = None, modules: l
             workbook = WorkbookJob(run_dir, config)
         preload_report()
 
-    try:
-        ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings,
-                                                      core_free=report_ahead)
-        if notebook_path(SUMMARY).is_file():
-            started = time.perf_counter()
-            summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path))
-            # on the core the summary leaves idle: the modules' sheets of the workbook (it writes the workbook during
-            # the report), and the renderers' imports if the modules left no core free
-            report_ahead()
-            workbook.prepare([s.name for s in ordered if s.status == OK])
-            summary = summary.result()
-            timings["summary"] = round(time.perf_counter() - started, 2)
-            progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
-                     + (f" — {summary.error}" if summary.error else ""))
-            ordered = [summary] + ordered
-            write_modules_status(run_dir, ordered)
-    except BaseException:
-        if workbook is not None:
-            workbook.cancel()
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)    # the workers stop their kernels while the report renders
+    try:        # a run that stops before its report stops the workbook's process too
+        try:
+            ordered, totals, result = _ingest_and_modules(config, selected, run_dir, pool, workers, show, timings,
+                                                          core_free=report_ahead)
+            if notebook_path(SUMMARY).is_file():
+                started = time.perf_counter()
+                summary = pool.submit(execute_module, SUMMARY, str(run_dir), str(config.path))
+                # on the core the summary leaves idle: the modules' sheets of the workbook (it writes the workbook
+                # during the report), and the renderers' imports if the modules left no core free
+                report_ahead()
+                workbook.prepare([s.name for s in ordered if s.status == OK])
+                summary = summary.result()
+                timings["summary"] = round(time.perf_counter() - started, 2)
+                progress(f"  summary {SUMMARY.notebook}: {summary.status} ({summary.seconds} s)"
+                         + (f" — {summary.error}" if summary.error else ""))
+                ordered = [summary] + ordered
+                write_modules_status(run_dir, ordered)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)    # the workers stop their kernels while the report renders
 
-    started = time.perf_counter()
-    hashes = hashes_future.result()        # once: run.json and the appendix
-    try:
+        started = time.perf_counter()
+        hashes = hashes_future.result()        # once: run.json and the appendix
         outputs = build_report(run_dir, config, ordered, timings, input_hashes=hashes, workbook=workbook)
     except BaseException:
         if workbook is not None:

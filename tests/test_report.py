@@ -3,6 +3,7 @@ report end to end, and the demo clinic's PDF (A4, cover, page numbers, nothing s
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -405,6 +406,16 @@ def test_workbook_job_error_arrives_with_the_process_traceback_and_cancel_stops_
         job.result()
     assert isinstance(error.value.__cause__, RemoteTraceback)
     assert "in broken" in str(error.value.__cause__)
+
+    def dies(*args, **kwargs):
+        os._exit(3)
+
+    monkeypatch.setattr(xlsx, "prepare_workbook", dies)     # the process gone: finish says nothing, result says so
+    gone = WorkbookJob(run_dir, config)
+    gone.prepare(["funnel"])
+    gone.finish(["funnel"], [])
+    with pytest.raises(RuntimeError, match=r"the workbook's process ended without writing it \(exit code 3\)"):
+        gone.result()
 
     waiting = WorkbookJob(run_dir, config)                   # a run that stops before its report
     waiting.prepare(["funnel"])

@@ -93,8 +93,8 @@ def build_report(run_dir: Path, config, statuses: list, timings: dict,
     parts at once, the second in another worker (`pdf.render_pdf`). Adds `report_html`, `report_pdf` and
     `report_xlsx` seconds to `timings` (the workbook's own, overlapping the other two; `report_xlsx_ahead`:
     its sheets made before, when `workbook` prepared them). A PDF or workbook that fails is logged and left
-    out; the HTML report is always written. `workbook`: the job the runner started with the summary
-    (`workbook.WorkbookJob`); without one, it is started here.
+    out; the HTML report is always written. `workbook`: the job the runner started before the report
+    (`workbook.WorkbookJob`, its sheets perhaps made ahead); without one, it is started here.
     """
     from .appendix import appendix_html, build_appendix
     from .html import assemble, render_html

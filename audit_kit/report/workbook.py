@@ -44,16 +44,22 @@ class WorkbookJob:
 
     def prepare(self, modules: Iterable[str]) -> None:
         """Make these modules' sheets now (their tables are final)."""
-        self._conn.send(("prepare", list(modules)))
+        self._send(("prepare", list(modules)))
 
     def finish(self, modules: Iterable[str], appendix_tables: Iterable[Any]) -> None:
         """The modules whose tables the workbook holds (in report order) and the appendix's tables: write it."""
-        self._conn.send(("finish", list(modules), list(appendix_tables)))
+        self._send(("finish", list(modules), list(appendix_tables)))
+
+    def _send(self, message: tuple) -> None:
+        try:
+            self._conn.send(message)
+        except OSError:       # the process is gone: `result` says so, and the report goes on without the workbook
+            pass
 
     def result(self) -> tuple[Path, float, float | None]:
         try:
             message = self._conn.recv()
-        except EOFError:
+        except (EOFError, OSError):     # closed, or reset when it died with our messages unread
             self._process.join()
             raise RuntimeError(f"the workbook's process ended without writing it (exit code {self._process.exitcode})")
         finally:
