@@ -58,10 +58,13 @@ POLL_SECONDS = 0.2
 PSS_EVERY = 10
 
 
-def tree_memory(proc: psutil.Process, pss: bool = True) -> tuple[int, int, int, list[tuple[str, int]]]:
+def tree_memory(proc: psutil.Process, pss: bool = True, commands: dict[int, str] | None = None
+                ) -> tuple[int, int, int, list[tuple[str, int]]]:
     """(RSS sum, PSS sum, processes, each process's (role, RSS)) of a process and all its descendants now;
     `pss=False`: the PSS sum is 0 and only each process's RSS is read (cheap). Roles: cli (the process
-    itself), kernel (a notebook kernel), worker (any other descendant: module workers, report processes)."""
+    itself), kernel (a notebook kernel, by its command line in `commands`: pid -> command), worker (any other
+    descendant: module workers, report processes)."""
+    commands = commands or {}
     rss_sum = pss_sum = count = 0
     parts: list[tuple[str, int]] = []
     try:
@@ -76,15 +79,13 @@ def tree_memory(proc: psutil.Process, pss: bool = True) -> tuple[int, int, int, 
         rss_sum += info.rss
         pss_sum += getattr(info, "pss", info.rss) if pss else 0
         count += 1
-        parts.append(("cli" if p is proc else "kernel" if _is_kernel(p) else "worker", info.rss))
+        parts.append(("cli" if p is proc else "kernel" if is_kernel(commands.get(p.pid, "")) else "worker", info.rss))
     return rss_sum, pss_sum, count, parts
 
 
-def _is_kernel(p: psutil.Process) -> bool:
-    try:
-        return "ipykernel" in " ".join(p.cmdline())
-    except psutil.Error:
-        return False
+def is_kernel(command: str) -> bool:
+    """A notebook kernel's command line."""
+    return "ipykernel" in command
 
 
 def at_peak(parts: list[tuple[str, int]]) -> str:
@@ -125,16 +126,16 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         pid, status, usage = os.wait4(popen.pid, os.WNOHANG)
         if pid:
             break
-        rss, pss, count, parts = tree_memory(proc, pss=polls % PSS_EVERY == 0)
-        polls += 1
-        if rss > peak_rss:
-            peak_at, peak_parts = time.perf_counter() - started, parts
-        peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
         try:
             for child in proc.children(recursive=True):      # again each time: a fork execs its command later
                 seen[child.pid] = " ".join(child.cmdline())
         except psutil.Error:
             pass
+        rss, pss, count, parts = tree_memory(proc, pss=polls % PSS_EVERY == 0, commands=seen)
+        polls += 1
+        if rss > peak_rss:
+            peak_at, peak_parts = time.perf_counter() - started, parts
+        peak_rss, peak_pss, peak_procs = max(peak_rss, rss), max(peak_pss, pss), max(peak_procs, count)
         if timeout and time.perf_counter() - started > timeout:
             _kill_tree(proc)
             os.wait4(popen.pid, 0)
@@ -159,7 +160,7 @@ def run_once(config: Path, out: Path, timeout: float | None) -> dict:
         "peak_rss": peak_rss, "peak_at": round(peak_at, 1), "peak_stage": stage_at(peak_at, timings),
         "peak_parts": at_peak(peak_parts),
         "peak_pss": peak_pss, "processes": peak_procs, "descendants_seen": len(seen),
-        "kernels_seen": sum("ipykernel" in c for c in seen.values()), "max_rss_one": usage.ru_maxrss * 1024,
+        "kernels_seen": sum(is_kernel(c) for c in seen.values()), "max_rss_one": usage.ru_maxrss * 1024,
         "files": {},
         "load": round(os.getloadavg()[0], 1),
     }

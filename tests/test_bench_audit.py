@@ -29,3 +29,14 @@ def test_at_peak_groups_the_processes_by_role_largest_first():
     gb = 2**30
     parts = [("cli", int(1.2 * gb)), ("worker", int(0.1 * gb)), ("kernel", int(1.9 * gb)), ("kernel", int(2.1 * gb))]
     assert at_peak(parts) == "cli 1.2, worker 0.1, kernel 2.1 + 1.9 GB"
+
+
+def test_tree_memory_names_the_kernels_by_their_command_line():
+    import os
+
+    import psutil
+
+    bench = _bench()
+    me = psutil.Process(os.getpid())
+    assert bench.tree_memory(me, pss=False)[3][0][0] == "cli"
+    assert bench.is_kernel("python -m ipykernel_launcher -f k.json") and not bench.is_kernel("python -m audit_kit.cli run")
