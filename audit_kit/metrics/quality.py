@@ -203,7 +203,7 @@ def first_distinct(ids: pd.Series, rows: np.ndarray, n: int) -> str:
 def id_chains(tables: Mapping[str, pd.DataFrame], periods: Mapping[Any, tuple[pd.Timestamp | None, pd.Timestamp | None]],
               *, examples: int = 5) -> pd.DataFrame:
     """`id_chain` of every period ([start, end) by name), one frame with a ``period`` column (periods in the given
-    order). Each check's broken rows are found once over the whole table (by ingest's keys, `ids.found_in`);
+    order). Each check's broken rows are found once over the whole table (`bookings_lead_missing`, …);
     a period only counts its rows and takes the IDs of its first broken rows for the examples."""
     rows = []
 
@@ -216,18 +216,16 @@ def id_chains(tables: Mapping[str, pd.DataFrame], periods: Mapping[Any, tuple[pd
     if "bookings" in tables and "leads" in tables:
         b = tables["bookings"]
         given = b["lead_id"].notna().to_numpy(bool)
-        checks.append(("bookings_lead_missing", "bookings", given & ~found_in(b, "lead_id", tables["leads"]), given,
-                       "booking_id"))
+        checks.append(("bookings_lead_missing", "bookings", bookings_lead_missing(b, tables["leads"]).to_numpy(bool),
+                       given, "booking_id"))
     if "visits" in tables and "bookings" in tables:
         v = tables["visits"]
         checks.append(("visits_without_booking", "visits",
-                       v["booking_id"].isna().to_numpy(bool) | ~found_in(v, "booking_id", tables["bookings"]), None,
-                       "visit_id"))
+                       visits_without_booking(v, tables["bookings"]).to_numpy(bool), None, "visit_id"))
     if "invoices" in tables and "visits" in tables:
         inv = tables["invoices"]
         checks.append(("invoices_without_visit", "invoices",
-                       inv["visit_id"].isna().to_numpy(bool) | ~found_in(inv, "visit_id", tables["visits"]), None,
-                       "invoice_id"))
+                       invoices_without_visit(inv, tables["visits"]).to_numpy(bool), None, "invoice_id"))
     crm = "invoices" in tables and ("leads" in tables or "patients" in tables)
     if crm:
         inv = tables["invoices"]
@@ -235,8 +233,8 @@ def id_chains(tables: Mapping[str, pd.DataFrame], periods: Mapping[Any, tuple[pd
         patient_key = key_of(inv, "patient").astype(np.int64)
     if "bookings" in tables and "doctors" in tables:
         b = tables["bookings"]
-        checks.append(("bookings_unknown_doctor", "bookings", ~found_in(b, "doctor_id", tables["doctors"]), None,
-                       "booking_id"))
+        checks.append(("bookings_unknown_doctor", "bookings",
+                       bookings_unknown_doctor(b, tables["doctors"]).to_numpy(bool), None, "booking_id"))
     order = [c[0] for c in checks]
     if crm:
         order.insert(len([c for c in checks if c[0] != "bookings_unknown_doctor"]), "paid_patients_not_in_crm")
