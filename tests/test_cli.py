@@ -108,3 +108,31 @@ def test_init_writes_config_and_data_request_workbook(tmp_path, capsys):
     # the starter config is valid as written (no tables yet)
     code, _, _ = _run(["validate", str(folder / "audit.yaml")], capsys)
     assert code == 2   # nothing to audit yet: no usable rows
+
+
+def test_the_command_skips_the_iri_grammar_and_nbformat_still_validates():
+    """rfc3987_syntax compiles a Lark grammar at import (≈ 2 s in each process that imports nbformat); the command
+    marks it absent, jsonschema goes without its 'iri' check, and nbformat's validation works as before."""
+    code = ("import sys; from audit_kit.cli import skip_unused_imports; skip_unused_imports()\n"
+            "import nbformat, jsonschema\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')]); nbformat.validate(nb)\n"
+            "bad = nbformat.v4.new_notebook(); bad.cells.append({'cell_type': 'code'})\n"
+            "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n    print('invalid caught')\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rfc3987_syntax', 'lark')) and sys.modules[m]))\n"
+            "print('iri' in jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:3] == ["invalid caught", "[]", "False"]
+
+
+def test_entry_returns_mains_code_with_the_heap_frozen(monkeypatch):
+    import gc
+
+    from audit_kit import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    before = gc.get_freeze_count()
+    try:
+        assert cli.entry() == 3
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

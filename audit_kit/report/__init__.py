@@ -25,8 +25,8 @@ _preloading: threading.Thread | None = None
 
 def _import_renderers() -> None:
     try:
-        import nbconvert  # noqa: F401 — with nbformat and jsonschema's format checkers: ≈ 2 s of imports
-        import weasyprint  # noqa: F401 — with its text layer (cffi declarations parsed at import): ≈ 0.6 s
+        import nbconvert  # noqa: F401 — with nbformat and jsonschema: ≈ 1 s of imports (`cli.SKIPPED_IMPORTS`)
+        import weasyprint  # noqa: F401 — with its text layer (cffi declarations parsed at import): ≈ 1 s
         import weasyprint.text.fonts  # noqa: F401
     except Exception:  # noqa: BLE001 — a renderer that cannot be imported fails where it is used, as before
         pass

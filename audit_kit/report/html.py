@@ -13,8 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-if TYPE_CHECKING:      # imported where used: nbformat pulls in jsonschema's format checkers (≈ 2 s), and
-    import nbformat    # every notebook kernel imports this module only for `findings_html`
+if TYPE_CHECKING:      # imported where used: nbformat pulls in jsonschema's format checkers (≈ 2 s in a kernel,
+    import nbformat    # cli.SKIPPED_IMPORTS), and every notebook kernel imports this module only for `findings_html`
 
 from ..findings import Finding
 from ..modules import resource_dir
