@@ -17,6 +17,10 @@ from pathlib import Path
 from jupyter_core.utils import run_sync
 
 KERNEL_NAME = "python3"
+# IPython's input history (an SQLite file written on a thread of each kernel) and its output cache (Out, _N: every
+# cell's last value kept alive until the reset, whose flush collects garbage a second time) serve an interactive
+# session; a notebook run by papermill uses neither. Results are still displayed.
+KERNEL_ARGUMENTS = ["--HistoryManager.enabled=False", "--InteractiveShell.cache_size=0"]
 STARTUP_SECONDS = 120
 WARM_IMPORTS = ("import numpy, pandas, pyarrow, pyarrow.parquet, matplotlib, matplotlib.pyplot\n"
                 "import audit_kit.notebook, audit_kit.modules, audit_kit.plots, audit_kit.report.fmt")
@@ -55,7 +59,7 @@ def _start() -> None:
     from jupyter_client.manager import AsyncKernelManager     # the kind nbclient watches for a dying kernel
 
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
-    run_sync(manager.start_kernel)(cwd=_cwd)
+    run_sync(manager.start_kernel)(cwd=_cwd, extra_arguments=KERNEL_ARGUMENTS)
     try:
         _run(manager, WARM_IMPORTS + "\n" + RESET)     # the imported names leave the namespace, the modules stay loaded
     except Exception:  # noqa: BLE001 — a kernel that cannot warm up is not used; papermill starts its own

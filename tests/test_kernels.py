@@ -96,3 +96,12 @@ def test_lazy_kernel_and_release(tmp_path):
     with ProcessPoolExecutor(max_workers=1, initializer=kernels.start_worker,
                              initargs=(str(tmp_path / "kernels.log"), str(tmp_path), False)) as pool:
         assert pool.submit(lazy_then_released, str(path)).result() == (True, True, True)
+
+
+def test_the_kernel_keeps_no_history_or_output_cache_and_still_shows_results(tmp_path):
+    probe = notebook(tmp_path, "probe", "ip = get_ipython()\nprint(ip.history_manager.enabled, ip.displayhook.do_full_cache)",
+                     "6 * 7")
+    (a,) = run(tmp_path, [probe])
+    assert a["ok"] and a["warm"] and a["text"].strip() == "False 0"
+    cells = json.loads(Path(str(probe).replace(".ipynb", ".out.ipynb")).read_text())["cells"]
+    assert cells[-1]["outputs"][0]["output_type"] == "execute_result" and cells[-1]["outputs"][0]["data"]["text/plain"] in ("42", ["42"])
