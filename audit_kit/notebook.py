@@ -27,6 +27,7 @@ from .config import AuditConfig, load_config
 from .findings import Finding, from_catalog, mark_counted, rank
 from .ingest import Ledger, ingest, save_tables
 from .ingest.keys import FAMILIES
+from .memory import release_memory
 from .modules import MODULES, SUMMARY
 from .metrics.patients import UNKNOWN_CHANNEL
 from .metrics.periods import period_months
@@ -109,6 +110,14 @@ class RunTables(Mapping[str, pd.DataFrame]):
         """The tables read so far."""
         return sorted(self._read)
 
+    def release(self) -> None:
+        """Forget the tables read so far and hand their memory back to the system (`memory.release_memory`); a
+        table asked for afterwards is read again. Measured on the 345-branch network, a kernel once its module's
+        numbers were computed: RFM 2.49 → 0.53 GB, quality 2.48 → 0.23 GB, schedule 2.31 → 0.57 GB — memory the
+        other worker's module has instead, where two modules run at once."""
+        self._read.clear()
+        release_memory(collect=False)      # the frames go with their last reference: no collection needed (≈ 0.2 s)
+
 
 class Module:
     """One module's view of a run: data in, HTML and results out."""
@@ -165,6 +174,10 @@ class Module:
 
     def has(self, *tables: str) -> bool:
         return all(t in self.data for t in tables)
+
+    def release_tables(self) -> None:
+        """The page's numbers are computed: the tables' memory back to the system (`RunTables.release`)."""
+        self.data.release()
 
     def option(self, key: str) -> Any:
         return self.config.options[key]

@@ -76,6 +76,11 @@ def test_tables_are_read_when_first_used(tmp_path, module):
     assert tables.loaded == ["leads"]
     with pytest.raises(KeyError):
         tables["visits"]
+    first = tables["leads"]
+    tables.release()                                             # forgotten; asked for again, read again
+    assert tables.loaded == []
+    again = tables["leads"]
+    assert again is not first and again["lead_id"].tolist() == ["L1", "L2"] and tables.loaded == ["leads"]
     assert isinstance(module.data, RunTables) and module.data.loaded == []
 
 
