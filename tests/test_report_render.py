@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from audit_kit.report.appendix import WIDE_TABLE_COLUMNS, ReportTable, retag_table, table_css, table_html
 from audit_kit.report.fmt import Formatter
@@ -238,3 +239,27 @@ def test_demo_pdf_is_joined_from_two_parts_and_matches_one(demo_run, tmp_path):
     assert _pages_text(joined) == _pages_text(one)
     assert _outline(joined) == _outline(one)
     assert _links(joined) == _links(one)
+
+
+def test_assign_gives_each_section_to_the_lightest_part():
+    from audit_kit.report.pdf import assign
+
+    assert assign([40, 25, 30, 10], 2) == [[0, 3], [1, 2]]     # 40 | 30, then 25 → 30's part, 10 → 40's part
+    assert assign([10, 10, 10, 10], 2) == [[0, 2], [1, 3]]
+    assert assign([5], 2) == [[0]]                             # fewer sections than parts: fewer parts
+    assert assign([1, 2, 3], 1) == [[0, 1, 2]]
+
+
+def test_page_order_puts_the_pages_of_interleaved_parts_back_in_report_order():
+    from audit_kit.report.pdf import PartPages, PdfPartError, page_order
+
+    def part(*pages):
+        return PartPages(b"", 0.0, [dict.fromkeys(p, (0, 0, 1, 1)) for p in pages], [[] for _ in pages],
+                         [[] for _ in pages])
+
+    names = ["a", "b", "c", "d"]
+    first = part(["a"], [], ["d", "x"])          # sections a (2 pages) and d (1 page)
+    second = part(["b"], ["c"], [])              # sections b (1 page) and c (2 pages)
+    assert page_order([[0, 3], [1, 2]], [first, second], names) == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (0, 2)]
+    with pytest.raises(PdfPartError, match="section d not found in part 1"):
+        page_order([[0, 3], [1, 2]], [part(["a"]), second], names)
