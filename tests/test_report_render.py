@@ -261,5 +261,6 @@ def test_page_order_puts_the_pages_of_interleaved_parts_back_in_report_order():
     first = part(["a"], [], ["d", "x"])          # sections a (2 pages) and d (1 page)
     second = part(["b"], ["c"], [])              # sections b (1 page) and c (2 pages)
     assert page_order([[0, 3], [1, 2]], [first, second], names) == [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (0, 2)]
+    assert page_order([[0, 1], [2, 3]], [first, second], None) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
     with pytest.raises(PdfPartError, match="section d not found in part 1"):
         page_order([[0, 3], [1, 2]], [part(["a"]), second], names)

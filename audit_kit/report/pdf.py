@@ -196,10 +196,13 @@ def _part_or_error(future, number: int, parts: int, names: list[str]) -> PartPag
 
 # -- the frame and the join --------------------------------------------------------------------
 
-def page_order(groups: list[list[int]], parts: list[PartPages], names: list[str]) -> list[tuple[int, int]]:
+def page_order(groups: list[list[int]], parts: list[PartPages], names: list[str] | None) -> list[tuple[int, int]]:
     """The content pages in report order, as (part, page of the part): each section's pages run from the page
     holding its section marker (`names`, the sections' ids: the first element of its first page) to the next
-    section's of the same part."""
+    section's of the same part. Without `names` (a section without an id; the groups are then runs of
+    consecutive sections), part after part."""
+    if names is None:
+        return [(i, n) for i, part in enumerate(parts) for n in range(len(part.anchors))]
     where = {}
     for i, group in enumerate(groups):
         for j in group:
@@ -220,14 +223,13 @@ def _px(v: float) -> str:
 
 
 def frame_html(split: SplitReport, parts: list[PartPages], origin: tuple[float, float],
-               order: list[tuple[int, int]] | None = None) -> str:
+               order: list[tuple[int, int]]) -> str:
     """The frame document: the report's cover and contents, then one empty page per content page of the parts (in
-    `order`, `page_order`; else part after part), each holding an invisible marker at every anchor (`id`), link
-    (`a href`) and bookmark (heading level and label) of that page, placed at the same point (`origin`: the
-    content box's top-left on a page)."""
+    `order`, `page_order`), each holding an invisible marker at every anchor (`id`), link (`a href`) and bookmark
+    (heading level and label) of that page, placed at the same point (`origin`: the content box's top-left on a
+    page)."""
     ox, oy = origin
     pages = []
-    order = order if order is not None else [(i, n) for i, part in enumerate(parts) for n in range(len(part.anchors))]
     for i, n in order:
         anchors, links, bookmarks = parts[i].anchors[n], parts[i].links[n], parts[i].bookmarks[n]
         marks = []
@@ -248,10 +250,9 @@ def frame_html(split: SplitReport, parts: list[PartPages], origin: tuple[float, 
     return split.document(split.front + pages, FRAME_CSS)
 
 
-def join_pages(frame_pdf: bytes, contents: list[bytes], first: int, out: Path,
-               order: list[tuple[int, int]] | None = None) -> None:
-    """Draw each content page (the parts' PDFs, their first page left out; in `order`, (part, page) pairs from
-    `page_order`, else part after part) over frame page `first`, `first + 1`, … and write the result to `out`.
+def join_pages(frame_pdf: bytes, contents: list[bytes], order: list[tuple[int, int]], first: int, out: Path) -> None:
+    """Draw each content page (the parts' PDFs, their blank first page left out; in `order`, (part, page) pairs
+    from `page_order`) over frame page `first`, `first + 1`, … and write the result to `out`.
 
     Each content page becomes a form XObject (its content stream and resources copied as they are, still
     compressed) drawn by one `Do` after the frame page's own content. Hand-written because pypdf's
@@ -261,8 +262,6 @@ def join_pages(frame_pdf: bytes, contents: list[bytes], first: int, out: Path,
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(frame_pdf)))
     readers = [PdfReader(io.BytesIO(data)) for data in contents]
-    if order is None:
-        order = [(i, n) for i, reader in enumerate(readers) for n in range(len(reader.pages) - 1)]
     number = first
     for i, n in order:
         page = readers[i].pages[n + 1]
@@ -343,13 +342,13 @@ def render_pdf(html_path: Path, pdf_path: Path, parts: int = 2, timings: dict | 
         first = _part_or_error(lambda: render_part(documents[0]), 1, len(groups), names[0])
         rendered = [first] + [_part_or_error(f, i + 2, len(groups), names[i + 1]) for i, f in enumerate(futures)]
     started = time.perf_counter()
-    order = page_order(groups, rendered, split.names) if split.named else None
+    order = page_order(groups, rendered, split.names if split.named else None)
     frame = HTML(string=frame_html(split, rendered, _origin(rendered, names), order),
                  url_fetcher=_offline_fetcher()).render()
     frame_pdf = frame.write_pdf()
     framed = time.perf_counter()
     content_pages = sum(len(p.anchors) for p in rendered)
-    join_pages(frame_pdf, [p.pdf for p in rendered], len(frame.pages) - content_pages, Path(pdf_path), order)
+    join_pages(frame_pdf, [p.pdf for p in rendered], order, len(frame.pages) - content_pages, Path(pdf_path))
     if timings is not None:
         timings.update({f"pdf_part{i + 1}": p.seconds for i, p in enumerate(rendered)})
         timings.update(pdf_frame=round(framed - started, 2), pdf_join=round(time.perf_counter() - framed, 2))
