@@ -5,6 +5,7 @@ keep the canonical tables as parquet in the run folder.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator, MutableMapping
@@ -191,12 +192,75 @@ class _FileRead:
     names: pd.Series
     preset: Preset | None
 
+    def split(self, ledgers: list[TableLedger], bounds: np.ndarray) -> list[_FileRead]:
+        """Files parsed as one (`_parse_files`) -> one read per file, rows ``bounds[i]:bounds[i + 1]`` with
+        ``ledgers[i]`` (the raw full names go with the first: the table keeps each once)."""
+        none = self.names.iloc[:0]
+        return [_FileRead(self.out.iloc[lo:hi], self.text.iloc[lo:hi], self.reject.iloc[lo:hi], self.fixed.iloc[lo:hi],
+                          self.rows.iloc[lo:hi], ledger, self.names if i == 0 else none, self.preset)
+                for i, (ledger, lo, hi) in enumerate(zip(ledgers, bounds[:-1], bounds[1:]))]
+
+
+class _FilesLedger:
+    """The ledgers of files parsed as one (`_parse_files`), rows ``bounds[i]:bounds[i + 1]`` being file i's:
+    each count, example and sample goes to the file its rows came from; a note of the whole column (values
+    read by a default, `TableLedger.notes`) to the first, the table's ledger summing the files'."""
+
+    def __init__(self, ledgers: list[TableLedger], bounds: np.ndarray):
+        self.ledgers, self.bounds = ledgers, bounds
+        self.notes = ledgers[0].notes
+
+    def _files(self, hit: np.ndarray):
+        for ledger, lo, hi in zip(self.ledgers, self.bounds[:-1], self.bounds[1:]):
+            if hit[lo:hi].any():
+                yield ledger, lo, hi
+
+    def note(self, kind: str, reason: str, mask: pd.Series, row_numbers: pd.Series) -> None:
+        hit = mask.to_numpy(bool)
+        for ledger, lo, hi in self._files(hit):
+            ledger.note(kind, reason, mask.iloc[lo:hi], row_numbers.iloc[lo:hi])
+
+    def sample(self, reason: str, values: pd.Series) -> None:
+        """`values`: rows of the joined files (labelled by position), e.g. those rejected for `reason`."""
+        at = np.zeros(self.bounds[-1], bool)
+        at[values.index.to_numpy()] = True
+        for ledger, lo, hi in self._files(at):
+            ledger.sample(reason, values[(values.index >= lo) & (values.index < hi)])
+
+
+@dataclass
+class _Opened:
+    """One file read into raw cells, its preset found and its headers mapped (`_open_file`): what
+    `_parse_files` turns into canonical columns, on its own or joined with files of the same shape."""
+
+    source: FileSource
+    raw: RawTable
+    preset: Preset | None
+    mapping: dict[str, str]
+    ledger: TableLedger
+    header_row: int
+
+    @property
+    def shape(self) -> tuple | None:
+        """What consecutive files must share to be parsed as one (`_parse_files`): preset, mapped headers,
+        every raw header and the source's constants. None: parsed on its own — a workbook (its formulas
+        and re-decoded cells are checked file by file) or a preset that collapses a file's rows."""
+        if self.raw.from_excel or (self.preset is not None and self.preset.collapse):
+            return None
+        return (self.preset.id if self.preset is not None else None, tuple(self.mapping.items()),
+                tuple(map(str, self.raw.frame.columns)), self.source.channel, self.source.month)
+
 
 def _read_file(source: FileSource, config: AuditConfig, salt: str,
                shared: dict[str, coerce.SharedFormat] | None = None) -> _FileRead:
     """Read one file: find its preset, map headers, apply the preset's structure and vocabularies,
     coerce types; reasons and fixes go to the file's own ledger. `shared` (column -> `coerce.SharedFormat`,
     one per table) carries each date column's format from the table's earlier files to this one."""
+    return _parse_files([_open_file(source)], config, salt, shared)[0]
+
+
+def _open_file(source: FileSource) -> _Opened:
+    """A file's raw cells, its preset (detected, or the one the config forces) and its header mapping."""
     table = TABLES[source.table]
     base_index = _alias_index(table, source.columns)
     known = set(base_index) | presets.known_headers()
@@ -227,15 +291,40 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
     ledger = TableLedger(table.name, source.path.name, read=len(raw.frame), columns=dict(mapping),
                          ignored_columns=[h for h in raw.frame.columns if h not in mapping],
                          preset=preset.id if preset is not None else None)
-    rows = raw.row_numbers
-    frame = raw.frame
+    return _Opened(source, raw, preset, mapping, ledger, header_row)
+
+
+def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
+                 shared: dict[str, coerce.SharedFormat] | None = None) -> list[_FileRead]:
+    """Opened files of one shape (`_Opened.shape`) parsed as one: the preset's structure and vocabularies
+    applied, types coerced, every step once over their rows joined; reasons and fixes go to each file's
+    own ledger (`_FilesLedger`), and each file gets its own `_FileRead`. A column's reading (date format,
+    day/month order, separators) is decided on all of them together, as for one export; where their
+    values contradict each other (`coerce.EvidenceConflict`) the caller parses each file on its own."""
+    head = files[0]
+    source, preset, mapping = head.source, head.preset, head.mapping
+    table = TABLES[source.table]
+    if len(files) == 1:
+        raw_frame, rows, problems, ledger = head.raw.frame, head.raw.row_numbers, head.raw.problems, head.ledger
+        from_excel = head.raw.from_excel
+    else:
+        raw_frame = pd.concat([f.raw.frame for f in files], ignore_index=True)
+        rows = pd.Series(np.concatenate([f.raw.row_numbers.to_numpy() for f in files]))
+        reasons = list(dict.fromkeys(r for f in files for r in f.raw.problems))
+        problems = {r: pd.Series(np.concatenate([
+            f.raw.problems[r].reindex(f.raw.frame.index, fill_value=False).to_numpy(bool) if r in f.raw.problems
+            else np.zeros(len(f.raw.frame), bool) for f in files])) for r in reasons}
+        bounds = np.cumsum([0] + [len(f.raw.frame) for f in files])
+        ledger = _FilesLedger([f.ledger for f in files], bounds)
+        from_excel = False
+    frame = raw_frame
     if preset is not None and preset.empty:
         frame = presets.blank_empty_markers(frame, preset.empty, list(dict.fromkeys([*mapping, *preset.headers_in(frame)])))
     cells = frame[list(mapping)].rename(columns=mapping)
-    text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=raw.from_excel) for c in cells.columns},
+    text = pd.DataFrame({c: coerce.as_text(cells[c], from_excel=from_excel) for c in cells.columns},
                         index=cells.index)
-    if raw.from_excel and file_kind(source.path) == "excel":
-        _formula_check(text, mapping, table, source, header_row)
+    if from_excel and file_kind(source.path) == "excel":
+        _formula_check(text, mapping, table, source, head.header_row)
     blank = (text.isna().all(axis=1) if text.shape[1]      # the mapped cells, before constants and
              else pd.Series(False, index=text.index))       # derived columns fill every row
     if preset is not None:
@@ -248,12 +337,12 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
         if getattr(source, col):
             text[col] = pd.Series(getattr(source, col), index=text.index, dtype="string")
     reject = pd.Series(False, index=text.index)
-    if raw.from_excel:      # csv lines in another encoding were re-decoded by the reader
+    if from_excel:      # csv lines in another encoding were re-decoded by the reader
         text, fixed = redecode_mojibake(text)
     else:
         fixed = pd.Series(False, index=text.index)
 
-    total = presets.is_total_row(raw.frame, preset.total_rows if preset is not None else ()) & ~blank
+    total = presets.is_total_row(raw_frame, preset.total_rows if preset is not None else ()) & ~blank
     ledger.note("reasons", "total_row", total, rows)
     reject |= total
     skipped, skip_reason = presets.skipped_rows(frame, preset)
@@ -262,7 +351,7 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
     ledger.note("fixes", MIXED_ENCODING, fixed & ~blank, rows)
     ledger.note("reasons", "empty_row", blank & ~reject, rows)
     reject |= blank
-    for reason, bad in raw.problems.items():      # ragged rows, text in another encoding
+    for reason, bad in problems.items():      # ragged rows, text in another encoding
         bad = bad.reindex(text.index, fill_value=False) & ~blank
         if reason.endswith(")"):
             ledger.note("fixes", reason, bad & ~reject, rows)
@@ -273,7 +362,9 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
     ids = presets.row_ids(frame, preset)
     if ids is not None:
         text["_row_id"] = ids
-    del grid, raw, frame, cells     # every raw column of the file: not needed past here (memory of big exports)
+    del raw_frame, frame, cells     # every raw column of the files: not needed past here (memory of big exports)
+    if len(files) == 1:      # files joined keep theirs (`BATCH_ROWS` at most) in case each is parsed again
+        head.raw = None
 
     out = pd.DataFrame(index=text.index)
     names = pd.Series([], dtype="string")
@@ -294,6 +385,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
                 else:
                     parsed, bad = PARSERS[col.kind](values)
             except coerce.EvidenceConflict as exc:
+                if len(files) > 1:      # files joined: the caller reads each on its own
+                    raise
                 first, second = exc.examples
                 raise InputError(f"{source.path} (table '{table.name}', column {col.name}): the values contradict "
                                  f"each other — {exc.what}: '{first}' reads one way, '{second}' the other; export "
@@ -355,7 +448,8 @@ def _read_file(source: FileSource, config: AuditConfig, salt: str,
         repeat = out[preset.collapse].where(~reject).duplicated(keep="first") & ~reject & out[preset.collapse].notna()
         ledger.note("reasons", "product_row (collapsed)", repeat, rows)
         reject |= repeat
-    return _FileRead(out, text, reject, fixed, rows, ledger, names, preset)
+    read = _FileRead(out, text, reject, fixed, rows, ledger, names, preset)
+    return [read] if len(files) == 1 else read.split([f.ledger for f in files], bounds)
 
 
 def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, source: FileSource,
@@ -373,6 +467,13 @@ def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, so
                          f"save it (откройте и сохраните файл в Excel), then run again")
 
 
+# Consecutive files of a table with the same shape (`_Opened.shape`: a network's 345 payment exports) are parsed as
+# one, up to this many rows: each step of `_parse_files` costs ≈ 60 ms of fixed work a file whatever its rows
+# (pandas' per-call overhead over ≈ 20 columns and steps), which at 345 files of ≈ 18 k rows was half of the
+# table's reading.
+BATCH_ROWS = 1 << 19
+
+
 def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: FileHook | None = None) -> _Read:
     """Every file of a table read, then joined: rows repeated across overlapping exports are
     duplicates once (exact rows, then the table's ID), consistency fixes, types; the table's ledger
@@ -380,12 +481,32 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     table = TABLES[source.table]
     parts = []
     shared: dict[str, coerce.SharedFormat] = {}     # a date column's format, found once for every file
+    batch: list[_Opened] = []
+
+    def parse() -> None:        # the files opened so far, as one (`_parse_files`), or one by one if they disagree
+        ledgers = [copy.deepcopy(opened.ledger) for opened in batch] if len(batch) > 1 else []
+        try:
+            parts.extend(_parse_files(batch, config, salt, shared))
+        except coerce.EvidenceConflict:
+            if len(batch) == 1:
+                raise
+            for opened, ledger in zip(batch, ledgers):      # as opened: nothing the joined parse noted counts
+                opened.ledger = ledger
+                parts.extend(_parse_files([opened], config, salt, shared))
+        if on_file is not None:
+            for opened in batch:
+                on_file(source.table, opened.source.path, opened.ledger.read)
+        batch.clear()
+
     for f in source.files:
         if on_file is not None:
             on_file(source.table, f.path, None)
-        parts.append(_read_file(f, config, salt, shared))
-        if on_file is not None:
-            on_file(source.table, f.path, parts[-1].ledger.read)
+        opened = _open_file(f)
+        if batch and (opened.shape is None or opened.shape != batch[0].shape
+                      or sum(o.ledger.read for o in batch) + opened.ledger.read > BATCH_ROWS):
+            parse()
+        batch.append(opened)
+    parse()
     sizes = [len(p.out) for p in parts]
     bounds = np.cumsum([0] + sizes)
     out = pd.concat([p.out for p in parts], ignore_index=True) if len(parts) > 1 else parts[0].out

@@ -163,9 +163,11 @@ def _looks_utf16(data: bytes) -> bool:
 
 
 def _mostly_cp1251(data: bytes) -> bool:
-    """Among the first lines with non-ASCII bytes, are most invalid as UTF-8 (so the file is cp1251)?"""
+    """Among the first lines with non-ASCII bytes, are most invalid as UTF-8 (so the file is cp1251)? The lines
+    are looked at until the lines left could not change the answer (a cp1251 export: about half of them)."""
     bad = good = 0
-    for line in _first_lines(data, ENCODING_SAMPLE_LINES, split=lambda t: t.split(b"\n")):
+    lines = _first_lines(data, ENCODING_SAMPLE_LINES, split=lambda t: t.split(b"\n"))
+    for i, line in enumerate(lines):
         if line.isascii():
             continue
         try:
@@ -173,6 +175,9 @@ def _mostly_cp1251(data: bytes) -> bool:
             good += 1
         except UnicodeDecodeError:
             bad += 1
+        left = len(lines) - 1 - i
+        if bad > good + left or good >= bad + left:
+            break
     return bad > good
 
 
