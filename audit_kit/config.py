@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import glob
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,7 +264,9 @@ def _file_sources(path: Path, table: str, key: str, spec: Any) -> list[FileSourc
         _fail(path, f"{key}.path", f"expected a file path as text, got {spec['path']!r}")
     pattern = str(spec["path"])
     if any(c in pattern for c in GLOB_CHARS):
-        found = sorted(p.resolve() for p in path.parent.glob(pattern) if p.is_file())
+        # glob.glob rather than Path.glob, which refuses an absolute pattern (/data/client/payments/*.csv)
+        found = sorted(p.resolve() for p in (path.parent / match for match in glob.glob(
+            pattern, root_dir=path.parent, recursive=True, include_hidden=True)) if p.is_file())
         if not found:
             _fail(path, f"{key}.path", f"no file matches {pattern!r} (relative to {path.parent})")
     else:

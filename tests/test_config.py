@@ -52,6 +52,20 @@ def test_missing_file(clinic):
         load_config(config({"leads": "data/nowhere.csv"}))
 
 
+def test_a_glob_may_be_an_absolute_path(clinic, tmp_path_factory):
+    folder, config = clinic
+    elsewhere = tmp_path_factory.mktemp("exports")
+    for month in ("2025-02", "2025-01"):
+        write_csv(elsewhere / "payments" / f"{month}.csv", [["a"], ["1"]])
+    loaded = load_config(config({"invoices": f"{elsewhere}/payments/*.csv"}))
+    assert [p.name for p in loaded.sources["invoices"].paths] == ["2025-01.csv", "2025-02.csv"]
+    with pytest.raises(ConfigError, match=r"key 'data.leads.path': no file matches 'data/\*\*/l.csv'"):
+        load_config(config({"leads": "data/**/l.csv"}))
+    write_csv(folder / "data" / "2024" / "q4" / "l.csv", [["a"], ["1"]])     # ** reaches any depth, as before
+    assert [p.parts[-3:] for p in load_config(config({"leads": "data/**/l.csv"})).sources["leads"].paths] == [
+        ("2024", "q4", "l.csv")]
+
+
 def test_mapping_to_unknown_column(clinic):
     folder, config = clinic
     write_csv(folder / "data" / "l.csv", [["a"], ["1"]])
