@@ -5,7 +5,6 @@ keep the canonical tables as parquet in the run folder.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Iterator, MutableMapping
@@ -300,7 +299,8 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
     applied, types coerced, every step once over their rows joined; reasons and fixes go to each file's
     own ledger (`_FilesLedger`), and each file gets its own `_FileRead`. A column's reading (date format,
     day/month order, separators) is decided on all of them together, as for one export; where their
-    values contradict each other (`coerce.EvidenceConflict`) the caller parses each file on its own."""
+    values contradict each other (`coerce.EvidenceConflict`) the caller opens and parses each file on its own.
+    Each file's raw cells are let go once they are joined (or, alone, once its columns are mapped)."""
     head = files[0]
     source, preset, mapping = head.source, head.preset, head.mapping
     table = TABLES[source.table]
@@ -317,6 +317,8 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
         bounds = np.cumsum([0] + [len(f.raw.frame) for f in files])
         ledger = _FilesLedger([f.ledger for f in files], bounds)
         from_excel = False
+        for f in files:     # their cells are in the joined frame now
+            f.raw = None
     frame = raw_frame
     if preset is not None and preset.empty:
         frame = presets.blank_empty_markers(frame, preset.empty, list(dict.fromkeys([*mapping, *preset.headers_in(frame)])))
@@ -363,8 +365,7 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
     if ids is not None:
         text["_row_id"] = ids
     del raw_frame, frame, cells     # every raw column of the files: not needed past here (memory of big exports)
-    if len(files) == 1:      # files joined keep theirs (`BATCH_ROWS` at most) in case each is parsed again
-        head.raw = None
+    head.raw = None
 
     out = pd.DataFrame(index=text.index)
     names = pd.Series([], dtype="string")
@@ -471,7 +472,7 @@ def _formula_check(text: pd.DataFrame, mapping: dict[str, str], table: Table, so
 # one, up to this many rows: each step of `_parse_files` costs ≈ 60 ms of fixed work a file whatever its rows
 # (pandas' per-call overhead over ≈ 20 columns and steps), which at 345 files of ≈ 18 k rows was half of the
 # table's reading.
-BATCH_ROWS = 1 << 19
+BATCH_ROWS = 1 << 18
 
 
 def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: FileHook | None = None) -> _Read:
@@ -484,15 +485,13 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     batch: list[_Opened] = []
 
     def parse() -> None:        # the files opened so far, as one (`_parse_files`), or one by one if they disagree
-        ledgers = [copy.deepcopy(opened.ledger) for opened in batch] if len(batch) > 1 else []
         try:
             parts.extend(_parse_files(batch, config, salt, shared))
         except coerce.EvidenceConflict:
             if len(batch) == 1:
                 raise
-            for opened, ledger in zip(batch, ledgers):      # as opened: nothing the joined parse noted counts
-                opened.ledger = ledger
-                parts.extend(_parse_files([opened], config, salt, shared))
+            for opened in batch:        # opened again: their cells were let go, and nothing noted so far counts
+                parts.extend(_parse_files([_open_file(opened.source)], config, salt, shared))
         if on_file is not None:
             for opened in batch:
                 on_file(source.table, opened.source.path, opened.ledger.read)
