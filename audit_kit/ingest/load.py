@@ -492,15 +492,14 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
                 raise
             for opened in batch:        # opened again: their cells were let go, and nothing noted so far counts
                 parts.extend(_parse_files([_open_file(opened.source)], config, salt, shared))
-        if on_file is not None:
-            for opened in batch:
-                on_file(source.table, opened.source.path, opened.ledger.read)
         batch.clear()
 
     for f in source.files:
         if on_file is not None:
             on_file(source.table, f.path, None)
         opened = _open_file(f)
+        if on_file is not None:     # its rows are read (they are parsed with the files of its shape)
+            on_file(source.table, f.path, opened.ledger.read)
         if batch and (opened.shape is None or opened.shape != batch[0].shape
                       or sum(o.ledger.read for o in batch) + opened.ledger.read > BATCH_ROWS):
             parse()
