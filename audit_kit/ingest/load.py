@@ -476,9 +476,9 @@ BATCH_ROWS = 1 << 18
 
 
 def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: FileHook | None = None) -> _Read:
-    """Every file of a table read, then joined: rows repeated across overlapping exports are
-    duplicates once (exact rows, then the table's ID), consistency fixes, types; the table's ledger
-    is the sum of its files' (each file's counts kept under `files`)."""
+    """Every file of a table read (consecutive files of one shape parsed as one, `_parse_files`), then joined:
+    rows repeated across overlapping exports are duplicates once (exact rows, then the table's ID), consistency
+    fixes, types; the table's ledger is the sum of its files' (each file's counts kept under `files`)."""
     table = TABLES[source.table]
     parts = []
     shared: dict[str, coerce.SharedFormat] = {}     # a date column's format, found once for every file
