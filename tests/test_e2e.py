@@ -89,10 +89,43 @@ def test_report_has_no_code_and_is_self_contained(demo_run):
     assert "Клиника «Здоровье» (демо)" in html
 
 
+def any_of(words) -> re.Pattern:
+    """A regex that finds any of `words` (literal text), written as their trie: at each point of a text the
+    engine follows the prefixes the words share instead of trying each word in turn. A plain alternation of
+    the demo's 15 k names, phones and e-mails took 212 s over one run folder's 11 M characters."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def branch(node: dict) -> str:
+        parts = [re.escape(ch) + branch(child) for ch, child in sorted(node.items()) if ch]
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 else f"(?:{'|'.join(parts)})"
+        return f"(?:{body})?" if "" in node else body      # a word ends here: the longer ones are tried first
+
+    return re.compile(branch(trie))
+
+
+def test_any_of_finds_each_word_and_nothing_else():
+    words = ["Иванов Иван", "Иванова Анна", "+7 912 345-67-89", "79123456789", "ann@example.ru"]
+    pattern = any_of(words)
+    for word in words:
+        assert pattern.search(f"«{word}»").group(0) == word
+    assert pattern.search("Иванова Анна Петровна").group(0) == "Иванова Анна"
+    for near in ("Иванов Ива", "+7 912 345-67-8", "ann@example.r", "Ann@example.ru", "7912345678", "anna@example.ru"):
+        assert pattern.search(near) is None, near
+    prefix = any_of(["a", "a.b"])       # one word the start of another; the dot is literal
+    assert [prefix.search(t).group(0) for t in ("ab", "a.b", "xa", "axb")] == ["a", "a.b", "a", "a"] and prefix.search("x.b") is None
+
+
 def test_no_pii_in_any_file_the_run_writes(demo_run):
     secrets = raw_pii_values(DEMO_CONFIG)
     assert len(secrets) > 100      # the demo clinic does carry names, phones and e-mails
-    pattern = re.compile("|".join(re.escape(s) for s in sorted(secrets, key=len, reverse=True)))
+    pattern = any_of(secrets)
     for path in Path(demo_run.run_dir).rglob("*"):
         if path.is_dir():
             continue
