@@ -28,7 +28,8 @@ WARM_IMPORTS = ("import numpy, pandas, pyarrow, pyarrow.parquet, matplotlib, mat
 # every collection after it — the reset's after each notebook (`memory.release_memory`), and the automatic ones
 # while a notebook makes thousands of chart and table objects — walks only what the notebooks made. With the
 # libraries above loaded a full collection took 0.10 s, 0.00 s frozen; the modules themselves never go away.
-FREEZE = "import gc as _gc; _gc.collect(); _gc.freeze(); del _gc"
+# Run right after RESET, whose `release_memory` has just collected.
+FREEZE = "import gc as _gc; _gc.freeze(); del _gc"
 RESET = ("get_ipython().reset(new_session=True)\n"
          "import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
          "from audit_kit.memory import release_memory as _release; _release(); del _release")

@@ -250,14 +250,6 @@ class _Opened:
                 tuple(map(str, self.raw.frame.columns)), self.source.channel, self.source.month)
 
 
-def _read_file(source: FileSource, config: AuditConfig, salt: str,
-               shared: dict[str, coerce.SharedFormat] | None = None) -> _FileRead:
-    """Read one file: find its preset, map headers, apply the preset's structure and vocabularies,
-    coerce types; reasons and fixes go to the file's own ledger. `shared` (column -> `coerce.SharedFormat`,
-    one per table) carries each date column's format from the table's earlier files to this one."""
-    return _parse_files([_open_file(source)], config, salt, shared)[0]
-
-
 def _open_file(source: FileSource) -> _Opened:
     """A file's raw cells, its preset (detected, or the one the config forces) and its header mapping."""
     table = TABLES[source.table]
@@ -297,16 +289,17 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
                  shared: dict[str, coerce.SharedFormat] | None = None) -> list[_FileRead]:
     """Opened files of one shape (`_Opened.shape`) parsed as one: the preset's structure and vocabularies
     applied, types coerced, every step once over their rows joined; reasons and fixes go to each file's
-    own ledger (`_FilesLedger`), and each file gets its own `_FileRead`. A column's reading (date format,
+    own ledger (`_FilesLedger`), and each file gets its own `_FileRead`. `shared` (column ->
+    `coerce.SharedFormat`, one per table) carries each date column's format from the table's earlier files. A column's reading (date format,
     day/month order, separators) is decided on all of them together, as for one export; where their
     values contradict each other (`coerce.EvidenceConflict`) the caller opens and parses each file on its own.
     Each file's raw cells are let go once they are joined (or, alone, once its columns are mapped)."""
     head = files[0]
     source, preset, mapping = head.source, head.preset, head.mapping
     table = TABLES[source.table]
+    from_excel = head.raw.from_excel        # a workbook is parsed on its own (`_Opened.shape`)
     if len(files) == 1:
         raw_frame, rows, problems, ledger = head.raw.frame, head.raw.row_numbers, head.raw.problems, head.ledger
-        from_excel = head.raw.from_excel
     else:
         raw_frame = pd.concat([f.raw.frame for f in files], ignore_index=True)
         rows = pd.Series(np.concatenate([f.raw.row_numbers.to_numpy() for f in files]))
@@ -316,7 +309,6 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
             else np.zeros(len(f.raw.frame), bool) for f in files])) for r in reasons}
         bounds = np.cumsum([0] + [len(f.raw.frame) for f in files])
         ledger = _FilesLedger([f.ledger for f in files], bounds)
-        from_excel = False
         for f in files:     # their cells are in the joined frame now
             f.raw = None
     frame = raw_frame
@@ -483,8 +475,10 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
     parts = []
     shared: dict[str, coerce.SharedFormat] = {}     # a date column's format, found once for every file
     batch: list[_Opened] = []
+    batch_rows = 0
 
     def parse() -> None:        # the files opened so far, as one (`_parse_files`), or one by one if they disagree
+        nonlocal batch_rows
         try:
             parts.extend(_parse_files(batch, config, salt, shared))
         except coerce.EvidenceConflict:
@@ -493,6 +487,7 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
             for opened in batch:        # opened again: their cells were let go, and nothing noted so far counts
                 parts.extend(_parse_files([_open_file(opened.source)], config, salt, shared))
         batch.clear()
+        batch_rows = 0
 
     for f in source.files:
         if on_file is not None:
@@ -501,9 +496,10 @@ def _read_table(source: TableSource, config: AuditConfig, salt: str, on_file: Fi
         if on_file is not None:     # its rows are read (they are parsed with the files of its shape)
             on_file(source.table, f.path, opened.ledger.read)
         if batch and (opened.shape is None or opened.shape != batch[0].shape
-                      or sum(o.ledger.read for o in batch) + opened.ledger.read > BATCH_ROWS):
+                      or batch_rows + opened.ledger.read > BATCH_ROWS):
             parse()
         batch.append(opened)
+        batch_rows += opened.ledger.read
     parse()
     sizes = [len(p.out) for p in parts]
     bounds = np.cumsum([0] + sizes)
