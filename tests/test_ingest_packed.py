@@ -90,11 +90,11 @@ def test_large_inputs_hand_the_memory_of_each_table_s_reading_back(monkeypatch):
     calls: list[int] = []
     pools: list[int] = []
     monkeypatch.setattr(load, "release_memory", lambda collect=True: calls.append(collect))
-    monkeypatch.setattr(load, "use_jemalloc", lambda: pools.append(1))      # the test process's pool untouched
+    monkeypatch.setattr(load, "use_pool", lambda backend: pools.append(backend))      # the test process's pool untouched
     config = load_config(DEMO_CONFIG)
     monkeypatch.setattr(load, "RELEASE_BYTES", 1 << 62)         # the demo: 5.7 MB of exports
     ingest(config)
     assert calls == [] and pools == []
     monkeypatch.setattr(load, "RELEASE_BYTES", 0)
     ingest(config)
-    assert calls == [False] * len(config.sources) and len(calls) == 11 and pools == [1]
+    assert calls == [False] * len(config.sources) and len(calls) == 11 and pools == ["jemalloc"]

@@ -101,9 +101,20 @@ def test_lazy_kernel_and_release(tmp_path):
 def test_the_kernel_keeps_no_history_or_output_cache_and_still_shows_results(tmp_path):
     probe = notebook(tmp_path, "probe", "ip = get_ipython()\nprint(ip.history_manager.enabled, ip.displayhook.do_full_cache)",
                      "import gc\nprint(gc.get_freeze_count() > 10000)",
+                     "import pyarrow\nprint(pyarrow.default_memory_pool().backend_name)",
+                     "import os\nprint(os.environ['GLIBC_TUNABLES'])",
                      "6 * 7")
     (a,) = run(tmp_path, [probe])
-    # the warm libraries' objects are frozen: out of every collection (kernels.FREEZE)
-    assert a["ok"] and a["warm"] and a["text"].split() == ["False", "0", "True"]
+    # the warm libraries' objects are frozen: out of every collection (kernels.FREEZE); Arrow allocates with the
+    # system allocator (kernels.POOL), with huge pages (memory.HUGE_PAGES)
+    assert a["ok"] and a["warm"] and a["text"].split() == ["False", "0", "True", "system", "glibc.malloc.hugetlb=1"]
     cells = json.loads(Path(str(probe).replace(".ipynb", ".out.ipynb")).read_text())["cells"]
     assert cells[-1]["outputs"][0]["output_type"] == "execute_result" and cells[-1]["outputs"][0]["data"]["text/plain"] in ("42", ["42"])
+
+
+def test_the_kernel_s_environment_asks_glibc_for_huge_pages_and_keeps_other_tunables():
+    assert kernels.kernel_environment({"A": "1"}) == {"A": "1", "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
+    assert kernels.kernel_environment({"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"})["GLIBC_TUNABLES"] == \
+        "glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1"
+    assert kernels.kernel_environment({"GLIBC_TUNABLES": "glibc.malloc.hugetlb=0"})["GLIBC_TUNABLES"] == \
+        "glibc.malloc.hugetlb=0"          # the user's choice stands

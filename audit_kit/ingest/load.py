@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from ..config import AuditConfig, FileSource, TableSource
 from ..errors import InputError
-from ..memory import release_memory, use_jemalloc
+from ..memory import release_memory, use_pool
 from . import coerce, presets
 from .keys import arrow_ids, family_codes, family_of, with_keys
 from .ledger import Ledger, TableLedger
@@ -690,7 +690,7 @@ PARALLEL_BYTES = 64 << 20
 PARALLEL_MAX_BYTES = 4 << 30
 # Inputs from this size on hand the memory a table's reading freed back to the system as each table is read
 # (`memory.release_memory`; the allocators otherwise keep it, each thread's apart), with Arrow's buffers in
-# jemalloc's pool (`memory.use_jemalloc`).
+# jemalloc's pool (`memory.use_pool`).
 RELEASE_BYTES = 256 << 20
 INGEST_THREADS = 2
 # What reading one more file costs, in bytes of a file's reading (header, preset, date formats verified): the
@@ -710,7 +710,7 @@ def _read_tables(config: AuditConfig, salt: str, on_file: FileHook | None = None
                   (os.cpu_count() or 1), len(sources))
     large = sum(cost.values()) >= RELEASE_BYTES
     if large:
-        use_jemalloc()
+        use_pool("jemalloc")
 
     def read(source: TableSource, hook: FileHook | None) -> _Read:
         done = _read_table(source, config, salt, hook)
