@@ -77,7 +77,8 @@ def _start() -> None:
     manager = AsyncKernelManager(kernel_name=KERNEL_NAME)
     run_sync(manager.start_kernel)(cwd=_cwd, extra_arguments=KERNEL_ARGUMENTS, env=kernel_environment(os.environ))
     try:
-        _run(manager, "\n".join((POOL, WARM_IMPORTS, RESET, FREEZE)))     # the names leave the namespace, the modules stay
+        # the names leave the namespace, the modules stay loaded
+        _run(manager, "\n".join((POOL, WARM_IMPORTS, RESET, FREEZE)))
     except Exception:  # noqa: BLE001 — a kernel that cannot warm up is not used; papermill starts its own
         run_sync(manager.shutdown_kernel)(now=True)
         return

@@ -290,10 +290,11 @@ def _parse_files(files: list[_Opened], config: AuditConfig, salt: str,
     """Opened files of one shape (`_Opened.shape`) parsed as one: the preset's structure and vocabularies
     applied, types coerced, every step once over their rows joined; reasons and fixes go to each file's
     own ledger (`_FilesLedger`), and each file gets its own `_FileRead`. `shared` (column ->
-    `coerce.SharedFormat`, one per table) carries each date column's format from the table's earlier files. A column's reading (date format,
-    day/month order, separators) is decided on all of them together, as for one export; where their
-    values contradict each other (`coerce.EvidenceConflict`) the caller opens and parses each file on its own.
-    Each file's raw cells are let go once they are joined (or, alone, once its columns are mapped)."""
+    `coerce.SharedFormat`, one per table) carries each date column's format from the table's earlier
+    files. A column's reading (date format, day/month order, separators) is decided on all of them
+    together, as for one export; where their values contradict each other (`coerce.EvidenceConflict`) the
+    caller opens and parses each file on its own. Each file's raw cells are let go once they are joined
+    (or, alone, once its columns are mapped)."""
     head = files[0]
     source, preset, mapping = head.source, head.preset, head.mapping
     table = TABLES[source.table]
