@@ -38,6 +38,38 @@ def test_print_css_has_no_has_selector():
     assert "table.audit-table.audit-wide {" in css and ".jp-Cell.celltag_audit-heading { break-after: avoid; }" in css
 
 
+def _column_shares(html_text: str) -> dict[str, list[float]]:
+    """Each table's column widths as shares of the table (%, one decimal), by its class, as WeasyPrint lays it out."""
+    from weasyprint import HTML
+    from weasyprint.formatting_structure import boxes
+
+    shares, stack = {}, [p._page_box for p in HTML(string=html_text).render().pages]
+    while stack:
+        box = stack.pop()
+        if isinstance(box, boxes.TableBox):
+            total = sum(box.column_widths)
+            shares[box.element.get("class")] = [round(100 * w / total, 1) for w in box.column_widths]
+        stack.extend(getattr(box, "children", []))
+    return shares
+
+
+def test_definitions_and_input_files_have_fixed_columns():
+    """The appendix's definitions and input files keep the widths the CSS sets, whatever their cells hold: a key
+    written without a break (measured at every character under `break-all` by the automatic layout) widens nothing."""
+    fmt = Formatter("en", "RUB")
+    long_key = "quality." + "x" * 120
+    definitions = pd.DataFrame({"metric": ["Rows read"], "formula": ["sum of rows"], "definition": ["short"],
+                                "key": [long_key]})
+    inputs = pd.DataFrame({"table": ["invoices"], "file": ["1c_payments_001.csv"], "sha256": ["ab" * 32]})
+    page = (f"<style>{CSS.read_text(encoding='utf-8')}</style>"
+            + table_html(ReportTable("d", "", definitions), fmt, "audit-definitions")
+            + table_html(ReportTable("i", "", inputs), fmt, "audit-provenance-inputs"))
+    shares = _column_shares(page)
+    # the CSS widths are the cells' content boxes; their padding adds a little to each column
+    assert shares["audit-table audit-definitions"] == pytest.approx([17, 24, 45, 14], abs=1.2)
+    assert shares["audit-table audit-provenance-inputs"] == pytest.approx([19, 20, 61], abs=1.2)
+
+
 def test_cells_with_a_heading_are_tagged():
     assert cell_tags(['<h3 class="audit-h3" id="x">A</h3><p>text</p>']) == [HEADING_TAG]
     assert cell_tags(['<p>a</p>', '<h2 id="y" class="audit-h2 audit-break">B</h2>']) == [HEADING_TAG]
