@@ -134,6 +134,7 @@ class Module:
         self.fmt = Formatter(config.language, config.currency)
         self.out_dir = self.run_dir / "modules" / name
         self.metrics: dict[str, dict[str, Any]] = {}
+        self.counts: dict[str, dict[str, list[float]]] = {}
         self.findings: list[Finding] = []
         self.tables: dict[str, dict[str, Any]] = {}
 
@@ -298,6 +299,16 @@ class Module:
         """A headline number per period for metrics.json: unit count | rate | money | minutes | hours | days."""
         self.metrics[key] = {"unit": unit, **{p: jsonable(values.get(p)) for p in self.config.periods}}
 
+    def proportions(self, counts: Mapping[str, Mapping[str, tuple[float, float]]]) -> None:
+        """The numerator and denominator of rate metrics, key -> {period: (x, n)}, for counts.json: the summary's
+        intervals of change take them from there instead of counting the canonical tables again. A pair with x or
+        n missing is not written (n = 0 is: the summary then gives that rate no interval, as when it counts)."""
+        for key, per in counts.items():
+            pairs = {p: (jsonable(x), jsonable(n)) for p, (x, n) in per.items() if p in self.config.periods}
+            kept = {p: [x, n] for p, (x, n) in pairs.items() if x is not None and n is not None}
+            if kept:
+                self.counts[key] = kept
+
     def finding(self, id: str, severity: str, money_at_stake_per_month: float | None, key: str,
                 **values: Any) -> Finding:
         """A finding whose title/evidence/recommendation come from `<key>.title|evidence|recommendation`."""
@@ -307,9 +318,11 @@ class Module:
         return f
 
     def finish(self) -> Path:
-        """Write metrics.json, findings.json and the tables for the workbook; return the module folder."""
+        """Write metrics.json, counts.json (`proportions`), findings.json and the tables for the workbook; return the
+        module folder."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "metrics.json").write_text(json.dumps(self.metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+        (self.out_dir / "counts.json").write_text(json.dumps(self.counts, ensure_ascii=False, indent=2), encoding="utf-8")
         (self.out_dir / "findings.json").write_text(
             json.dumps([f.to_dict() for f in rank(mark_counted(self.findings))], ensure_ascii=False, indent=2),
             encoding="utf-8")

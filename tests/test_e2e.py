@@ -191,6 +191,27 @@ def test_the_summary_takes_the_chain_counts_the_quality_module_published(demo_ru
     assert len(quality) >= 4 and {k: v for k, v in published.items() if k.startswith("quality.")} == quality
 
 
+def test_the_summary_takes_the_rate_counts_the_modules_published(demo_run):
+    """The schedule and funnel modules write their rates' numerators and denominators to counts.json; the summary's
+    intervals take them from there without reading a canonical table, and they are the counts it would recount."""
+    from audit_kit.metrics import scorecard
+    from audit_kit.notebook import Module, RunTables
+    from audit_kit.report.summary import load_results
+
+    results = load_results(demo_run.run_dir)
+    assert set(results.counts) == set(scorecard.RECOUNTED)
+    assert results.counts["schedule.no_show_rate"] == {"base": [261, 1632], "current": [271, 1794]}
+    assert results.counts["funnel.missed_call_rate"] == {"base": [185, 880], "current": [232, 1185]}
+    module = Module("summary", demo_run.run_dir, load_config(DEMO_CONFIG))
+    published = scorecard.headline_counts({}, module.periods, results.metrics, published=results.counts)
+    recounted = scorecard.headline_counts(RunTables(demo_run.run_dir), module.periods, results.metrics)
+    assert set(scorecard.RECOUNTED) <= set(published)
+    assert {k: published[k] for k in scorecard.RECOUNTED} == {k: recounted[k] for k in scorecard.RECOUNTED}
+    for key in scorecard.RECOUNTED:     # each pair reproduces the rate metrics.json publishes
+        for period, (x, n) in results.counts[key].items():
+            assert x / n == pytest.approx(results.metrics[key][period], abs=1e-12)
+
+
 def test_the_workbook_sheets_made_ahead_are_in_the_workbook(demo_run):
     from openpyxl import load_workbook
 

@@ -42,6 +42,19 @@ def test_metric_values_become_plain_json(module):
     assert module.metrics["funnel.leads"] == {"unit": "count", "base": 418, "current": None}
 
 
+def test_rate_counts_are_written_to_counts_json(module):
+    """`proportions` keeps (x, n) per period of the config as plain JSON numbers; a pair with a missing value, or a
+    period the config does not have, is left out; n = 0 is kept (the summary then gives no interval)."""
+    import numpy as np
+
+    module.proportions({"schedule.no_show_rate": {"base": (np.int64(3), np.int64(12)), "current": (1, 0),
+                                                  "other": (1, 2)},
+                        "funnel.missed_call_rate": {"base": (None, 4), "current": (float("nan"), 4)}})
+    assert module.counts == {"schedule.no_show_rate": {"base": [3, 12], "current": [1, 0]}}
+    written = json.loads((module.finish() / "counts.json").read_text(encoding="utf-8"))
+    assert written == {"schedule.no_show_rate": {"base": [3, 12], "current": [1, 0]}}
+
+
 def test_findings_are_kept_shown_and_written_ranked(module):
     cheap = Finding("funnel", "a_cheap", "t", "low", 10.0, "e", "r")
     dear = Finding("funnel", "b_dear", "t", "high", 5000.0, "e", "r")

@@ -153,6 +153,19 @@ def test_headline_counts_reproduce_published_rates():
     counts = headline_counts({"calls": calls, "bookings": bookings}, periods, metrics, chain=chain)
     assert counts["quality.bookings_without_lead_rate"] == {"current": Proportion(1, 10)}
     assert "quality.invoices_without_visit_rate" not in counts
+    # the modules' published counts (counts.json) are taken as they are: no table is read for them ...
+    published = {"funnel.missed_call_rate": {"current": [1, 4]}, "schedule.no_show_rate": {"current": [1, 3]},
+                 "schedule.cancel_rate": {"current": [3, 10]}, "schedule.late_cancel_rate": {"current": [0, 0]}}
+    metrics["schedule.late_cancel_rate"] = {"unit": "rate", "current": None}
+    counts = headline_counts({}, periods, metrics, published=published)
+    assert counts["funnel.missed_call_rate"] == {"current": Proportion(1, 4)}
+    assert counts["schedule.no_show_rate"] == {"current": Proportion(1, 3)}
+    assert counts["schedule.cancel_rate"] == {"current": Proportion(3, 10)}      # 0.3 published, 3 / 10 counted
+    assert "schedule.late_cancel_rate" not in counts                              # n = 0: no interval
+    # ... and a rate left unpublished is still recounted from the tables
+    counts = headline_counts({"calls": calls, "bookings": bookings}, periods, metrics,
+                             published={"funnel.missed_call_rate": {"current": [1, 4]}})
+    assert counts["schedule.no_show_rate"] == {"current": Proportion(1, 3)}
 
 
 # -- HTML pieces -------------------------------------------------------------------------------------

@@ -448,6 +448,30 @@ def test_period_frames_assign_by_shift_start_and_slot_start():
     assert math.isnan(jan["no_show_rate"]) and math.isnan(jan["median_wait_minutes"])
 
 
+def test_rate_counts_are_the_headline_rates_numerators_and_denominators():
+    """January: 4 bookings — 2 completed, 1 no-show, 1 cancelled 2 h before its slot (late); 3 timed visits wait 5, 20
+    and 40 min (target 15): no-shows 1 of 3 kept, cancellations 1 of 4, late 1 of 4, waits over target 2 of 3."""
+    b = canon("bookings", booking_id=["b1", "b2", "b3", "b4"], patient_id=["p1", "p2", "p3", "p4"],
+              doctor_id=["d"] * 4, status=["completed", "completed", "no_show", "cancelled"],
+              slot_start=["2025-01-06 09:00", "2025-01-06 10:00", "2025-01-06 11:00", "2025-01-06 12:00"],
+              cancelled_at=[None, None, None, "2025-01-06 10:00"], slot_minutes=[30] * 4)
+    sched = canon("schedule", doctor_id=["d"], shift_start=["2025-01-06 09:00"], shift_end=["2025-01-06 13:00"])
+    shifts, slots = sc.shifts(sched), sc.slots(b)
+    waits = pd.DataFrame({"checked_in_at": pd.to_datetime(["2025-01-06 08:55", "2025-01-06 09:40", "2025-01-06 10:20",
+                                                           "2025-01-06 11:00"]),
+                          "wait_minutes": [5.0, 20.0, 40.0, np.nan], "overrun_minutes": np.nan,
+                          "visit_id": ["v1", "v2", "v3", "v4"]})
+    frames = sc.period_frames(shifts, slots, sc.timeline(shifts, slots), waits, (T("2025-01-01"), T("2025-02-01")))
+    counts = sc.rate_counts(frames, wait_target=15)
+    assert counts == {"no_show_rate": (1, 3), "cancel_rate": (1, 4), "late_cancel_rate": (1, 4),
+                      "share_wait_over_target": (2, 3)}
+    head = sc.headlines(frames, wait_target=15)
+    for name, (x, n) in counts.items():
+        assert head[name] == pytest.approx(x / n)
+    none = sc.period_frames(shifts, slots, sc.timeline(shifts, slots), None, (T("2025-01-01"), T("2025-02-01")))
+    assert "share_wait_over_target" not in sc.rate_counts(none)
+
+
 # -- the module as a whole: summaries, metrics, findings -------------------------------------------
 
 def hundred_bookings():

@@ -78,19 +78,26 @@ def survey_counts(surveys: pd.DataFrame, periods: Mapping[str, tuple[pd.Timestam
     return values, counts
 
 
+# the rates whose counts come from the modules' counts.json (`Module.proportions`), else are counted again; the
+# schedule's booking rates first
+RECOUNTED = ("schedule.no_show_rate", "schedule.cancel_rate", "schedule.late_cancel_rate",
+             "schedule.share_wait_over_target", "funnel.missed_call_rate")
+
+
 def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tuple[pd.Timestamp, pd.Timestamp]],
                     metrics: Mapping[str, Mapping[str, Any]], *, default_slot_minutes: float = 30,
-                    wait_target_minutes: float = 15, chain: pd.DataFrame | None = None
-                    ) -> dict[str, dict[str, Proportion]]:
+                    wait_target_minutes: float = 15, chain: pd.DataFrame | None = None,
+                    published: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Proportion]]:
     """Numerator and denominator of headline rates per period, for intervals of their change.
 
     Funnel conversions take their counts from the stage counts in metrics.json (lead_to_booking
     = booked_leads / leads, ...). The data-quality chain checks take theirs from the quality module's
     `id_chain` table when given as `chain` (columns check_code, period_code, checked, broken), else they
     are recounted. Missed calls, no-shows, cancellations, late cancellations and waits over the target
-    are recounted from the canonical tables with the modules' own functions. A count pair is kept only
-    where it reproduces the published rate (to 1e-9): a definition that drifted yields no interval
-    rather than a wrong one.
+    come from `published` (the modules' counts.json, key -> {period: [x, n]}: what the module counted
+    when it computed the rate); a rate not published there (a run of an older kit) is recounted from the
+    canonical tables with the modules' own functions. A count pair is kept only where it reproduces the
+    published rate (to 1e-9): a definition that drifted yields no interval rather than a wrong one.
     """
     from . import funnel, quality, schedule
 
@@ -106,21 +113,30 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
                 x, n = bottom.get(period), top.get(period)
                 if x is not None and n:
                     add(key, period, x, n)
+    published = published or {}
+    for key in RECOUNTED:
+        for period, pair in (published.get(key) or {}).items():
+            if period in periods and pair is not None and len(pair) == 2:
+                add(key, period, pair[0], pair[1])
+    # rates the modules did not publish: counted again (each table read only when one of its rates is missing)
+    missing = {key for key in RECOUNTED if key in metrics and key not in published}
     slots = waits = None
-    if "bookings" in tables and any(k.startswith("schedule.") for k in metrics):
+    if "bookings" in tables and missing & set(RECOUNTED[:4]):
         slots = schedule.slots(tables["bookings"], default_slot_minutes, tables.get("visits"))
-        if "visits" in tables and len(tables["visits"]):
+        if "schedule.share_wait_over_target" in missing and "visits" in tables and len(tables["visits"]):
             waits = schedule.waits(tables["visits"], slots)
     for period, (start, end) in periods.items():
-        if "calls" in tables and "funnel.missed_call_rate" in metrics:
+        if "funnel.missed_call_rate" in missing and "calls" in tables:
             calls = tables["calls"]
             answered = calls.loc[in_window(calls["started_at"], start, end), "answered"].dropna().astype(bool)
             add("funnel.missed_call_rate", period, int((~answered).sum()), len(answered))
         if slots is not None:
             r = schedule.booking_rates(slots.loc[in_window(slots["slot_start"], start, end)]).iloc[0]
-            add("schedule.no_show_rate", period, r["no_show"], r["completed"] + r["no_show"])
-            add("schedule.cancel_rate", period, r["cancelled"], r["bookings"])
-            add("schedule.late_cancel_rate", period, r["late_cancelled"], r["bookings"])
+            for key, x, n in (("schedule.no_show_rate", r["no_show"], r["completed"] + r["no_show"]),
+                              ("schedule.cancel_rate", r["cancelled"], r["bookings"]),
+                              ("schedule.late_cancel_rate", r["late_cancelled"], r["bookings"])):
+                if key in missing:
+                    add(key, period, x, n)
         if waits is not None:
             w = waits.loc[in_window(waits["checked_in_at"], start, end), "wait_minutes"].dropna()
             add("schedule.share_wait_over_target", period, int((w > wait_target_minutes).sum()), len(w))

@@ -35,6 +35,14 @@ def headline_metrics(summary: Mapping[str, Mapping[str, Any]],
     return out
 
 
+def rate_counts(summary: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, tuple[int, int]]]:
+    """counts.json entries (`Module.proportions`): ``funnel.missed_call_rate`` -> {period: (missed, calls)} from each
+    period's `funnel.callback_summary` (0 calls included: no interval then); none without a calls table. (The
+    conversions' counts are the stage counts of metrics.json already.)"""
+    pairs = {p: (int(s["calls"]["missed"]), int(s["calls"]["calls"])) for p, s in summary.items() if s.get("calls")}
+    return {"funnel.missed_call_rate": pairs} if pairs else {}
+
+
 def money_per_month(summary: Mapping[str, Mapping[str, Any]], targets: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Per period: the module's money at stake per month, each rouble once (`money.module_total`)."""
     return {name: module_total(prices(s, targets, base=summary.get("base") if name == "current" else None))

@@ -74,6 +74,15 @@ def headline_metrics(summary: Mapping[str, schedule.PeriodSummary],
     return out
 
 
+def rate_counts(summary: Mapping[str, schedule.PeriodSummary]) -> dict[str, dict[str, tuple[int, int]]]:
+    """counts.json entries (`Module.proportions`): `schedule.<rate>` -> {period: (x, n)} (`schedule.rate_counts`)."""
+    out: dict[str, dict[str, tuple[int, int]]] = {}
+    for period, s in summary.items():
+        for name, pair in s.counts.items():
+            out.setdefault(f"schedule.{name}", {})[period] = pair
+    return out
+
+
 def money_per_month(summary: Mapping[str, schedule.PeriodSummary],
                     targets: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Per period: the module's money at stake per month, each rouble once."""

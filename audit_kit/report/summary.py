@@ -36,6 +36,7 @@ class RunResults:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)   # key -> {unit, base, current}
     findings: list[Finding] = field(default_factory=list)               # ranked
     statuses: list[dict[str, Any]] = field(default_factory=list)        # modules.json rows, summary excluded
+    counts: dict[str, dict[str, list[float]]] = field(default_factory=dict)   # rate key -> {period: [x, n]}
 
     @property
     def empty(self) -> bool:
@@ -69,7 +70,9 @@ def locate_run(run_dir: str | Path, config_path: str | Path) -> str:
 
 
 def load_results(run_dir: str | Path) -> RunResults:
-    """metrics.json, findings.json and modules.json of a run; missing files give empty results."""
+    """metrics.json, findings.json and modules.json of a run, and the counts.json of each module that ran (`counts`:
+    the numerators and denominators of their rates, `notebook.Module.proportions`); missing files give empty
+    results."""
     run_dir = Path(run_dir)
     out = RunResults(run_dir)
     if (run_dir / "metrics.json").is_file():
@@ -79,6 +82,10 @@ def load_results(run_dir: str | Path) -> RunResults:
     if (run_dir / "modules.json").is_file():
         out.statuses = [s for s in json.loads((run_dir / "modules.json").read_text(encoding="utf-8"))
                         if s["name"] != NAME]
+    for st in out.statuses:
+        path = run_dir / "modules" / st["name"] / "counts.json"
+        if st["status"] == "ok" and path.is_file():
+            out.counts.update(json.loads(path.read_text(encoding="utf-8")))
     return out
 
 

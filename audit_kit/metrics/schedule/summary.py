@@ -2,7 +2,7 @@
 per-period summaries the module layer (`audit_kit.modules.schedule`) and the notebook use."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -58,15 +58,15 @@ def underload_gap(per_doctor: pd.DataFrame, *, target: float, low: float = UNDER
     return under.sort_values("utilisation")
 
 
-def headlines(frames: PeriodFrames, *, wait_target: float = 15) -> dict[str, float]:
+def headlines(frames: PeriodFrames, *, wait_target: float = 15, rates: pd.Series | None = None) -> dict[str, float]:
     """The module's headline numbers for one period (metrics.json, without money).
 
     offered/booked/realised/idle hours, utilisation, realised_utilisation, no_show_rate,
     cancel_rate, double_booked_hours, outside_shift_hours, median_wait_minutes (NaN without
-    timed visits), share_wait_over_target.
+    timed visits), share_wait_over_target. ``rates``: `booking_rates` of the period's slots, when the caller has it.
     """
     total = utilisation(frames.shifts, frames.slots, frames.segments, by=None).iloc[0]
-    rates = booking_rates(frames.slots).iloc[0]
+    rates = booking_rates(frames.slots).iloc[0] if rates is None else rates
     out = {
         "offered_hours": total["offered_minutes"] / 60,
         "booked_hours": total["booked_minutes"] / 60,
@@ -87,6 +87,22 @@ def headlines(frames: PeriodFrames, *, wait_target: float = 15) -> dict[str, flo
         out["median_wait_minutes"] = w["median_wait"]
         out["share_wait_over_target"] = w["share_over_target"]
     return {k: float(v) for k, v in out.items()}
+
+
+def rate_counts(frames: PeriodFrames, *, wait_target: float = 15, rates: pd.Series | None = None
+                ) -> dict[str, tuple[int, int]]:
+    """The numerator and denominator of each headline rate of one period (`headlines`): no_show_rate = (no_show,
+    completed + no_show), cancel_rate = (cancelled, bookings), late_cancel_rate = (late_cancelled, bookings),
+    share_wait_over_target = (visits waiting longer than ``wait_target`` minutes, timed visits), the last only when
+    visits are given. ``rates``: `booking_rates` of the period's slots, when the caller has it."""
+    rates = booking_rates(frames.slots).iloc[0] if rates is None else rates
+    out = {"no_show_rate": (int(rates["no_show"]), int(rates["completed"] + rates["no_show"])),
+           "cancel_rate": (int(rates["cancelled"]), int(rates["bookings"])),
+           "late_cancel_rate": (int(rates["late_cancelled"]), int(rates["bookings"]))}
+    if frames.waits is not None:
+        wait = frames.waits["wait_minutes"].to_numpy(dtype="float64", na_value=np.nan)
+        out["share_wait_over_target"] = (int((wait > wait_target).sum()), int((~np.isnan(wait)).sum()))
+    return out
 
 
 # -- putting it together for the notebook ---------------------------------------------------------
@@ -245,6 +261,7 @@ class PeriodSummary:
     waits_by_doctor: pd.DataFrame | None  # `wait_summary` by doctor (with names)
     visit_value: pd.Series | None
     wait_target: float = 15               # minutes: the target the wait shares were computed against
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)   # `rate_counts`
 
 
 def summarise(tables: Mapping[str, pd.DataFrame], periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]], *,
@@ -260,8 +277,9 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: dict[str, tuple[pd.Ti
         if f.waits is not None and f.waits["wait_minutes"].notna().any():
             waits_by_doctor = plain_strings(wait_summary(f.waits, target=wait_target, by=["doctor_id", "doctor", "specialty"]))
         hourly_by_doctor = by_hour(f.shifts, f.slots, f.segments, by="doctor_id")
+        rates = booking_rates(f.slots).iloc[0]
         out[name] = PeriodSummary(
-            name=name, bounds=bounds, frames=f, headlines=headlines(f, wait_target=wait_target),
+            name=name, bounds=bounds, frames=f, headlines=headlines(f, wait_target=wait_target, rates=rates),
             doctors=doctors_table, specialties=by_specialty(doctors_table),
             balance=specialty_balance(doctors_table),
             hourly=clinic_hours(hourly_by_doctor), hourly_by_doctor=hourly_by_doctor,
@@ -270,6 +288,7 @@ def summarise(tables: Mapping[str, pd.DataFrame], periods: dict[str, tuple[pd.Ti
                         utilisation_target=utilisation_target),
             peak=peak_overload(hourly_by_doctor),
             waits_by_doctor=waits_by_doctor, visit_value=prepared.visit_value, wait_target=wait_target,
+            counts=rate_counts(f, wait_target=wait_target, rates=rates),
         )
     return out
 
