@@ -78,8 +78,7 @@ def survey_counts(surveys: pd.DataFrame, periods: Mapping[str, tuple[pd.Timestam
     return values, counts
 
 
-# the rates whose counts come from the modules' counts.json (`Module.proportions`), else are counted again; the
-# schedule's booking rates first
+# the rates whose counts come from the modules' counts.json (`Module.proportions`), else are counted again
 RECOUNTED = ("schedule.no_show_rate", "schedule.cancel_rate", "schedule.late_cancel_rate",
              "schedule.share_wait_over_target", "funnel.missed_call_rate")
 
@@ -121,7 +120,7 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
     # rates the modules did not publish: counted again (each table read only when one of its rates is missing)
     missing = {key for key in RECOUNTED if key in metrics and key not in published}
     slots = waits = None
-    if "bookings" in tables and missing & set(RECOUNTED[:4]):
+    if "bookings" in tables and any(key.startswith("schedule.") for key in missing):
         slots = schedule.slots(tables["bookings"], default_slot_minutes, tables.get("visits"))
         if "schedule.share_wait_over_target" in missing and "visits" in tables and len(tables["visits"]):
             waits = schedule.waits(tables["visits"], slots)
