@@ -195,6 +195,41 @@ def test_complete_csv_writes_numbers_and_dates_as_pandas_does(tmp_path, language
     assert lines[5].split(sep)[0] == zero and lines[7].split(sep)[0] == ""          # -0.0 kept apart; NaN empty
 
 
+@pytest.mark.parametrize("sep", [";", ","])
+def test_csv_text_is_written_as_pandas_writes_it(tmp_path, monkeypatch, sep):
+    """`write_csv_text` gives pandas' bytes: a field quoted only when it holds the separator, a quote or a line feed
+    (quotes doubled), NA empty, integers and booleans as pandas writes them — across chunks of rows."""
+    from audit_kit.report import xlsx
+
+    monkeypatch.setattr(xlsx, "CSV_CHUNK_ROWS", 4)
+    df = pd.DataFrame({
+        "text": pd.array(["x", "a\rb", "c\nd", "e;f", 'g"h', " lead", "", None, "t\tq", "'=1", "é,ж"], dtype="string"),
+        "n": list(range(1, 12)),
+        "maybe": pd.array([1, None, 3, 4, 5, 6, 7, 8, 9, 10, -11], dtype="Int64"),
+        "flag": [True, False] * 5 + [True],
+        "known": pd.array([True, None] + [False] * 9, dtype="boolean"),
+        "number": np.array(["1,5", "", "2"] + ["-3"] * 8, dtype=object),
+    })
+    assert xlsx.write_csv_text(df, tmp_path / "got.csv", sep)
+    df.to_csv(tmp_path / "pandas.csv", index=False, encoding="utf-8-sig", lineterminator="\n", sep=sep)
+    assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    lines = (tmp_path / "got.csv").read_bytes().decode("utf-8-sig").split("\n")
+    assert lines[3:5] == ['"c', 'd"' + sep + "3" + sep + "3" + sep + "True" + sep + "False" + sep + "2"]
+    assert lines[5] == ('"e;f";4;4;False;False;-3' if sep == ";" else 'e;f,4,4,False,False,-3')
+    assert lines[6] == '"g""h"' + sep + "5" + sep + "5" + sep + "True" + sep + "False" + sep + "-3"
+    assert lines[8] == sep + "7" + sep + "7" + sep + "True" + sep + "False" + sep + "-3"       # "" and NA: empty
+
+
+def test_csv_text_leaves_what_it_does_not_know_to_pandas(tmp_path):
+    """One column (Python's csv writer quotes its empty fields) or a dtype other than text, integer or boolean:
+    nothing written, False (`complete_csv` then writes with pandas)."""
+    from audit_kit.report import xlsx
+
+    assert not xlsx.write_csv_text(pd.DataFrame({"a": ["x", ""]}), tmp_path / "one.csv", ";")
+    assert not xlsx.write_csv_text(pd.DataFrame({"a": ["x", "y"], "f": [1.5, 2.0]}), tmp_path / "float.csv", ";")
+    assert not list(tmp_path.iterdir())
+
+
 def test_english_csv_and_short_tables_stay_whole(tmp_path, monkeypatch):
     from audit_kit.report import xlsx
 
