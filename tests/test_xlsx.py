@@ -52,6 +52,14 @@ def test_neutralise():
     assert [neutralise(v) for v in DANGEROUS] == [
         "'=HYPERLINK(\"http://x\",\"y\")", "'+7 999 123", "'-1+2", "'@SUM(A1)", "'\tTAB", "plain <b>text</b>"]
     assert neutralise("−3,2 п. п.") == "−3,2 п. п."     # a typographic minus is not a formula
+    from audit_kit.report.xlsx import neutralise_column
+
+    column = pd.Series(DANGEROUS + [None, "\rCR"], index=range(10, 10 + len(DANGEROUS) + 2))
+    out = neutralise_column(column)
+    assert out.tolist()[:len(DANGEROUS)] == [neutralise(v) for v in DANGEROUS]
+    assert out.iloc[-2] is pd.NA and out.iloc[-1] == "'\rCR" and out.index.equals(column.index)
+    safe = pd.Series(["a", "b", None], dtype="string")
+    assert neutralise_column(safe).tolist() == ["a", "b", pd.NA]
 
 
 def test_formula_cells_are_neutralised_text(run, tmp_path):

@@ -65,7 +65,12 @@ def neutralise(value: str) -> str:
 def neutralise_column(s: pd.Series) -> pd.Series:
     """`neutralise` over a text column, vectorised (missing values stay missing)."""
     s = s.astype("string")
-    return s.mask(s.str.startswith(FORMULA_START).fillna(False), "'" + s)
+    hit = s.str.startswith(FORMULA_START).fillna(False).to_numpy(bool)
+    if not hit.any():           # the usual case: no cell to change, none copied
+        return s
+    out = s.copy()
+    out.iloc[np.flatnonzero(hit)] = "'" + s.iloc[np.flatnonzero(hit)]
+    return out
 
 
 def sheet_name(name: str, taken: set[str]) -> str:
@@ -338,7 +343,6 @@ def write_csv_text(frame: pd.DataFrame, path: Path, sep: str) -> bool:
     if frame.shape[1] < 2 or any(_csv_cells(frame[c].iloc[:0]) is None for c in frame.columns):
         return False
     quotes = _csv_quotes(sep)
-    pattern = "[" + re.escape(quotes) + "]"
     header = io.StringIO()
     csv.writer(header, delimiter=sep, lineterminator="\n").writerow([str(c) for c in frame.columns])
     with open(path, "wb") as out:
@@ -348,8 +352,14 @@ def write_csv_text(frame: pd.DataFrame, path: Path, sep: str) -> bool:
             cells = []
             for col in part.columns:
                 text = _csv_cells(part[col]).fill_null("")
-                quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
-                cells.append(pc.if_else(pc.match_substring_regex(text, pattern), quoted, text))
+                need = None
+                for char in quotes:          # literal searches: faster than one regex of a character class
+                    found = pc.match_substring(text, char)
+                    need = found if need is None else pc.or_(need, found)
+                if pc.any(need).as_py():
+                    quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+                    text = pc.if_else(need, quoted, text)
+                cells.append(text)
             rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*cells, sep), "", "\n")
             rows = rows.cast(pa.large_string()) if len(rows) else rows
             if len(rows):
