@@ -235,6 +235,8 @@ def test_csv_text_leaves_what_it_does_not_know_to_pandas(tmp_path):
 
     assert not xlsx.write_csv_text(pd.DataFrame({"a": ["x", ""]}), tmp_path / "one.csv", ";")
     assert not xlsx.write_csv_text(pd.DataFrame({"a": ["x", "y"], "f": [1.5, 2.0]}), tmp_path / "float.csv", ";")
+    mixed = pd.DataFrame({"a": ["x", "y"], "o": np.array(["text", 7], dtype=object)})     # seen only in the cells
+    assert not xlsx.write_csv_text(mixed, tmp_path / "mixed.csv", ";")
     assert not list(tmp_path.iterdir())
 
 

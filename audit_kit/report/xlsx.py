@@ -351,7 +351,10 @@ def write_csv_text(frame: pd.DataFrame, path: Path, sep: str) -> bool:
             part = frame.iloc[start:start + CSV_CHUNK_ROWS]
             cells = []
             for col in part.columns:
-                text = _csv_cells(part[col]).fill_null("")
+                text = _csv_cells(part[col])
+                if text is None:       # an object column holding other things than text (seen only in its cells)
+                    break
+                text = text.fill_null("")
                 need = None
                 for char in quotes:          # literal searches: faster than one regex of a character class
                     found = pc.match_substring(text, char)
@@ -360,12 +363,17 @@ def write_csv_text(frame: pd.DataFrame, path: Path, sep: str) -> bool:
                     quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
                     text = pc.if_else(need, quoted, text)
                 cells.append(text)
+            if len(cells) < part.shape[1]:
+                break
             rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*cells, sep), "", "\n")
             rows = rows.cast(pa.large_string()) if len(rows) else rows
             if len(rows):
                 offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
                 out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
-    return True
+        else:
+            return True
+    Path(path).unlink()          # left to pandas, whole
+    return False
 
 
 # pandas writes a float with a decimal comma and a date in a given order through Python, value by value
