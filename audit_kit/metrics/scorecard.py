@@ -131,14 +131,12 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
             add("funnel.missed_call_rate", period, int((~answered).sum()), len(answered))
         if slots is not None:
             r = schedule.booking_rates(slots.loc[in_window(slots["slot_start"], start, end)]).iloc[0]
-            for key, x, n in (("schedule.no_show_rate", r["no_show"], r["completed"] + r["no_show"]),
-                              ("schedule.cancel_rate", r["cancelled"], r["bookings"]),
-                              ("schedule.late_cancel_rate", r["late_cancelled"], r["bookings"])):
-                if key in missing:
-                    add(key, period, x, n)
+            for name, (x, n) in schedule.booking_rate_counts(r).items():
+                if f"schedule.{name}" in missing:
+                    add(f"schedule.{name}", period, x, n)
         if waits is not None:
-            w = waits.loc[in_window(waits["checked_in_at"], start, end), "wait_minutes"].dropna()
-            add("schedule.share_wait_over_target", period, int((w > wait_target_minutes).sum()), len(w))
+            w = waits.loc[in_window(waits["checked_in_at"], start, end), "wait_minutes"]
+            add("schedule.share_wait_over_target", period, *schedule.wait_counts(w, wait_target_minutes))
         if any(k.startswith("quality.") for k in metrics):
             if chain is not None and {"check_code", "period_code"} <= set(chain.columns):
                 rows = chain.loc[chain["period_code"].eq(period)].assign(check=lambda d: d["check_code"])

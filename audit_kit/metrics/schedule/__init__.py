@@ -25,7 +25,8 @@ from .no_shows import (MIN_KEPT, LATE_CANCEL_HOURS, LEAD_TIME_BUCKETS, FAR_AHEAD
                        lead_time_bucket, with_dimensions, booking_rates, paid_per_booking, visit_value,
                        value_for, no_show_cost, excess_over, worse_groups, no_show_value)  # noqa: F401
 from .waits import (waits, wait_summary)  # noqa: F401
-from .summary import (PeriodFrames, period_frames, underload_gap, headlines, rate_counts, Prepared, prepare, per_doctor,
+from .summary import (PeriodFrames, period_frames, underload_gap, headlines, rate_counts, booking_rate_counts,
+                      wait_counts, Prepared, prepare, per_doctor,
                       by_specialty, Money, finite_total, money, FINDINGS, WAIT_SHARE_LIMIT, OVERRUN_MINUTES,
                       OUTSIDE_SHARE, MIN_VISITS, PeriodSummary, summarise, HEADLINE_UNITS, headline_metrics,
                       comparison, in_hours)  # noqa: F401

@@ -95,14 +95,24 @@ def rate_counts(frames: PeriodFrames, *, wait_target: float = 15, rates: pd.Seri
     completed + no_show), cancel_rate = (cancelled, bookings), late_cancel_rate = (late_cancelled, bookings),
     share_wait_over_target = (visits waiting longer than ``wait_target`` minutes, timed visits), the last only when
     visits are given. ``rates``: `booking_rates` of the period's slots, when the caller has it."""
-    rates = booking_rates(frames.slots).iloc[0] if rates is None else rates
-    out = {"no_show_rate": (int(rates["no_show"]), int(rates["completed"] + rates["no_show"])),
-           "cancel_rate": (int(rates["cancelled"]), int(rates["bookings"])),
-           "late_cancel_rate": (int(rates["late_cancelled"]), int(rates["bookings"]))}
+    out = booking_rate_counts(booking_rates(frames.slots).iloc[0] if rates is None else rates)
     if frames.waits is not None:
-        wait = frames.waits["wait_minutes"].to_numpy(dtype="float64", na_value=np.nan)
-        out["share_wait_over_target"] = (int((wait > wait_target).sum()), int((~np.isnan(wait)).sum()))
+        out["share_wait_over_target"] = wait_counts(frames.waits["wait_minutes"], wait_target)
     return out
+
+
+def booking_rate_counts(rates: pd.Series) -> dict[str, tuple[int, int]]:
+    """(x, n) of the booking rates from one row of `booking_rates`: no_show_rate = (no_show, completed + no_show),
+    cancel_rate = (cancelled, bookings), late_cancel_rate = (late_cancelled, bookings)."""
+    return {"no_show_rate": (int(rates["no_show"]), int(rates["completed"] + rates["no_show"])),
+            "cancel_rate": (int(rates["cancelled"]), int(rates["bookings"])),
+            "late_cancel_rate": (int(rates["late_cancelled"]), int(rates["bookings"]))}
+
+
+def wait_counts(wait_minutes: pd.Series, target: float) -> tuple[int, int]:
+    """(x, n) of share_wait_over_target: visits waiting longer than ``target`` minutes, timed visits (NA: untimed)."""
+    wait = wait_minutes.to_numpy(dtype="float64", na_value=np.nan)
+    return int((wait > target).sum()), int((~np.isnan(wait)).sum())
 
 
 # -- putting it together for the notebook ---------------------------------------------------------
