@@ -268,6 +268,8 @@ class TestMissedCalls:
     def test_rate(self):
         # January, answered known: C1..C8 = 8 calls, missed C1 C3 C4 C5 C7 = 5 -> 0.625.
         assert funnel.missed_call_rate(calls_fixture(), *JAN) == 5 / 8
+        # C9 (answered unknown) counts in neither; C10 is February's
+        assert funnel.missed_call_counts(calls_fixture(), *JAN) == (5, 8)
 
     def test_weekday_hour(self):
         wh = funnel.missed_by_weekday_hour(calls_fixture(), *JAN).set_index(["weekday", "hour"])

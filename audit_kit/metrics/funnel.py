@@ -301,11 +301,17 @@ def _calls_in(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd
     return part.loc[part["answered"].notna().to_numpy(bool)]
 
 
-def missed_call_rate(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
-    """Unanswered calls ÷ all calls started in the period (fraction). Calls whose ``answered``
-    is unknown count in neither; NaN when the period has no call."""
+def missed_call_counts(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
+    """(unanswered calls, all calls) started in the period; calls whose ``answered`` is unknown count in
+    neither. The two counts of `missed_call_rate`."""
     part = _calls_in(calls, start, end)
-    return ratio_or_nan(int((~part["answered"].to_numpy(bool)).sum()), len(part))
+    return int((~part["answered"].to_numpy(bool)).sum()), len(part)
+
+
+def missed_call_rate(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
+    """Unanswered calls ÷ all calls started in the period (fraction), `missed_call_counts`; NaN when the
+    period has no call."""
+    return ratio_or_nan(*missed_call_counts(calls, start, end))
 
 
 def missed_by_weekday_hour(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -126,9 +126,7 @@ def headline_counts(tables: Mapping[str, pd.DataFrame], periods: Mapping[str, tu
             waits = schedule.waits(tables["visits"], slots)
     for period, (start, end) in periods.items():
         if "funnel.missed_call_rate" in missing and "calls" in tables:
-            calls = tables["calls"]
-            answered = calls.loc[in_window(calls["started_at"], start, end), "answered"].dropna().astype(bool)
-            add("funnel.missed_call_rate", period, int((~answered).sum()), len(answered))
+            add("funnel.missed_call_rate", period, *funnel.missed_call_counts(tables["calls"], start, end))
         if slots is not None:
             r = schedule.booking_rates(slots.loc[in_window(slots["slot_start"], start, end)]).iloc[0]
             for name, (x, n) in schedule.booking_rate_counts(r).items():
