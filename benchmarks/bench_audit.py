@@ -89,12 +89,12 @@ def is_kernel(command: str) -> bool:
 
 
 def at_peak(parts: list[tuple[str, int]]) -> str:
-    """The tree at its peak, by role and largest first: 'cli 1.2, kernel 2.1 + 1.9, worker 0.1 GB'."""
+    """The tree at its peak, by role and largest first: 'cli 1.2, kernel 2.1 + 1.9, worker 0.1 GiB'."""
     roles: dict[str, list[int]] = {}
     for role, rss in parts:
         roles.setdefault(role, []).append(rss)
     return ", ".join(f"{role} " + " + ".join(f"{b / 2**30:.1f}" for b in sorted(sizes, reverse=True))
-                     for role, sizes in roles.items()) + " GB"
+                     for role, sizes in roles.items()) + " GiB"
 
 
 def _kill_tree(proc: psutil.Process) -> None:
@@ -202,7 +202,7 @@ def best(runs: list[dict]) -> dict:
 
 
 def mb(n: int) -> str:
-    return f"{n / 2**20:,.0f} MB"
+    return f"{n / 2**20:,.0f} MiB"
 
 
 def report(results: dict[str, dict]) -> None:

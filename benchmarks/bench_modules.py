@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         for stage in ("modules", "summary"):
             rss = min(r["peak"][stage][0] for r in runs) / 2**20
             pss = min(r["peak"][stage][1] for r in runs) / 2**20
-            print(f"peak {stage:<8} RSS {rss:7,.0f} MB   PSS {pss:7,.0f} MB")
+            print(f"peak {stage:<8} RSS {rss:7,.0f} MiB   PSS {pss:7,.0f} MiB")
         print(f"load average (1 min, at the end): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         failed = {k: v for r in runs for k, v in r["failed"].items()}
         if failed:

@@ -28,7 +28,7 @@ def test_at_peak_groups_the_processes_by_role_largest_first():
     at_peak = _bench().at_peak
     gb = 2**30
     parts = [("cli", int(1.2 * gb)), ("worker", int(0.1 * gb)), ("kernel", int(1.9 * gb)), ("kernel", int(2.1 * gb))]
-    assert at_peak(parts) == "cli 1.2, worker 0.1, kernel 2.1 + 1.9 GB"
+    assert at_peak(parts) == "cli 1.2, worker 0.1, kernel 2.1 + 1.9 GiB"
 
 
 def test_tree_memory_names_the_kernels_by_their_command_line():
