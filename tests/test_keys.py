@@ -81,3 +81,17 @@ def test_positions_and_member():
     assert keys.positions(values, known).tolist() == [1, -1, -1, 0]       # first occurrence; NA never matches
     assert keys.member(values, known).tolist() == [True, False, False, True]
     assert keys.family_of("patient_id") == "patient" and keys.family_of("branch_id") is None
+
+
+def test_text_codes_and_arrow_dictionary_read_a_categorical_by_its_codes():
+    # categories in no sorted order, a missing value: codes -1 / null there, each code naming its text
+    cat = pd.Series(pd.Categorical(["b", None, "a", "b"], categories=["b", "a"]))
+    codes, names = keys.text_codes(cat)
+    assert codes.tolist() == [0, -1, 1, 0] and names.tolist() == ["b", "a"] and str(names.dtype) == "string"
+    text = pd.Series(ids("b", None, "a", "b"))
+    t_codes, t_names = keys.text_codes(text)
+    assert t_codes.tolist() == [0, -1, 1, 0] and t_names.tolist() == ["b", "a"]
+    for values in (cat, text):
+        d = keys.arrow_dictionary(values)
+        assert d.indices.to_pylist() == [0, None, 1, 0] and d.dictionary.to_pylist() == ["b", "a"]
+        assert d.to_pylist() == ["b", None, "a", "b"]

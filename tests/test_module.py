@@ -97,6 +97,31 @@ def test_tables_are_read_when_first_used(tmp_path, module):
     assert isinstance(module.data, RunTables) and module.data.loaded == []
 
 
+
+def test_a_modules_categorical_columns_are_read_as_sorted_categories(tmp_path):
+    from audit_kit.modules import MODULES
+    from audit_kit.notebook import RunTables, sorted_categories
+
+    leads = pd.DataFrame({"lead_id": pd.array(["L1", "L2", "L3", "L4"], dtype="string"),
+                          "status": pd.array(["Новая", "Отказ", None, "Новая"], dtype="string"),
+                          "channel": pd.array(["SEO", "Контекст", "SEO", None], dtype="string")})
+    save_tables(IngestResult({"leads": leads}, Ledger()), tmp_path / "run")
+    plain = RunTables(tmp_path / "run")["leads"]
+    coded = RunTables(tmp_path / "run", categorical={"leads": ("status", "absent")})["leads"]
+    assert isinstance(coded["status"].dtype, pd.CategoricalDtype)                   # the listed column ...
+    assert coded["status"].cat.categories.tolist() == ["Новая", "Отказ"]             # ... its texts sorted
+    assert str(coded["status"].cat.categories.dtype) == "string"
+    assert coded["status"].astype("string").tolist() == plain["status"].tolist()    # the same values, NA kept
+    assert coded["channel"].dtype == plain["channel"].dtype == "string"              # others as they were
+    # with the module's columns, only those (and the keys) read; categories in sorted order, a missing value kept
+    subset = RunTables(tmp_path / "run", {"leads": ("channel",)}, {"leads": ("status", "channel")})["leads"]
+    assert list(subset.columns) == ["lead_key", "channel"] and subset["channel"].cat.categories.tolist() == ["SEO", "Контекст"]
+    unsorted = pd.Series(pd.Categorical(["z", "a", None, "m"], categories=["z", "m", "a"]), name="x")
+    out = sorted_categories(unsorted)
+    assert out.cat.categories.tolist() == ["a", "m", "z"] and out.cat.codes.tolist() == [2, 0, -1, 1]
+    assert out.name == "x" and sorted_categories(pd.Series(pd.Categorical([None, None]))).isna().all()
+    assert MODULES["rfm"].categorical["invoices"] == ("service",)
+
 def test_the_findings_cards_need_no_nbformat():
     """Every notebook kernel imports report.html for `findings_html`; nbformat (≈ 2 s to import) stays out."""
     import subprocess

@@ -193,6 +193,9 @@ def test_home_branch_is_the_branch_of_most_visits():
     keyed = b.assign(patient_key=[0, 0, 0, 1, 1, 2, 3, 3, 3])                      # ingest's keys: the same answer
     assert home_branch(keyed).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
     assert home_branch(b.assign(branch_id="A")) is None and home_branch(b.drop(columns=["branch_id"])) is None
+    # the branch read as categories (not in sorted order; a missing branch): the tie still goes to A
+    coded = b.assign(branch_id=pd.Categorical(["B", "A", "B", "B", "A", "A", "A", None, "B"], categories=["B", "A"]))
+    assert home_branch(coded).to_dict() == {"p1": "B", "p2": "A", "p4": "A"}
 
 
 def test_stable_order_is_numpy_s_stable_argsort():

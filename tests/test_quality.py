@@ -435,3 +435,16 @@ def test_ledger_files_shown_capped_for_a_network():
     assert shown.tolist() == ["p1.csv, p2.csv, p3.csv и ещё 2 — полный список в таблицах", "leads.csv"]
     assert files_shown(files, Formatter("en", "RUB"), Translator("en"), n=4).iloc[0] == (
         "p1.csv, p2.csv, p3.csv, p4.csv and 1 more — the full list is in the tables")
+
+
+def test_lead_stages_count_each_stage_most_frequent_first():
+    # «Новая» twice (open), «Отказ» and «Успешно» once each (ties: by name), a lead without a stage left out;
+    # «Новая» and «Отказ» are mapped (their normalised names are known), «Успешно» is not
+    leads = pd.DataFrame({"status": pd.array(["Новая", "Успешно", "Новая", None, "Отказ"], dtype="string"),
+                          "outcome": pd.array(["open", "won", "open", "open", "lost"], dtype="string")})
+    out = q.lead_stages(leads, {"новая": "open", "отказ": "lost"})
+    assert out.to_dict("list") == {"status": ["Новая", "Отказ", "Успешно"], "outcome": ["open", "lost", "won"],
+                                   "leads": [2, 1, 1], "mapped": [True, True, False]}
+    coded = leads.astype({"status": "category", "outcome": "category"})       # read as categories: the same table
+    pd.testing.assert_frame_equal(q.lead_stages(coded, {"новая": "open", "отказ": "lost"}), out)
+    assert q.lead_stages(leads.assign(outcome=pd.NA), {}).empty

@@ -292,6 +292,9 @@ class TestReactivation:
         s = rfm.visit_services(inv, AS_OF)
         assert s["service"].tolist() == ["mri", "consult"]
         assert rfm.last_services(s).to_dict() == {"A": "consult"}
+        # the services read as categories (a module's `categorical` columns): the same visits and services
+        coded = inv.assign(service=pd.Categorical(inv["service"], categories=["mri", "consult"]))
+        pd.testing.assert_frame_equal(rfm.visit_services(coded, AS_OF), s)
 
     def test_last_doctor_from_visits_else_bookings_with_names(self):
         visits = canon("visits", visit_id=["v1", "v2", "v3"], patient_id=["A", "A", "B"], doctor_id=["d1", "d2", "d1"],
@@ -332,6 +335,10 @@ def test_branch_split_of_best_patients():
     assert out.loc[0, "main_branch"] == "south" and out.loc[0, "main_share"] == pytest.approx(2 / 3)
     assert out.loc[0, "split"] == "south: 2, north: 1"
     assert rfm.branch_split(table, bookings.assign(branch_id=pd.NA), AS_OF) is None
+    # branches and statuses read as categories, in any order of the categories: the same table, text columns
+    coded = bookings.assign(branch_id=pd.Categorical(bookings["branch_id"], categories=["south", "north"]),
+                            status=pd.Categorical(bookings["status"]))
+    pd.testing.assert_frame_equal(rfm.branch_split(table, coded, AS_OF), out)
 
 
 def test_summarise_and_headlines_on_a_small_clinic():

@@ -134,6 +134,28 @@ def arrow_ids(ids: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
     return ids if ids.type == pa.large_string() else ids.cast(pa.large_string())
 
 
+def text_codes(values: pd.Series) -> tuple[np.ndarray, pd.arrays.ArrowStringArray]:
+    """A text column as (int64 code per row, -1 where missing; the distinct texts as "string"): a categorical
+    column (`notebook.RunTables` reads a module's ``ModuleSpec.categorical`` columns so) by its own codes and
+    categories, no text touched per row; any other column by `pd.factorize`. Codes number the texts in no
+    particular order: use them to group and look up, and the texts to show."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return (values.cat.codes.to_numpy().astype(np.int64),
+                pd.array(values.cat.categories.astype("string"), dtype="string"))
+    codes, names = pd.factorize(values.astype("string"))
+    return codes.astype(np.int64, copy=False), pd.array(names, dtype="string")
+
+
+def arrow_dictionary(values: pd.Series) -> pa.DictionaryArray:
+    """A text column as an Arrow dictionary array (indices into the distinct texts, null where missing): a
+    categorical column from its codes and categories, any other by `pyarrow.compute.dictionary_encode`."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                              arrow_ids(pd.Series(values.cat.categories, dtype="string")))
+    return pc.dictionary_encode(arrow_ids(values))
+
+
 def arrow_bytes(strings: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An Arrow string array's cells as numpy views of its buffers: (int64 byte offset of each cell and the
     end of the last, the bytes (no copy), bool per cell: present). For tests on the bytes of every cell

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..options import DEFAULT_REPEAT_CHANNELS
-from ..ingest.keys import arrow_ids, key_of, positions
+from ..ingest.keys import arrow_dictionary, arrow_ids, key_of, positions
 from .ids import with_keys
 from .periods import day_numbers, up_to
 
@@ -301,7 +301,7 @@ def home_branch(bookings: pd.DataFrame | None, as_of: pd.Timestamp | None = None
     rows = np.flatnonzero(keep)
     # The branches as codes in sort order, from the column's dictionary (no string copied per row); codes
     # consecutive over the branches of the rows kept, as `pd.factorize(..., sort=True)` of those rows numbers them.
-    encoded = pc.dictionary_encode(arrow_ids(branch))
+    encoded = arrow_dictionary(branch)
     dictionary = encoded.dictionary
     rank = np.empty(len(dictionary), np.int64)
     by_name = np.asarray(pc.sort_indices(dictionary), np.int64)

@@ -569,7 +569,8 @@ def lead_stages(leads: pd.DataFrame, known: Mapping[str, str]) -> pd.DataFrame:
     if "status" not in leads or "outcome" not in leads or leads["outcome"].isna().all():
         return pd.DataFrame(columns=columns)
     part = leads.loc[leads["status"].notna(), ["status", "outcome"]]
-    out = part.groupby(["status", "outcome"], sort=False).size().rename("leads").reset_index()
+    out = part.groupby(["status", "outcome"], sort=False, observed=True).size().rename("leads").reset_index()
+    out = out.astype({c: "string" for c in ("status", "outcome") if isinstance(out[c].dtype, pd.CategoricalDtype)})
     out["mapped"] = normalise_text(out["status"]).isin(list(known)).fillna(False).astype(bool).to_numpy()
     return out.sort_values(["leads", "status"], ascending=[False, True], kind="stable").reset_index(drop=True)[columns]
 

@@ -36,7 +36,7 @@ from ..options import RFM_ACTIONS as ACTIONS
 from ..options import RFM_CODES as CODES
 from ..options import RFM_MEASURES as MEASURES
 from ..options import SEGMENTS_FILE, load_segments, rfm_segment_overrides, rfm_thresholds
-from ..ingest.keys import positions
+from ..ingest.keys import positions, text_codes
 from .ids import among, same_as_previous, with_keys
 from .patients import (ascending_rows, home_branch, id_index, visit_and_patient_codes, visit_codes, visit_columns,
                        visits as patient_visits)
@@ -321,7 +321,7 @@ def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None
     amount = invoices["amount"].to_numpy(dtype="float64")
     service = (invoices["service"] if "service" in invoices
                else pd.Series(pd.NA, index=invoices.index, dtype="string"))
-    service_code, names = pd.factorize(service.astype("string"))      # services as integer codes (-1: none)
+    service_code, names = text_codes(service)                          # services as integer codes (-1: none)
     line = np.flatnonzero(kept & (code >= 0) & (amount >= 0) & (service_code >= 0))
     # Each visit's largest line (ties: the first row), found by the largest amount per visit and then the
     # first row holding it: two linear passes instead of sorting every line.
@@ -334,7 +334,7 @@ def visit_services(invoices: pd.DataFrame, as_of: Any, seen: pd.DataFrame | None
     main = np.full(n_codes, -1, np.int64)                              # visit code -> its main service
     main[chosen >= 0] = service_code[chosen[chosen >= 0]]
     wanted = main[code[seen["invoice_row"].to_numpy()]]
-    services = pd.array(names.astype("string"), dtype="string").take(wanted, allow_fill=True)   # -1: NA
+    services = names.take(wanted, allow_fill=True)                      # -1: NA
     return pd.DataFrame({"patient_id": seen["patient_id"].astype("string").array,
                          "visited_at": seen["visited_at"].to_numpy(), "service": services})
 
@@ -345,10 +345,9 @@ def next_best_offer(services: pd.DataFrame) -> pd.DataFrame:
     the service's continued visits. Ties: the alphabetically first next service."""
     n = len(services)
     same = np.r_[same_as_previous(services["patient_id"])[1:], False] if n else np.zeros(0, bool)   # a next visit follows
-    code, names = pd.factorize(services["service"].astype("string"))       # integer codes, -1: no service
+    code, names = text_codes(services["service"])                          # integer codes, -1: no service
     now, then = code[same], code[np.r_[False, same[:-1]]] if n else code
     known = (now >= 0) & (then >= 0)
-    names = pd.array(names, dtype="string")
     pairs = pd.DataFrame({"service": now[known], "next_service": then[known]})
     counts = pairs.groupby(["service", "next_service"]).size().rename("pairs").reset_index()
     counts["service"] = names.take(counts["service"].to_numpy())
@@ -525,7 +524,9 @@ def branch_split(table: pd.DataFrame, bookings: pd.DataFrame | None, as_of: Any,
                      & up_to(bookings["slot_start"], as_of).to_numpy(bool)
                      & bookings["branch_id"].notna().to_numpy(bool)
                      & among(bookings["patient_id"], best), ["patient_id", "branch_id"]]
-    per = b.groupby(["patient_id", "branch_id"]).size().rename("n").reset_index()
+    per = b.groupby(["patient_id", "branch_id"], observed=True).size().rename("n").reset_index()
+    if isinstance(per["branch_id"].dtype, pd.CategoricalDtype):   # read as categories: the pairs' branches as text
+        per["branch_id"] = per["branch_id"].astype("string")
     per = per.loc[per["patient_id"].duplicated(keep=False).to_numpy(bool)]   # more than one branch: the rows shown
     per = per.sort_values(["patient_id", "n", "branch_id"], ascending=[True, False, True], kind="stable")
     per["part"] = per["branch_id"].astype(str) + ": " + per["n"].astype(str)

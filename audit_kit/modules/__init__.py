@@ -38,6 +38,9 @@ class ModuleSpec:
     needs_any: tuple[str, ...] = ()  # at least one of these (when given)
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)   # table -> columns (keys always)
     weight: float = 1.0            # seconds on the 345-branch network (measured): the runner starts the heaviest first
+    # table -> text columns of few distinct values read as pandas categoricals (`notebook.RunTables`); the module's
+    # code reads them through `ingest.keys.text_codes` / `arrow_dictionary` or compares them to a value
+    categorical: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def number(self) -> str:
@@ -70,7 +73,9 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                                  "_source_row"),
                       "invoices": _PAYMENTS + ("invoice_id", "_source_row"),
                       "patients": ("patient_id", "created_at", "first_channel", "_source_row"),
-                      "surveys": ("patient_id", "visit_id", "doctor_id", "answered_at", "_source_row")}),
+                      "surveys": ("patient_id", "visit_id", "doctor_id", "answered_at", "_source_row")},
+               categorical={"leads": ("status", "outcome", "channel"), "bookings": ("status",),
+                            "patients": ("first_channel",)}),
     ModuleSpec("funnel", "02_lead_loss.ipynb", ("leads",), weight=17,
                reads={"leads": _LEADS + ("branch_id",),
                       "calls": ("call_id", "started_at", "answered", "channel", "caller_phone", "called_back_at"),
@@ -87,7 +92,8 @@ MODULES: dict[str, ModuleSpec] = {m.name: m for m in [
                       "patients": ("patient_id", "first_channel", "created_at")}),
     ModuleSpec("rfm", "05_rfm.ipynb", ("invoices",), weight=25,
                reads={"bookings": ("patient_id", "doctor_id", "slot_start", "status", "branch_id"),
-                      "visits": ("patient_id", "doctor_id", "checked_in_at"), "invoices": _PAYMENTS + ("service",)}),
+                      "visits": ("patient_id", "doctor_id", "checked_in_at"), "invoices": _PAYMENTS + ("service",)},
+               categorical={"bookings": ("status", "branch_id"), "invoices": ("service",)}),
     ModuleSpec("cohorts", "06_cohorts.ipynb", ("invoices",), weight=13,
                reads={"leads": _LEADS, "invoices": _PAYMENTS + ("service_category",),
                       "bookings": ("patient_id", "slot_start", "status", "branch_id"),
