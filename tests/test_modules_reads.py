@@ -49,6 +49,9 @@ def test_the_columns_read_exist_in_the_canonical_tables():
         for table, columns in spec.reads.items():
             known = {c.name for c in TABLES[table].columns} | extra
             assert set(columns) <= known, (spec.name, table, set(columns) - known)
+        for table, columns in spec.categorical.items():       # read as categoricals: text columns the module reads
+            assert set(columns) <= set(spec.reads.get(table, {c.name for c in TABLES[table].columns})), (spec.name, table)
+            assert all(TABLES[table].column(c).kind in ("text", "id", "channel", "status", "outcome") for c in columns)
 
 
 @pytest.mark.parametrize("name", list(MODULES))
