@@ -301,11 +301,16 @@ def _calls_in(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd
     return part.loc[part["answered"].notna().to_numpy(bool)]
 
 
+def _missed(part: pd.DataFrame) -> np.ndarray:
+    """Which calls of `_calls_in` were missed: not answered (bool per row)."""
+    return ~part["answered"].to_numpy(bool)
+
+
 def missed_call_counts(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> tuple[int, int]:
     """(unanswered calls, all calls) started in the period; calls whose ``answered`` is unknown count in
     neither. The two counts of `missed_call_rate`."""
     part = _calls_in(calls, start, end)
-    return int((~part["answered"].to_numpy(bool)).sum()), len(part)
+    return int(_missed(part).sum()), len(part)
 
 
 def missed_call_rate(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> float:
@@ -320,7 +325,7 @@ def missed_by_weekday_hour(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Tim
     part = _calls_in(calls, start, end)
     frame = pd.DataFrame({"weekday": part["started_at"].dt.day_of_week.to_numpy(),
                           "hour": part["started_at"].dt.hour.to_numpy(),
-                          "missed": (~part["answered"].to_numpy(bool)).astype("int64")})
+                          "missed": _missed(part).astype("int64")})
     out = (frame.groupby(["weekday", "hour"], sort=True)
            .agg(calls=("missed", "size"), missed=("missed", "sum")).reset_index())
     out["missed_rate"] = out["missed"] / out["calls"]
@@ -357,7 +362,7 @@ def callback_summary(calls: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
       by the lead funnel instead). A count.
     """
     part = _calls_in(calls, start, end)
-    missed_mask = ~part["answered"].to_numpy(bool)
+    missed_mask = _missed(part)
     missed = part.loc[missed_mask]
     out: dict[str, float] = {"calls": float(len(part)), "missed": float(len(missed)),
                              "missed_rate": ratio_or_nan(len(missed), len(part)),
