@@ -88,7 +88,7 @@ class RunTables(Mapping[str, pd.DataFrame]):
             wanted, as_codes = self._columns.get(name), self._categorical.get(name, ())
             present = pq.read_schema(path).names if wanted is not None or as_codes else None
             columns = None if wanted is None else [c for c in present if c in wanted or c in KEY_COLUMNS]
-            as_codes = [c for c in as_codes if c in (columns if columns is not None else present or ())]
+            as_codes = [c for c in as_codes if c in (columns if columns is not None else present)]
             frame = pd.read_parquet(path, columns=columns, **({"read_dictionary": as_codes} if as_codes else {}))
             for column in as_codes:
                 frame[column] = sorted_categories(frame[column])
